@@ -1,0 +1,55 @@
+/**
+ * Error codes and the one table that maps them to gRPC and HTTP statuses.
+ * Codes are gRPC's canonical names; the native core's Status uses the same numbers.
+ */
+
+export type ErrorCode =
+  | 'CANCELLED' | 'UNKNOWN' | 'INVALID_ARGUMENT' | 'DEADLINE_EXCEEDED' | 'NOT_FOUND'
+  | 'ALREADY_EXISTS' | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED' | 'FAILED_PRECONDITION'
+  | 'ABORTED' | 'OUT_OF_RANGE' | 'UNIMPLEMENTED' | 'INTERNAL' | 'UNAVAILABLE' | 'DATA_LOSS'
+  | 'UNAUTHENTICATED';
+
+/** code → [gRPC status number, HTTP status]. */
+export const STATUS_TABLE: Readonly<Record<ErrorCode, readonly [number, number]>> = {
+  CANCELLED: [1, 499],
+  UNKNOWN: [2, 500],
+  INVALID_ARGUMENT: [3, 400],
+  DEADLINE_EXCEEDED: [4, 504],
+  NOT_FOUND: [5, 404],
+  ALREADY_EXISTS: [6, 409],
+  PERMISSION_DENIED: [7, 403],
+  RESOURCE_EXHAUSTED: [8, 429],
+  FAILED_PRECONDITION: [9, 400],
+  ABORTED: [10, 409],
+  OUT_OF_RANGE: [11, 400],
+  UNIMPLEMENTED: [12, 501],
+  INTERNAL: [13, 500],
+  UNAVAILABLE: [14, 503],
+  DATA_LOSS: [15, 500],
+  UNAUTHENTICATED: [16, 401],
+};
+
+export class SluiceError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SluiceError';
+    this.code = code;
+  }
+  get grpcCode(): number { return STATUS_TABLE[this.code][0]; }
+  get httpStatus(): number { return STATUS_TABLE[this.code][1]; }
+}
+
+export const invalidArgument = (msg: string): SluiceError => new SluiceError('INVALID_ARGUMENT', msg);
+export const notFound = (msg: string): SluiceError => new SluiceError('NOT_FOUND', msg);
+export const unavailable = (msg: string): SluiceError => new SluiceError('UNAVAILABLE', msg);
+export const unimplemented = (msg: string): SluiceError => new SluiceError('UNIMPLEMENTED', msg);
+export const internal = (msg: string, cause?: unknown): SluiceError =>
+  new SluiceError('INTERNAL', msg, cause === undefined ? undefined : { cause });
+
+/** Any thrown value → SluiceError (unknown errors become INTERNAL with their message). */
+export function toSluiceError(e: unknown): SluiceError {
+  if (e instanceof SluiceError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return internal(msg, e);
+}
