@@ -1,3 +1,46 @@
+// The export table of sluice.node. Its shape is declared once in src/native/binding.ts; keep the
+// two in step.
 #include <napi.h>
-static Napi::Object Init(Napi::Env env, Napi::Object exports) { return exports; }
-NODE_API_MODULE(sluice, Init)
+
+#include "features.h"
+#include "sluice/version.h"
+
+namespace sluice::addon {
+
+// Node-API creates one Addon per environment that loads the module (the main thread and each
+// worker thread) and deletes it when that environment exits, so nothing here is shared across
+// threads. JS values cannot cross environments, which is why the cached answers live here rather
+// than in statics.
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports) {
+    DefineAddon(exports,
+                {
+                    InstanceMethod<&Addon::CpuFeatures>("cpuFeatures", napi_enumerable),
+                    InstanceMethod<&Addon::Cuda>("cuda", napi_enumerable),
+                    InstanceValue("version", Napi::String::New(env, Version()), napi_enumerable),
+                });
+  }
+
+ private:
+  // Both reports are process-wide constants (detected once by the core), so each environment
+  // converts them once and hands out the same frozen object.
+  Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
+    if (cpu_features_.IsEmpty()) {
+      cpu_features_ = Napi::Persistent(CpuFeaturesToJs(info.Env(), GetCpuFeatures()));
+    }
+    return cpu_features_.Value();
+  }
+
+  Napi::Value Cuda(const Napi::CallbackInfo& info) {
+    if (cuda_.IsEmpty()) cuda_ = Napi::Persistent(CudaInfoToJs(info.Env(), GetCudaInfo()));
+    return cuda_.Value();
+  }
+
+  Napi::ObjectReference cpu_features_;
+  Napi::ObjectReference cuda_;
+};
+
+}  // namespace sluice::addon
+
+NODE_API_ADDON(sluice::addon::Addon)

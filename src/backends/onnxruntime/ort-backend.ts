@@ -1,0 +1,90 @@
+/**
+ * The ONNX Runtime backend (onnxruntime-node, CPU). Every session lives in a worker thread, so
+ * inference never blocks the event loop; see ort-worker.ts for why.
+ */
+import { readFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import type { ModelConfig } from '../../repository/model-config';
+import { internal, invalidArgument, notFound, SluiceError } from '../../runtime/status';
+import type { Backend, BackendSession } from '../backend';
+import type { OrtSessionOptions, WorkerInit } from './ort-messages';
+import { OrtSession } from './ort-session';
+import { startOrtWorker } from './ort-worker-handle';
+import type { OrtWorkerHandle } from './ort-worker-handle';
+
+/** Workers = the sum of the instance_group counts (Triton's instances), 1 when none is given. */
+export function workerCount(config: ModelConfig): number {
+  if (config.instanceGroup.length === 0) return 1;
+  let n = 0;
+  for (const g of config.instanceGroup) {
+    if (!Number.isInteger(g.count) || g.count < 1) {
+      throw invalidArgument(`model '${config.name}': instance_group count must be a positive integer, got ${g.count}`);
+    }
+    n += g.count;
+  }
+  return n;
+}
+
+/** A positive-integer model parameter (Triton ORT backend names), or `fallback` when absent. */
+function intParameter(config: ModelConfig, key: string, fallback: number): number {
+  const raw = config.parameters.get(key);
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) {
+    throw invalidArgument(`model '${config.name}': parameter ${key} must be a positive integer, got '${raw}'`);
+  }
+  return v;
+}
+
+/**
+ * Intra-op threads default to an even share of the cores, so N workers computing at once do not
+ * oversubscribe the machine (each ORT pool spins while it waits for work). Inter-op stays at 1:
+ * these models run sequentially, and parallel branches would only add threads.
+ */
+export function sessionOptions(config: ModelConfig, workers: number): OrtSessionOptions {
+  const cores = os.availableParallelism();
+  return {
+    intraOpNumThreads: intParameter(config, 'intra_op_thread_count', Math.max(1, Math.floor(cores / workers))),
+    interOpNumThreads: intParameter(config, 'inter_op_thread_count', 1),
+    graphOptimizationLevel: 'all',
+  };
+}
+
+async function readModel(modelFile: string): Promise<SharedArrayBuffer> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(modelFile);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw notFound(`model file ${modelFile} does not exist`);
+    throw internal(`cannot read model file ${modelFile}: ${String(e)}`, e);
+  }
+  // Read once; every worker maps this same memory instead of receiving its own clone.
+  const shared = new SharedArrayBuffer(bytes.byteLength);
+  new Uint8Array(shared).set(bytes);
+  return shared;
+}
+
+export class OrtBackend implements Backend {
+  readonly name = 'onnxruntime';
+
+  async load(modelFile: string, config: ModelConfig): Promise<BackendSession> {
+    const workers = workerCount(config);
+    // The shared model bytes stay referenced by the session (through `spawn`) so a crashed worker
+    // is replaced from the same version even if the file on disk has changed since.
+    const init: WorkerInit = {
+      modelPath: modelFile,
+      model: await readModel(modelFile),
+      options: sessionOptions(config, workers),
+    };
+    const spawn = (): OrtWorkerHandle => startOrtWorker(init);
+    const handles = Array.from({ length: workers }, spawn);
+    const loaded = await Promise.allSettled(handles.map((h) => h.ready));
+    const failure = loaded.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure !== undefined) {
+      await Promise.all(handles.map((h) => h.terminate()));
+      throw failure.reason instanceof SluiceError ? failure.reason : internal(String(failure.reason), failure.reason);
+    }
+    return new OrtSession(handles, spawn);
+  }
+}

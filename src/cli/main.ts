@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+import { SERVE_USAGE, UsageError, serve } from './serve';
+
+const USAGE = `usage: sluice <command> [options]
+
+commands:
+  serve     serve a model repository over KServe v2 gRPC and HTTP
+
+Run 'sluice <command> --help' for a command's options.
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': return serve(rest);
+    case undefined: case '-h': case '--help': case 'help':
+      process.stdout.write(USAGE);
+      return undefined;
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UsageError) {
+    process.stderr.write(`sluice: ${e.message}\n\n${SERVE_USAGE}`);
+    process.exit(2);
+  }
+  process.stderr.write(`sluice: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

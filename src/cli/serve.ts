@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_MESSAGE_BYTES, SluiceServer } from '../server/server';
+
+export const SERVE_USAGE = `usage: sluice serve --model-repository DIR [options]
+
+  --model-repository DIR   model repository (<DIR>/<model>/<version>/model.onnx)
+  --grpc-port N            KServe v2 gRPC port (default 8001; 0 = any free port)
+  --http-port N            KServe v2 HTTP/REST port, also /metrics (default 8000; 0 = any free port)
+  --host ADDR              address to bind (default 0.0.0.0)
+  --max-message-bytes N    largest gRPC message / HTTP body (default ${DEFAULT_MAX_MESSAGE_BYTES})
+  --exit-timeout-secs N    grace period for in-flight requests on SIGTERM/SIGINT (default 30)
+`;
+
+function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got '${value}'`);
+  }
+  return n;
+}
+
+export class UsageError extends Error {}
+
+export async function serve(argv: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, strict: true, options: {
+      'model-repository': { type: 'string' },
+      'grpc-port': { type: 'string' },
+      'http-port': { type: 'string' },
+      host: { type: 'string' },
+      'max-message-bytes': { type: 'string' },
+      'exit-timeout-secs': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    } }));
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  if (values.help === true) { process.stdout.write(SERVE_USAGE); return; }
+  const repo = values['model-repository'];
+  if (repo === undefined) throw new UsageError('--model-repository is required');
+  const exitTimeoutMs = 1000 * intFlag('exit-timeout-secs', values['exit-timeout-secs'], 30, 0, 86_400);
+  const server = await SluiceServer.start({
+    modelRepository: repo,
+    host: values.host ?? '0.0.0.0',
+    grpcPort: intFlag('grpc-port', values['grpc-port'], 8001, 0, 65_535),
+    httpPort: intFlag('http-port', values['http-port'], 8000, 0, 65_535),
+    maxMessageBytes: intFlag('max-message-bytes', values['max-message-bytes'], DEFAULT_MAX_MESSAGE_BYTES, 1, 2 ** 31 - 1),
+  });
+  const log = (msg: string): void => { process.stderr.write(`${new Date().toISOString()} INFO ${msg}\n`); };
+  log(`gRPC listening on port ${server.grpcPort}`);
+  log(`HTTP listening on port ${server.httpPort}`);
+  log(`server ${server.runtime.ready ? 'READY' : 'NOT READY (see errors above)'}`);
+
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) return;
+    signalled = true;
+    log(`${signal}: no longer accepting requests; waiting up to ${exitTimeoutMs / 1000}s for in-flight ones`);
+    server.stop(exitTimeoutMs).then((clean) => {
+      log(clean ? 'all in-flight requests finished; exiting' : 'grace period over; cut the remaining requests; exiting');
+      process.exit(0);
+    }, (e: unknown) => {
+      process.stderr.write(`error while stopping: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

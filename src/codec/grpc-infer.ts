@@ -1,0 +1,175 @@
+import type * as protobuf from 'protobufjs';
+import { isDataType } from '../runtime/datatypes';
+import { invalidArgument } from '../runtime/status';
+import type { Tensor } from '../runtime/tensor';
+import type { InferResult } from '../runtime/types';
+import type { DecodedInferRequest, RequestedOutput } from './decoded-request';
+import { parseInputParameters, parseOutputParameters, parseRequestParameters } from './parameters';
+import { protoType } from './proto';
+import { tensorFromRaw, tensorToRaw } from './raw';
+import { checkShape } from './shape';
+import { hasTypedContents, tensorFromContents, type TensorContents } from './typed-contents';
+
+/**
+ * gRPC ModelInfer / ModelStreamInfer messages ⇄ DecodedInferRequest / InferResult. Works on the
+ * protobufjs-decoded message directly (no JSON or toObject round trip); raw contents stay views
+ * into the request bytes where alignment allows.
+ */
+
+/** ModelInferRequest as protobufjs decodes it: absent proto3 fields read as their defaults. */
+interface WireRequest {
+  readonly model_name: string;
+  readonly model_version: string;
+  readonly id: string;
+  readonly parameters: Record<string, unknown>;
+  readonly inputs: readonly WireInput[];
+  readonly outputs: readonly WireRequestedOutput[];
+  readonly raw_input_contents: readonly Uint8Array[];
+}
+interface WireInput {
+  readonly name: string;
+  readonly datatype: string;
+  readonly shape: readonly unknown[];
+  readonly parameters: Record<string, unknown>;
+  readonly contents: TensorContents | null;
+}
+interface WireRequestedOutput {
+  readonly name: string;
+  readonly parameters: Record<string, unknown>;
+}
+
+/** ModelInferResponse as a plain object protobufjs can encode. */
+export interface GrpcInferResponse {
+  model_name: string;
+  model_version: string;
+  id: string;
+  outputs: { name: string; datatype: string; shape: readonly number[] }[];
+  raw_output_contents: Uint8Array[];
+}
+
+let types: { request: protobuf.Type; response: protobuf.Type; stream: protobuf.Type } | undefined;
+
+/** Looked up on first use so importing the codec does not parse the protos. */
+function wireTypes(): NonNullable<typeof types> {
+  types ??= {
+    request: protoType('inference.ModelInferRequest'),
+    response: protoType('inference.ModelInferResponse'),
+    stream: protoType('inference.ModelStreamInferResponse'),
+  };
+  return types;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export function decodeGrpcInferRequest(bytes: Uint8Array): DecodedInferRequest {
+  const { request } = wireTypes();
+  let msg: WireRequest;
+  try {
+    msg = request.decode(bytes) as unknown as WireRequest;
+  } catch (e) {
+    throw invalidArgument(`malformed ModelInferRequest: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const { priority, timeoutMicroseconds } = parseRequestParameters(msg.parameters, 'grpc');
+  return {
+    modelName: msg.model_name,
+    modelVersion: msg.model_version,
+    id: msg.id,
+    inputs: decodeInputs(msg),
+    outputs: decodeOutputs(msg.outputs),
+    options: { priority, timeoutMicroseconds },
+  };
+}
+
+function decodeInputs(msg: WireRequest): Map<string, Tensor> {
+  const raw = msg.raw_input_contents;
+  const n = msg.inputs.length;
+  if (raw.length !== 0 && raw.length !== n) {
+    const typed = msg.inputs.find((input) => hasTypedContents(input.contents));
+    const counts = `raw_input_contents has ${raw.length} entries for ${n} inputs`;
+    if (typed !== undefined) throw invalidArgument(`input '${typed.name}': raw and typed contents mixed (${counts})`);
+    throw invalidArgument(`${counts}; send one per input, in inputs order, or none`);
+  }
+  const inputs = new Map<string, Tensor>();
+  msg.inputs.forEach((input, i) => {
+    if (input.name === '') throw invalidArgument(`inputs[${i}]: name is required`);
+    const what = `input '${input.name}'`;
+    if (inputs.has(input.name)) throw invalidArgument(`${what}: duplicate input name`);
+    const { datatype } = input;
+    if (!isDataType(datatype)) throw invalidArgument(`${what}: unknown datatype '${datatype}'`);
+    parseInputParameters(input.parameters, 'grpc', what);
+    const { shape, count } = checkShape(input.shape, what);
+    const typed = hasTypedContents(input.contents);
+    const rawBytes = raw[i];
+    let tensor: Tensor;
+    if (rawBytes !== undefined) {
+      if (typed) {
+        throw invalidArgument(`${what}: raw and typed contents mixed; a request sends every input ` +
+          'in raw_input_contents or every input in contents');
+      }
+      tensor = tensorFromRaw(datatype, shape, count, rawBytes, what);
+    } else if (input.contents !== null && typed) {
+      tensor = tensorFromContents(datatype, shape, count, input.contents, what);
+    } else if (count === 0) {
+      tensor = tensorFromRaw(datatype, shape, 0, EMPTY, what); // nothing to send for no elements
+    } else {
+      throw invalidArgument(`${what}: no data (neither raw_input_contents nor contents)`);
+    }
+    inputs.set(input.name, tensor);
+  });
+  return inputs;
+}
+
+function decodeOutputs(wire: readonly WireRequestedOutput[]): RequestedOutput[] {
+  const seen = new Set<string>();
+  return wire.map((output, i) => {
+    if (output.name === '') throw invalidArgument(`outputs[${i}]: name is required`);
+    const what = `output '${output.name}'`;
+    if (seen.has(output.name)) throw invalidArgument(`${what}: requested twice`);
+    seen.add(output.name);
+    parseOutputParameters(output.parameters, 'grpc', what);
+    return { name: output.name, binary: undefined }; // gRPC outputs are always raw
+  });
+}
+
+/**
+ * InferResult → ModelInferResponse fields. Every output goes in raw_output_contents, one entry
+ * per output in order, even when empty: tritonclient reads only those for non-BYTES outputs.
+ */
+export function encodeGrpcInferResponseObject(result: InferResult): GrpcInferResponse {
+  const outputs: GrpcInferResponse['outputs'] = [];
+  const raw: Uint8Array[] = [];
+  for (const [name, tensor] of result.outputs) {
+    outputs.push({ name, datatype: tensor.datatype, shape: tensor.shape });
+    raw.push(tensorToRaw(tensor, `output '${name}'`));
+  }
+  return {
+    model_name: result.model,
+    model_version: result.version,
+    id: result.id ?? '',
+    outputs,
+    raw_output_contents: raw,
+  };
+}
+
+export function encodeGrpcInferResponse(result: InferResult): Buffer {
+  return asBuffer(wireTypes().response.encode(encodeGrpcInferResponseObject(result)).finish());
+}
+
+/** A failed stream request: the message goes in-band and the stream stays open. */
+export interface GrpcStreamError {
+  error: string;
+  /** The failed request's id, echoed so clients with several requests in flight can match it. */
+  id?: string | undefined;
+}
+
+/** One ModelStreamInferResponse: an InferResult, or an in-band error. */
+export function encodeGrpcStreamResponse(response: InferResult | GrpcStreamError): Buffer {
+  const message = 'error' in response
+    ? { error_message: response.error, infer_response: { id: response.id ?? '' } }
+    : { error_message: '', infer_response: encodeGrpcInferResponseObject(response) };
+  return asBuffer(wireTypes().stream.encode(message).finish());
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

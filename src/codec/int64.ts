@@ -1,0 +1,71 @@
+/**
+ * 64-bit integers as they reach the codec: protobufjs decodes int64/uint64 as Long objects (the
+ * `long` package is installed), JSON gives numbers or decimal strings, callers may use bigint.
+ * Everything here converts exactly or reports that it cannot; nothing rounds silently.
+ */
+
+/** The parts of a protobufjs Long the codec needs (duck-typed so the codec does not import `long`). */
+export interface LongLike {
+  readonly low: number;
+  readonly high: number;
+  readonly unsigned: boolean;
+}
+
+export function isLongLike(v: unknown): v is LongLike {
+  return typeof v === 'object' && v !== null && typeof (v as LongLike).low === 'number' &&
+    typeof (v as LongLike).high === 'number' && typeof (v as LongLike).unsigned === 'boolean';
+}
+
+const TWO_32 = 2 ** 32;
+const DECIMAL = /^-?[0-9]+$/;
+
+/**
+ * The exact value as a JS number, or undefined when `v` is not an integer or not a safe one.
+ * Accepts number, Long, bigint and decimal strings.
+ */
+export function toSafeInteger(v: unknown): number | undefined {
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (isLongLike(v)) {
+    // Rounding is monotonic, so a true value beyond 2^53 never lands on a safe integer.
+    n = (v.unsigned ? v.high >>> 0 : v.high | 0) * TWO_32 + (v.low >>> 0);
+  } else if (typeof v === 'bigint') n = Number(v);
+  else if (typeof v === 'string' && DECIMAL.test(v)) n = Number(v);
+  else return undefined;
+  if (!Number.isSafeInteger(n)) return undefined;
+  // Number(bigint) and Number(string) round; reject values that only became safe by rounding.
+  if (typeof v === 'bigint' && BigInt(n) !== v) return undefined;
+  if (typeof v === 'string' && BigInt(n) !== BigInt(v)) return undefined;
+  return n;
+}
+
+export function longToBigInt(v: LongLike): bigint {
+  const high = BigInt(v.unsigned ? v.high >>> 0 : v.high | 0);
+  return (high << 32n) + BigInt(v.low >>> 0);
+}
+
+/** Exact decimal text of an integer-ish value, for error messages. */
+export function integerText(v: unknown): string {
+  if (isLongLike(v)) return longToBigInt(v).toString();
+  if (typeof v === 'string') return JSON.stringify(v);
+  return String(v);
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * A JSON value (integer number or decimal string) as an int64/uint64 bigint; undefined when it is
+ * not an integer, not exact (an unsafe number already lost digits in JSON.parse) or out of range.
+ */
+export function jsonToBigInt64(v: unknown, unsigned: boolean): bigint | undefined {
+  let b: bigint;
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) return undefined;
+    b = BigInt(v);
+  } else if (typeof v === 'string' && DECIMAL.test(v)) b = BigInt(v);
+  else return undefined;
+  const [min, max] = unsigned ? [0n, UINT64_MAX] : [INT64_MIN, INT64_MAX];
+  return b < min || b > max ? undefined : b;
+}

@@ -1,0 +1,74 @@
+import type { ModelConfig, ModelTensorConfig } from '../repository/model-config';
+import { invalidArgument } from './status';
+import type { Tensor } from './tensor';
+
+/**
+ * Model-level checks of a request, after the codec has checked the wire format: every input the
+ * model declares is present, no others; datatypes match; shapes match the config's dims (with the
+ * batch dim in [1, max_batch_size] when the model batches); requested outputs exist.
+ * Returns the batch size in rows (1 for a model that does not batch).
+ */
+export function validateInferInputs(model: string, config: ModelConfig,
+  inputs: ReadonlyMap<string, Tensor>): number {
+  const declared = new Map<string, ModelTensorConfig>(config.input.map((t) => [t.name, t]));
+  for (const name of inputs.keys()) {
+    if (!declared.has(name)) {
+      throw invalidArgument(`unexpected input '${name}' for model '${model}'; expected ${list(config.input)}`);
+    }
+  }
+  let batch: number | undefined;
+  for (const spec of config.input) {
+    const t = inputs.get(spec.name);
+    if (t === undefined) {
+      throw invalidArgument(`missing input '${spec.name}' for model '${model}'; expected ${list(config.input)}`);
+    }
+    if (t.datatype !== spec.dataType) {
+      throw invalidArgument(`input '${spec.name}': datatype ${t.datatype} does not match the model's ${spec.dataType}`);
+    }
+    const rows = checkShape(spec, t.shape, config.maxBatchSize);
+    if (batch === undefined) batch = rows;
+    else if (rows !== batch) {
+      throw invalidArgument(`input '${spec.name}': batch size ${rows} differs from the other inputs' ${batch}`);
+    }
+  }
+  return batch ?? 1;
+}
+
+export function validateRequestedOutputs(model: string, config: ModelConfig,
+  requested: readonly string[] | undefined): string[] {
+  if (requested === undefined || requested.length === 0) return config.output.map((o) => o.name);
+  const known = new Set(config.output.map((o) => o.name));
+  const seen = new Set<string>();
+  for (const name of requested) {
+    if (!known.has(name)) {
+      throw invalidArgument(`unknown output '${name}' requested from model '${model}'; it has ${list(config.output)}`);
+    }
+    if (seen.has(name)) throw invalidArgument(`output '${name}' requested more than once`);
+    seen.add(name);
+  }
+  return [...requested];
+}
+
+function checkShape(spec: ModelTensorConfig, shape: readonly number[], maxBatchSize: number): number {
+  const batching = maxBatchSize > 0;
+  const expected = batching ? [-1, ...spec.dims] : [...spec.dims];
+  const mismatch = (): never => {
+    throw invalidArgument(`input '${spec.name}': shape [${shape.join(',')}] does not match the model's ` +
+      `[${expected.join(',')}]${batching ? ` (first dim is the batch, 1..${maxBatchSize})` : ''}`);
+  };
+  if (shape.length !== expected.length) mismatch();
+  for (let i = 0; i < expected.length; i++) {
+    const want = expected[i] as number;
+    if (want !== -1 && shape[i] !== want) mismatch();
+  }
+  if (!batching) return 1;
+  const rows = shape[0] as number;
+  if (rows < 1 || rows > maxBatchSize) {
+    throw invalidArgument(`input '${spec.name}': batch size ${rows} is outside 1..${maxBatchSize} (max_batch_size)`);
+  }
+  return rows;
+}
+
+function list(ts: readonly ModelTensorConfig[]): string {
+  return `[${ts.map((t) => `'${t.name}'`).join(', ')}]`;
+}

@@ -1,0 +1,171 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decodeHttpInferRequest, encodeHttpInferResponse } from '../codec/http-infer';
+import type { ServerMetrics } from '../metrics/server-metrics';
+import type { Runtime } from '../runtime/runtime';
+import { invalidArgument, toSluiceError, unimplemented } from '../runtime/status';
+import { matchRoute, type Route } from './http-routes';
+import {
+  modelConfigObject, modelMetadataObject, modelStatisticsObject, repositoryIndexObjects,
+} from './protocol-objects';
+import { SERVER_EXTENSIONS, SERVER_NAME, SERVER_VERSION } from './server-info';
+
+export interface HttpServerOptions {
+  /** Largest request body, bytes; larger bodies get 413 without being read. */
+  readonly maxBodyBytes: number;
+}
+
+const HEADER_LENGTH = 'inference-header-content-length';
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      reject(new BodyTooLarge(`request body of ${declared} bytes exceeds the ${limit}-byte limit`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLarge(`request body exceeds the ${limit}-byte limit`));
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendEmpty(res: http.ServerResponse, status: number): void {
+  res.writeHead(status, { 'content-length': 0 });
+  res.end();
+}
+
+function sendError(res: http.ServerResponse, e: unknown): void {
+  if (res.headersSent) { res.destroy(); return; }
+  if (e instanceof BodyTooLarge) {
+    res.setHeader('connection', 'close');
+    sendJson(res, 413, { error: e.message });
+    return;
+  }
+  const err = toSluiceError(e);
+  sendJson(res, err.httpStatus, { error: err.message });
+}
+
+/** KServe v2 REST routes, health and /metrics over a Runtime. */
+export function createHttpHandler(runtime: Runtime, metrics: ServerMetrics, options: HttpServerOptions,
+  extraServerInfo: () => Record<string, unknown> = () => ({})) {
+  const handle = async (route: Route, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    switch (route.kind) {
+      case 'health-live': return sendEmpty(res, runtime.live ? 200 : 503);
+      case 'health-ready': return sendEmpty(res, runtime.ready ? 200 : 503);
+      case 'server-metadata':
+        return sendJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [...SERVER_EXTENSIONS],
+          ...extraServerInfo() });
+      case 'metrics': {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+        return undefined;
+      }
+      case 'model-metadata':
+        return sendJson(res, 200, modelMetadataObject(runtime.metadata(route.model, route.version)));
+      case 'model-ready': {
+        runtime.metadata(route.model, route.version); // NOT_FOUND / INVALID_ARGUMENT for bad names
+        return sendEmpty(res, runtime.modelReady(route.model, route.version) ? 200 : 503);
+      }
+      case 'model-config':
+        return sendJson(res, 200, modelConfigObject(runtime.config(route.model, route.version)));
+      case 'model-stats':
+        return sendJson(res, 200,
+          { model_stats: runtime.statistics(route.model, route.version).map(modelStatisticsObject) });
+      case 'repository-index': {
+        const body = await readBody(req, options.maxBodyBytes);
+        let readyOnly = false;
+        if (body.length > 0) {
+          let parsed: unknown;
+          try { parsed = JSON.parse(body.toString('utf8')); } catch (e) {
+            throw invalidArgument(`malformed JSON: ${e instanceof Error ? e.message : String(e)}`);
+          }
+          if (typeof parsed !== 'object' || parsed === null) throw invalidArgument('repository index body must be a JSON object');
+          const ready = (parsed as Record<string, unknown>)['ready'];
+          if (ready !== undefined && typeof ready !== 'boolean') throw invalidArgument('"ready" must be a boolean');
+          readyOnly = ready === true;
+        }
+        return sendJson(res, 200, repositoryIndexObjects(runtime.index(), readyOnly));
+      }
+      case 'repository-load':
+      case 'repository-unload':
+        throw unimplemented('model load/unload is not supported yet (it comes with the admin API)');
+      case 'model-infer': {
+        const body = await readBody(req, options.maxBodyBytes);
+        const headerLength = req.headers[HEADER_LENGTH];
+        const decoded = decodeHttpInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
+        const ac = new AbortController();
+        res.on('close', () => { if (!res.writableFinished) ac.abort(); });
+        const result = await runtime.infer(route.model, decoded.inputs, {
+          version: route.version,
+          outputs: decoded.outputs.map((o) => o.name),
+          id: decoded.id,
+          priority: decoded.options.priority,
+          timeoutMicroseconds: decoded.options.timeoutMicroseconds,
+          signal: ac.signal,
+        });
+        const encoded = encodeHttpInferResponse(result, decoded.outputs, decoded.binaryOutputDefault);
+        const headers: http.OutgoingHttpHeaders = { 'content-type': encoded.contentType,
+          'content-length': encoded.body.length };
+        if (encoded.headerLength !== undefined) headers[HEADER_LENGTH] = encoded.headerLength;
+        res.writeHead(200, headers);
+        res.end(encoded.body);
+        return undefined;
+      }
+    }
+  };
+
+  return (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    let route: Route;
+    try {
+      const url = new URL(req.url ?? '/', 'http://sluice');
+      const match = matchRoute(url.pathname);
+      if (match === undefined) {
+        sendJson(res, 404, { error: `no route for ${req.method ?? ''} ${url.pathname.slice(0, 256)}` });
+        return;
+      }
+      if (req.method !== match.method && !(match.method === 'GET' && req.method === 'HEAD')) {
+        res.setHeader('allow', match.method);
+        sendJson(res, 405, { error: `${req.method ?? ''} is not allowed on ${url.pathname.slice(0, 256)}; use ${match.method}` });
+        return;
+      }
+      route = match.route;
+    } catch (e) {
+      sendError(res, e);
+      return;
+    }
+    handle(route, req, res).catch((e: unknown) => sendError(res, e));
+  };
+}
+
+export async function startHttpServer(runtime: Runtime, metrics: ServerMetrics, host: string, port: number,
+  options: HttpServerOptions, extraServerInfo?: () => Record<string, unknown>): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer(createHttpHandler(runtime, metrics, options, extraServerInfo));
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
