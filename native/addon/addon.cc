@@ -43,4 +43,6 @@ class Addon : public Napi::Addon<Addon> {
 
 }  // namespace sluice::addon
 
-NODE_API_ADDON(sluice::addon::Addon)
+// The registration macro pastes the class name into an identifier, so it needs an unqualified one.
+using SluiceAddon = sluice::addon::Addon;
+NODE_API_NAMED_ADDON(sluice, SluiceAddon)

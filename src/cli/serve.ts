@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { defaultLogger } from '../runtime/runtime';
 import { DEFAULT_MAX_MESSAGE_BYTES, SluiceServer } from '../server/server';
 
 export const SERVE_USAGE = `usage: sluice serve --model-repository DIR [options]
@@ -48,7 +49,7 @@ export async function serve(argv: string[]): Promise<void> {
     httpPort: intFlag('http-port', values['http-port'], 8000, 0, 65_535),
     maxMessageBytes: intFlag('max-message-bytes', values['max-message-bytes'], DEFAULT_MAX_MESSAGE_BYTES, 1, 2 ** 31 - 1),
   });
-  const log = (msg: string): void => { process.stderr.write(`${new Date().toISOString()} INFO ${msg}\n`); };
+  const log = (msg: string): void => defaultLogger('info', msg);
   log(`gRPC listening on port ${server.grpcPort}`);
   log(`HTTP listening on port ${server.httpPort}`);
   log(`server ${server.runtime.ready ? 'READY' : 'NOT READY (see errors above)'}`);

@@ -40,7 +40,7 @@ interface ModelEntry {
   readonly versions: VersionEntry[];
 }
 
-const defaultLogger: Logger = (level, message) => {
+export const defaultLogger: Logger = (level, message) => {
   process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${message}\n`);
 };
 

@@ -1,7 +1,9 @@
 import type * as grpc from '@grpc/grpc-js';
 import type * as http from 'node:http';
+import { registerDeviceMetrics } from '../metrics/device-metrics';
 import { ServerMetrics } from '../metrics/server-metrics';
-import { Runtime, type Logger } from '../runtime/runtime';
+import { Runtime, defaultLogger, type Logger } from '../runtime/runtime';
+import { describeDevices, deviceInfo } from './device-info';
 import { startGrpcServer } from './grpc';
 import { startHttpServer } from './http';
 
@@ -33,15 +35,18 @@ export class SluiceServer {
   ) {}
 
   static async start(options: ServerOptions): Promise<SluiceServer> {
+    const log = options.logger ?? defaultLogger;
+    const devices = deviceInfo();
+    log('info', `devices: ${describeDevices(devices)}`);
     const metrics = new ServerMetrics();
-    const runtime = await Runtime.open(options.modelRepository,
-      options.logger === undefined ? { observer: metrics } : { observer: metrics, logger: options.logger });
+    registerDeviceMetrics(metrics.registry, devices);
+    const runtime = await Runtime.open(options.modelRepository, { observer: metrics, logger: log });
     try {
       const g = await startGrpcServer(runtime, `${hostForUrl(options.host)}:${options.grpcPort}`,
         { maxMessageBytes: options.maxMessageBytes });
       try {
         const h = await startHttpServer(runtime, metrics, options.host, options.httpPort,
-          { maxBodyBytes: options.maxMessageBytes });
+          { maxBodyBytes: options.maxMessageBytes }, () => ({ devices }));
         return new SluiceServer(runtime, metrics, g.server, h.server, g.port, h.port);
       } catch (e) {
         g.server.forceShutdown();
@@ -67,17 +72,24 @@ export class SluiceServer {
     const httpDone = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
     this.httpServer.closeIdleConnections();
     const runtimeClean = this.runtime.close(graceMs);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), graceMs); });
-    const outcome = await Promise.race([Promise.all([grpcDone, httpDone]).then(() => 'done' as const), deadline]);
-    clearTimeout(timer);
+    const graceOver = delay(graceMs);
+    const outcome = await Promise.race([Promise.all([grpcDone, httpDone]).then(() => 'done' as const),
+      graceOver.promise.then(() => 'timeout' as const)]);
     if (outcome === 'timeout') {
       this.grpcServer.forceShutdown();
       this.httpServer.closeAllConnections();
     }
-    const clean = await runtimeClean;
+    // Unloading waits for runs already inside a backend; past the grace period, stop waiting.
+    const clean = await Promise.race([runtimeClean, graceOver.promise.then(() => false)]);
+    graceOver.cancel();
     return clean && outcome === 'done';
   }
+}
+
+function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
+  return { promise, cancel: () => clearTimeout(timer) };
 }
 
 function hostForUrl(host: string): string {
