@@ -2,6 +2,8 @@
 // two in step.
 #include <napi.h>
 
+#include <cstdlib>
+
 #include "features.h"
 #include "sluice/version.h"
 
@@ -18,6 +20,7 @@ class Addon : public Napi::Addon<Addon> {
                 {
                     InstanceMethod<&Addon::CpuFeatures>("cpuFeatures", napi_enumerable),
                     InstanceMethod<&Addon::Cuda>("cuda", napi_enumerable),
+                    InstanceMethod<&Addon::ExitImmediately>("exitImmediately", napi_enumerable),
                     InstanceValue("version", Napi::String::New(env, Version()), napi_enumerable),
                 });
   }
@@ -35,6 +38,15 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Cuda(const Napi::CallbackInfo& info) {
     if (cuda_.IsEmpty()) cuda_ = Napi::Persistent(CudaInfoToJs(info.Env(), GetCudaInfo()));
     return cuda_.Value();
+  }
+
+  // Ends the process at once with `code`, running no exit handlers or destructors. For a server
+  // whose shutdown grace period is over while threads are still inside native code (an ONNX
+  // Runtime run cannot be interrupted, and tearing its worker down mid-run aborts the process).
+  Napi::Value ExitImmediately(const Napi::CallbackInfo& info) {
+    int code = 0;
+    if (info.Length() > 0 && info[0].IsNumber()) code = info[0].As<Napi::Number>().Int32Value();
+    std::_Exit(code);
   }
 
   Napi::ObjectReference cpu_features_;

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { native } from '../native';
 import { defaultLogger } from '../runtime/runtime';
 import { DEFAULT_MAX_MESSAGE_BYTES, SluiceServer } from '../server/server';
 
@@ -60,8 +61,14 @@ export async function serve(argv: string[]): Promise<void> {
     signalled = true;
     log(`${signal}: no longer accepting requests; waiting up to ${exitTimeoutMs / 1000}s for in-flight ones`);
     server.stop(exitTimeoutMs).then((clean) => {
-      log(clean ? 'all in-flight requests finished; exiting' : 'grace period over; cut the remaining requests; exiting');
-      process.exit(0);
+      if (clean) {
+        log('all in-flight requests finished; exiting');
+        process.exit(0);
+      }
+      // Runs still inside ONNX Runtime cannot be interrupted, and a normal exit would wait for
+      // them and then abort while tearing their worker threads down: end the process now.
+      log('grace period over; cut the remaining requests; exiting');
+      native().exitImmediately(0);
     }, (e: unknown) => {
       process.stderr.write(`error while stopping: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
       process.exit(1);

@@ -86,7 +86,9 @@ function decodeInputs(msg: WireRequest): Map<string, Tensor> {
   if (raw.length !== 0 && raw.length !== n) {
     const typed = msg.inputs.find((input) => hasTypedContents(input.contents));
     const counts = `raw_input_contents has ${raw.length} entries for ${n} inputs`;
-    if (typed !== undefined) throw invalidArgument(`input '${typed.name}': raw and typed contents mixed (${counts})`);
+    if (typed !== undefined) {
+      throw invalidArgument(`input '${typed.name}': raw and typed contents mixed (${counts})`);
+    }
     throw invalidArgument(`${counts}; send one per input, in inputs order, or none`);
   }
   const inputs = new Map<string, Tensor>();
@@ -95,7 +97,9 @@ function decodeInputs(msg: WireRequest): Map<string, Tensor> {
     const what = `input '${input.name}'`;
     if (inputs.has(input.name)) throw invalidArgument(`${what}: duplicate input name`);
     const { datatype } = input;
-    if (!isDataType(datatype)) throw invalidArgument(`${what}: unknown datatype '${datatype}'`);
+    if (!isDataType(datatype)) {
+      throw invalidArgument(`${what}: unknown datatype '${datatype.slice(0, 40)}'`);
+    }
     parseInputParameters(input.parameters, 'grpc', what);
     const { shape, count } = checkShape(input.shape, what);
     const typed = hasTypedContents(input.contents);
@@ -152,7 +156,54 @@ export function encodeGrpcInferResponseObject(result: InferResult): GrpcInferRes
 }
 
 export function encodeGrpcInferResponse(result: InferResult): Buffer {
-  return asBuffer(wireTypes().response.encode(encodeGrpcInferResponseObject(result)).finish());
+  return encodeResponse(result, false);
+}
+
+/** Length-delimited wire tags (field number << 3 | 2). */
+const TAG_RAW_OUTPUT_CONTENTS = (6 << 3) | 2; // ModelInferResponse.raw_output_contents
+const TAG_INFER_RESPONSE = (2 << 3) | 2; // ModelStreamInferResponse.infer_response
+
+/**
+ * ModelInferResponse bytes, optionally as the infer_response field of a ModelStreamInferResponse.
+ * protobufjs encodes the small metadata; raw_output_contents (field 6, the last field) are
+ * appended by hand so each output is copied once into an exactly-sized buffer, where protobufjs
+ * would grow its buffer and then copy everything again in finish(). The bytes are the same.
+ */
+function encodeResponse(result: InferResult, asStreamItem: boolean): Buffer {
+  const { raw_output_contents: raw, ...metadata } = encodeGrpcInferResponseObject(result);
+  const head = wireTypes().response.encode(metadata).finish();
+  let size = head.length;
+  for (const r of raw) size += 1 + varintSize(r.length) + r.length;
+  const out = Buffer.allocUnsafe(size + (asStreamItem ? 1 + varintSize(size) : 0));
+  let pos = 0;
+  if (asStreamItem) { // error_message = "" is the default and is not written
+    out[pos++] = TAG_INFER_RESPONSE;
+    pos = writeVarint(out, pos, size);
+  }
+  out.set(head, pos);
+  pos += head.length;
+  for (const r of raw) {
+    out[pos++] = TAG_RAW_OUTPUT_CONTENTS;
+    pos = writeVarint(out, pos, r.length);
+    out.set(r, pos);
+    pos += r.length;
+  }
+  return out;
+}
+
+/** Bytes in the base-128 varint encoding of a non-negative integer. */
+function varintSize(n: number): number {
+  let size = 1;
+  for (let v = n; v >= 0x80; v = Math.floor(v / 0x80)) size++;
+  return size;
+}
+
+function writeVarint(buf: Buffer, pos: number, n: number): number {
+  let p = pos;
+  let v = n;
+  for (; v >= 0x80; v = Math.floor(v / 0x80)) buf[p++] = (v % 0x80) | 0x80;
+  buf[p++] = v;
+  return p;
 }
 
 /** A failed stream request: the message goes in-band and the stream stays open. */
@@ -164,12 +215,8 @@ export interface GrpcStreamError {
 
 /** One ModelStreamInferResponse: an InferResult, or an in-band error. */
 export function encodeGrpcStreamResponse(response: InferResult | GrpcStreamError): Buffer {
-  const message = 'error' in response
-    ? { error_message: response.error, infer_response: { id: response.id ?? '' } }
-    : { error_message: '', infer_response: encodeGrpcInferResponseObject(response) };
-  return asBuffer(wireTypes().stream.encode(message).finish());
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (!('error' in response)) return encodeResponse(response, true);
+  const message = { error_message: response.error, infer_response: { id: response.id ?? '' } };
+  const bytes = wireTypes().stream.encode(message).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

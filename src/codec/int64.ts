@@ -17,7 +17,8 @@ export function isLongLike(v: unknown): v is LongLike {
 }
 
 const TWO_32 = 2 ** 32;
-const DECIMAL = /^-?[0-9]+$/;
+/** A decimal integer as text (JSON 64-bit values, shapes written as strings). */
+export const DECIMAL_INTEGER = /^-?[0-9]+$/;
 
 /**
  * The exact value as a JS number, or undefined when `v` is not an integer or not a safe one.
@@ -30,25 +31,25 @@ export function toSafeInteger(v: unknown): number | undefined {
     // Rounding is monotonic, so a true value beyond 2^53 never lands on a safe integer.
     n = (v.unsigned ? v.high >>> 0 : v.high | 0) * TWO_32 + (v.low >>> 0);
   } else if (typeof v === 'bigint') n = Number(v);
-  else if (typeof v === 'string' && DECIMAL.test(v)) n = Number(v);
+  else if (typeof v === 'string' && DECIMAL_INTEGER.test(v)) n = Number(v);
   else return undefined;
   if (!Number.isSafeInteger(n)) return undefined;
   // Number(bigint) and Number(string) round; reject values that only became safe by rounding.
   if (typeof v === 'bigint' && BigInt(n) !== v) return undefined;
   if (typeof v === 'string' && BigInt(n) !== BigInt(v)) return undefined;
-  return n;
+  return n === 0 ? 0 : n; // never -0
 }
 
-export function longToBigInt(v: LongLike): bigint {
+function longToBigInt(v: LongLike): bigint {
   const high = BigInt(v.unsigned ? v.high >>> 0 : v.high | 0);
   return (high << 32n) + BigInt(v.low >>> 0);
 }
 
-/** Exact decimal text of an integer-ish value, for error messages. */
+/** Exact decimal text of an integer-ish value (anything else as JSON), for error messages. */
 export function integerText(v: unknown): string {
   if (isLongLike(v)) return longToBigInt(v).toString();
-  if (typeof v === 'string') return JSON.stringify(v);
-  return String(v);
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  return JSON.stringify(v) ?? String(v);
 }
 
 const INT64_MIN = -(2n ** 63n);
@@ -64,7 +65,7 @@ export function jsonToBigInt64(v: unknown, unsigned: boolean): bigint | undefine
   if (typeof v === 'number') {
     if (!Number.isSafeInteger(v)) return undefined;
     b = BigInt(v);
-  } else if (typeof v === 'string' && DECIMAL.test(v)) b = BigInt(v);
+  } else if (typeof v === 'string' && DECIMAL_INTEGER.test(v)) b = BigInt(v);
   else return undefined;
   const [min, max] = unsigned ? [0n, UINT64_MAX] : [INT64_MIN, INT64_MAX];
   return b < min || b > max ? undefined : b;

@@ -47,7 +47,7 @@ function readProto(p: ProtoParameter): Value {
   }
 }
 
-function readJson(key: string, v: unknown): Value {
+function readJson(key: string, v: unknown, where: string): Value {
   const shown = JSON.stringify(v) ?? String(v);
   switch (typeof v) {
     case 'boolean': return { kind: 'bool', value: v, shown };
@@ -56,18 +56,23 @@ function readJson(key: string, v: unknown): Value {
       return Number.isInteger(v) ? { kind: 'int', value: toSafeInteger(v), shown }
         : { kind: 'double', value: v, shown };
     default:
-      throw invalidArgument(`parameter '${key}': value ${shown} is not a boolean, number or string`);
+      throw invalidArgument(`${where}parameter '${key}': value ${shown} is not a boolean, number ` +
+        'or string');
   }
 }
 
-/** Entries of a parameters map; `undefined` (absent) is an empty map. */
+/**
+ * Entries of a parameters map; `undefined` (absent) is an empty map. `where` prefixes messages
+ * ("request ", "input 'x': ").
+ */
 function entries(params: unknown, wire: Wire, where: string): [string, Value][] {
-  if (params === undefined || (params === null && wire === 'grpc')) return [];
+  if (params === undefined) return [];
   if (typeof params !== 'object' || params === null || Array.isArray(params)) {
     throw invalidArgument(`${where}parameters must be an object`);
   }
+  // A protobuf map entry without a value decodes as null: read it as an unset oneof.
   return Object.entries(params as Record<string, unknown>).map(([k, v]) =>
-    [k, wire === 'grpc' ? readProto((v ?? {}) as ProtoParameter) : readJson(k, v)]);
+    [k, wire === 'grpc' ? readProto((v ?? {}) as ProtoParameter) : readJson(k, v, where)]);
 }
 
 function nonNegativeInteger(key: string, v: Value, where: string): number {

@@ -30,7 +30,8 @@ export function tensorFromRaw(datatype: DataType, shape: number[], count: number
   const expected = count * info.size;
   if (bytes.byteLength !== expected) {
     throw invalidArgument(`${what}: raw contents have ${bytes.byteLength} bytes, but ${datatype} ` +
-      `shape ${formatShape(shape)} needs ${expected} (${count} elements × ${info.size} bytes)`);
+      `shape ${formatShape(shape)} needs ${BigInt(count) * BigInt(info.size)} (${count} elements × ` +
+      `${info.size} bytes)`);
   }
   if (datatype === 'BOOL') checkBoolBytes(bytes, what);
   const Ctor = info.array;
@@ -38,7 +39,8 @@ export function tensorFromRaw(datatype: DataType, shape: number[], count: number
   if (bytes.byteOffset % info.size === 0) {
     return { datatype, shape, data: new Ctor(bytes.buffer, bytes.byteOffset, count) };
   }
-  const copy = new Uint8Array(bytes.byteLength); // fresh ArrayBuffer: offset 0 is aligned
+  // A fresh, unpooled ArrayBuffer starts aligned; skipping the zero-fill halves the copy's cost.
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
   copy.set(bytes);
   return { datatype, shape, data: new Ctor(copy.buffer, 0, count) };
 }
@@ -101,20 +103,28 @@ export function joinBytesElements(elements: readonly Uint8Array[]): Buffer {
 
 /**
  * Tensor → raw wire bytes. Numeric data is returned as a view of the tensor's own memory (no
- * copy); BYTES is re-prefixed. `what` names the tensor if its data does not match its shape,
- * which is a runtime bug (INTERNAL), not a client error.
+ * copy); BYTES is re-prefixed. `what` names the tensor in errors ("output 'y'").
  */
 export function tensorToRaw(tensor: Tensor, what: string): Buffer {
+  checkTensorData(tensor, what);
   const { data } = tensor;
-  const count = elementCount(tensor.shape);
-  if (data.length !== count || Array.isArray(data) !== (tensor.datatype === 'BYTES')) {
-    throw internal(`${what}: ${tensor.datatype} data of ${data.length} elements does not match ` +
-      `shape ${formatShape(tensor.shape)}`);
-  }
   if (Array.isArray(data)) return joinBytesElements(data as readonly Uint8Array[]);
   const array = data as NumericArray;
-  if (array.BYTES_PER_ELEMENT !== dataTypeInfo(tensor.datatype).size) {
-    throw internal(`${what}: ${tensor.datatype} data is a ${array.constructor.name}`);
-  }
   return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+}
+
+/**
+ * Checks an outgoing tensor's data against its datatype and shape. A mismatch is a runtime bug
+ * (INTERNAL), not a client error; catching it here keeps a wrong response off the wire.
+ */
+export function checkTensorData(tensor: Tensor, what: string): void {
+  const { datatype, data } = tensor;
+  const count = elementCount(tensor.shape);
+  const bytes = datatype === 'BYTES';
+  const wrongKind = Array.isArray(data) ? !bytes
+    : bytes || (data as NumericArray).BYTES_PER_ELEMENT !== dataTypeInfo(datatype).size;
+  if (wrongKind || data.length !== count) {
+    throw internal(`${what}: ${datatype} data (${data.constructor.name} of ${data.length}) does ` +
+      `not match shape ${formatShape(tensor.shape)}`);
+  }
 }

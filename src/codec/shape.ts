@@ -1,5 +1,5 @@
 import { invalidArgument } from '../runtime/status';
-import { integerText, isLongLike, toSafeInteger } from './int64';
+import { DECIMAL_INTEGER, integerText, isLongLike, toSafeInteger } from './int64';
 
 /**
  * Largest tensor the codec will allocate for itself (bytes). Tensors whose bytes arrived on the
@@ -18,7 +18,7 @@ const shapeText = (dims: readonly unknown[]): string => `[${dims.map(integerText
 /** Why toSafeInteger refused a dim: wrong kind of value, or an integer beyond 2^53 - 1. */
 function whyNotDim(v: unknown): string {
   const integral = typeof v === 'bigint' || isLongLike(v) ||
-    (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && /^-?[0-9]+$/.test(v));
+    (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && DECIMAL_INTEGER.test(v));
   return integral ? 'is out of range (|dim| > 2^53 - 1)' : 'is not an integer';
 }
 

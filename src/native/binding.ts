@@ -43,9 +43,14 @@ export interface NativeBinding {
   cpuFeatures(): CpuFeatures;
   /** Queried once per process (the first call initialises the CUDA runtime). */
   cuda(): CudaInfo;
+  /**
+   * Ends the process now with `code` (C `_Exit`): no exit handlers, no thread teardown. Only for
+   * a shutdown whose grace period is over while native work (an ONNX Runtime run) is in flight.
+   */
+  exitImmediately(code: number): never;
 }
 
 /** Export names the loader checks for, so a stale build is reported instead of half-working. */
-export const NATIVE_EXPORTS = ['version', 'cpuFeatures', 'cuda'] as const satisfies readonly (
+export const NATIVE_EXPORTS = ['version', 'cpuFeatures', 'cuda', 'exitImmediately'] as const satisfies readonly (
   keyof NativeBinding
 )[];

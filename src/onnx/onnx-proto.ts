@@ -85,7 +85,7 @@ export interface ModelMsg {
 let onnxRoot: protobuf.Root | undefined;
 
 /** The protobufjs root holding `onnx.*` (loaded synchronously on first use). */
-export function onnxProtoRoot(): protobuf.Root {
+function onnxProtoRoot(): protobuf.Root {
   if (onnxRoot === undefined) {
     const root = new protobuf.Root();
     root.loadSync(path.join(PROTO_DIR, 'onnx.proto'), { keepCase: true });

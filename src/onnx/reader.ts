@@ -65,14 +65,13 @@ export function readOnnxSignature(bytes: Uint8Array, source = '<bytes>'): OnnxSi
 }
 
 function tensorValueInfo(v: ValueInfoMsg, what: string, source: string): OnnxValueInfo {
-  const tensor = v.type?.tensor_type ?? null;
-  if (v.type === null || v.type.value === undefined) {
-    throw invalidArgument(`ONNX model ${source}: ${what} has no type`);
-  }
-  if (tensor === null || v.type.value !== 'tensor_type') {
-    throw unimplemented(`ONNX model ${source}: ${what} has ${v.type.value.replace('_type', '')} type; ` +
+  const type = v.type;
+  if (type === null || type.value === undefined) throw invalidArgument(`ONNX model ${source}: ${what} has no type`);
+  if (type.value !== 'tensor_type' || type.tensor_type === null) {
+    throw unimplemented(`ONNX model ${source}: ${what} has ${type.value.replace('_type', '')} type; ` +
       'only tensor inputs and outputs are supported');
   }
+  const tensor = type.tensor_type;
   if (tensor.elem_type === 0) throw invalidArgument(`ONNX model ${source}: ${what} has no element type`);
   // A missing shape means unknown rank, which no KServe client can be told about.
   if (tensor.shape === null) throw invalidArgument(`ONNX model ${source}: ${what} has no shape (unknown rank)`);

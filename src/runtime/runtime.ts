@@ -117,7 +117,8 @@ export class Runtime {
         out.push({ name: m.name, version: '', state: 'UNAVAILABLE', reason: m.error ?? 'no model versions found' });
       }
       for (const v of m.versions) {
-        out.push({ name: m.name, version: v.version, state: v.state, reason: m.error ?? v.reason });
+        // A version's own failure says more than the model-level summary of it.
+        out.push({ name: m.name, version: v.version, state: v.state, reason: v.reason !== '' ? v.reason : m.error ?? '' });
       }
     }
     return out;

@@ -115,7 +115,9 @@ describe('gRPC ModelInfer', () => {
     assert.equal(res['model_name'], 'identity');
     assert.equal(res['model_version'], '3');
     assert.equal(res['id'], 'req-1');
-    assert.deepEqual(res['outputs'], [{ name: 'OUTPUT0', datatype: 'FP32', shape: [1, 4], parameters: {} }]);
+    const outputs = res['outputs'] as Record<string, unknown>[];
+    assert.deepEqual(outputs.map((o) => [o['name'], o['datatype'], o['shape']]), [['OUTPUT0', 'FP32', [1, 4]]]);
+    assert.equal(outputs[0]?.['contents'], null, 'outputs go back as raw_output_contents, never typed contents');
     const raw = (res['raw_output_contents'] as Buffer[])[0] as Buffer;
     assert.deepEqual([...new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length))], [1, 2, 3, 4]);
   });
@@ -141,7 +143,8 @@ describe('gRPC ModelInfer', () => {
     for (const t of ALL_TYPES) {
       inputs.push({ name: `IN_${t}`, datatype: t, shape: [1, 2] });
       if (t === 'BYTES') {
-        const a = Buffer.from('héllo'); const b = Buffer.from([0, 255, 7]);
+        // Valid UTF-8 only: onnxruntime-node carries strings as JS strings (see README, BYTES).
+        const a = Buffer.from('héllo'); const b = Buffer.from('');
         const len = (n: number) => { const x = Buffer.alloc(4); x.writeUInt32LE(n); return x; };
         raws.push(Buffer.concat([len(a.length), a, len(b.length), b]));
       } else {
@@ -160,6 +163,17 @@ describe('gRPC ModelInfer', () => {
       assert.deepEqual(outs[i]?.shape, [1, 2]);
       assert.ok(Buffer.from(raw[i] as Buffer).equals(raws[i] as Buffer), `${t} bytes differ`);
     });
+  });
+
+  it('BYTES that ONNX Runtime would alter (a NUL, invalid UTF-8) are refused, not corrupted', async () => {
+    const inputs = ALL_TYPES.map((t) => ({ name: `IN_${t}`, datatype: t, shape: [1, 2] }));
+    const raws = (bad: Buffer): Buffer[] => ALL_TYPES.map((t) => (t === 'BYTES'
+      ? Buffer.concat([Buffer.from([1, 0, 0, 0]), Buffer.from('a'), Buffer.from([bad.length, 0, 0, 0]), bad])
+      : Buffer.alloc(2 * dataTypeInfo(t).size)));
+    await rejects(client.call('ModelInfer', { model_name: 'all_types', inputs, raw_input_contents: raws(Buffer.from('a\u0000b')) }),
+      Status.INVALID_ARGUMENT, /IN_BYTES.*element 1 contains a NUL byte/);
+    await rejects(client.call('ModelInfer', { model_name: 'all_types', inputs, raw_input_contents: raws(Buffer.from([0xff, 0xfe])) }),
+      Status.INVALID_ARGUMENT, /IN_BYTES.*element 1 is not valid UTF-8/);
   });
 
   it('ModelStreamInfer answers in order, errors in-band, and the stream stays open', async () => {

@@ -25,11 +25,12 @@ describe('graceful shutdown (sluice serve in a child process)', () => {
     const client = new KServeClient(`127.0.0.1:${srv.grpcPort}`);
     try {
       await client.call('ServerReady', {}); // connected
-      const inFlight = [0, 1, 2].map(() => client.call('ModelInfer', slowRequest));
+      const inFlight = Promise.allSettled([0, 1, 2].map(() => client.call('ModelInfer', slowRequest)));
       await new Promise((r) => setTimeout(r, 150));
       const signalledAt = Date.now();
       srv.child.kill('SIGTERM');
-      const results = await Promise.allSettled(inFlight);
+      const results = await inFlight;
+      assert.equal(results.length, 3);
       for (const r of results) assert.equal(r.status, 'fulfilled', r.status === 'rejected' ? String(r.reason) : '');
       assert.equal(await srv.exited, 0);
       assert.ok(Date.now() - signalledAt < 60_000);
@@ -50,14 +51,14 @@ describe('graceful shutdown (sluice serve in a child process)', () => {
     const client = new KServeClient(`127.0.0.1:${srv.grpcPort}`);
     try {
       await client.call('ServerReady', {});
-      const queued = Array.from({ length: 30 }, () => client.call('ModelInfer', slowRequest));
+      const queued = Promise.allSettled(Array.from({ length: 30 }, () => client.call('ModelInfer', slowRequest)));
       await new Promise((r) => setTimeout(r, 150));
       const signalledAt = Date.now();
       srv.child.kill('SIGINT');
       assert.equal(await srv.exited, 0);
       const took = Date.now() - signalledAt;
       assert.ok(took < 5_000, `exit took ${took} ms with a 1 s grace period`);
-      const results = await Promise.allSettled(queued);
+      const results = await queued;
       assert.ok(results.some((r) => r.status === 'rejected'), 'some queued requests must have been cut');
       assert.match(srv.log(), /grace period over/);
     } finally {

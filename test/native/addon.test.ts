@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -72,6 +73,16 @@ describe('native addon', () => {
     const built = cudaCompiledByBuild();
     if (built !== undefined) assert.equal(c.compiledIn, built, 'compiledIn matches the CMake build');
     if (!hasNvidiaDriver()) assert.equal(c.deviceCount, 0);
+  });
+
+  it('exitImmediately ends the process with the given code, skipping exit handlers', () => {
+    const addon = defaultCandidates().find((c) => existsSync(c));
+    assert.ok(addon !== undefined, 'the addon must be built');
+    const script = `process.on('exit', () => process.stdout.write('exit handler ran'));` +
+      `require(${JSON.stringify(addon)}).exitImmediately(7);`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 7);
+    assert.equal(r.stdout, '');
   });
 
   it('loads in worker threads and gives the same answers', async () => {

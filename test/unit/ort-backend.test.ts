@@ -7,7 +7,6 @@ import { after, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import type { BackendSession } from '../../src/backends/backend';
 import { OrtBackend, sessionOptions } from '../../src/backends/onnxruntime/ort-backend';
-import type { WorkerInit } from '../../src/backends/onnxruntime/ort-messages';
 import { OrtSession } from '../../src/backends/onnxruntime/ort-session';
 import { OrtWorkerHandle } from '../../src/backends/onnxruntime/ort-worker-handle';
 import type { ModelConfig } from '../../src/repository/model-config';
@@ -188,33 +187,50 @@ describe('OrtBackend', () => {
     assert.ok(allOnes(outputs.get('y')));
   });
 
-  test('a worker that dies mid-run: that run rejects INTERNAL, a replacement takes the next', async () => {
-    const bytes = fs.readFileSync(slowFile);
-    const model = new SharedArrayBuffer(bytes.byteLength);
-    new Uint8Array(model).set(bytes);
-    const init: WorkerInit = { modelPath: slowFile, model, options: sessionOptions(config(1), 1) };
-    const workerFile = path.join(__dirname, '..', '..', 'src', 'backends', 'onnxruntime', 'ort-worker.js');
-    const threads: Worker[] = [];
-    const spawn = (): OrtWorkerHandle => {
-      const w = new Worker(workerFile, { workerData: init });
-      threads.push(w);
-      return new OrtWorkerHandle(w, slowFile);
+  /** A session on slowFile whose first worker exits (code 7) when its first run arrives. */
+  async function crashingSession(replacementModel: Uint8Array): Promise<{ session: OrtSession; spawned: () => number }> {
+    const shared = (bytes: Uint8Array): SharedArrayBuffer => {
+      const sab = new SharedArrayBuffer(bytes.byteLength);
+      new Uint8Array(sab).set(bytes);
+      return sab;
     };
+    const options = sessionOptions(config(1), 1);
+    const workerFile = path.join(__dirname, '..', '..', 'src', 'backends', 'onnxruntime', 'ort-worker.js');
+    // The crash comes before ORT sees the run: terminating a thread inside ORT's native run aborts
+    // the whole process (see OrtWorkerHandle.terminate), so a test cannot kill one mid-compute.
+    const crashing = `require('node:worker_threads').parentPort.once('message', () => process.exit(7));
+      require(${JSON.stringify(workerFile)});`;
+    let spawned = 0;
+    const spawn = (): OrtWorkerHandle => new OrtWorkerHandle(spawned++ === 0
+      ? new Worker(crashing, { eval: true, workerData: { modelPath: slowFile, model: shared(fs.readFileSync(slowFile)), options } })
+      : new Worker(workerFile, { workerData: { modelPath: slowFile, model: shared(replacementModel), options } }),
+    slowFile);
     const first = spawn();
     await first.ready;
-    const session = new OrtSession([first], spawn);
+    return { session: new OrtSession([first], spawn), spawned: () => spawned };
+  }
+
+  test('a worker that dies with a run in flight: that run rejects INTERNAL, a replacement serves on', async () => {
+    const { session, spawned } = await crashingSession(fs.readFileSync(slowFile));
     try {
-      const x = ones(4096);
-      const doomed = session.run(new Map([['x', x]]), ['y']);
-      const queued = session.run(new Map([['x', x]]), ['y']);
-      await new Promise((r) => setTimeout(r, 50));
-      await threads[0]?.terminate(); // not through the handle: to the session this is a crash
-      await assert.rejects(doomed, (e: SluiceError) => e.code === 'INTERNAL' && /exited/.test(e.message));
-      const { outputs } = await queued;
-      assert.equal(threads.length, 2, 'one replacement worker');
-      assert.ok(allOnes(outputs.get('y')));
+      const doomed = session.run(new Map([['x', ones(64)]]), ['y']);
+      const queued = session.run(new Map([['x', ones(64)]]), ['y']);
+      await assert.rejects(doomed, (e: SluiceError) => e.code === 'INTERNAL' && /exited with code 7/.test(e.message));
+      assert.ok(allOnes((await queued).outputs.get('y')));
+      assert.ok(allOnes((await session.run(new Map([['x', ones(64)]]), ['y'])).outputs.get('y')));
+      assert.equal(spawned(), 2, 'exactly one replacement worker');
     } finally {
       await session.close();
     }
+  });
+
+  test('when no replacement can load, waiting and new runs reject UNAVAILABLE and close() still resolves', async () => {
+    const { session } = await crashingSession(new TextEncoder().encode('not a model'));
+    const doomed = session.run(new Map([['x', ones(8)]]), ['y']);
+    const queued = session.run(new Map([['x', ones(8)]]), ['y']);
+    await assert.rejects(doomed, (e: SluiceError) => e.code === 'INTERNAL');
+    await assert.rejects(queued, (e: SluiceError) => e.code === 'UNAVAILABLE' && /lost all workers/.test(e.message));
+    await assert.rejects(session.run(new Map([['x', ones(8)]]), ['y']), (e: SluiceError) => e.code === 'UNAVAILABLE');
+    await session.close();
   });
 });

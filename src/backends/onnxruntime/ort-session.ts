@@ -99,9 +99,10 @@ export class OrtSession implements BackendSession {
         this.#checkDrained();
       },
       (e: unknown) => {
+        // The pool stays one worker smaller; when none is left, fail what waits rather than
+        // hold it forever.
         this.#starting--;
         if (this.#workers.size === 0 && this.#starting === 0) {
-          // Nothing left to run on: fail what waits rather than hold it forever.
           const err = unavailable(`onnxruntime session lost all workers: ${toSluiceError(e).message}`);
           for (const q of this.#queue.splice(0)) q.reject(err);
         }
@@ -115,7 +116,7 @@ export class OrtSession implements BackendSession {
       if (this.#queue.length === 0) return;
       if (!w.idle) continue;
       const q = this.#queue.shift() as QueuedRun;
-      w.run({ inputs: q.inputs, outputNames: q.outputNames }, q.transfer).then(
+      void w.run({ inputs: q.inputs, outputNames: q.outputNames }, q.transfer).then(
         (r) => {
           try {
             q.resolve({ outputs: new Map(r.outputs.map((o) => [o.name, wireToTensor(o)])), timings: r.timings });

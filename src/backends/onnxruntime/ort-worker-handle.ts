@@ -32,8 +32,11 @@ export class OrtWorkerHandle {
   #settleReady: { resolve: () => void; reject: (e: SluiceError) => void } | undefined;
   #inFlight: InFlight | undefined;
   #nextId = 1;
-  /** Set by terminate(): the coming exit is ours, not a crash. */
-  #terminating = false;
+  /** The in-flight run's promise, for terminate() to wait on. */
+  #current: Promise<WireResult> | undefined;
+  /** Set by terminate(): no more runs, and the coming exit is ours, not a crash. */
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
   /** The last uncaught error in the worker, reported with its exit. */
   #lastError: Error | undefined;
   #onCrash: ((e: SluiceError) => void) | undefined;
@@ -55,11 +58,7 @@ export class OrtWorkerHandle {
   }
 
   get idle(): boolean {
-    return this.#state === 'ready' && this.#inFlight === undefined;
-  }
-
-  get alive(): boolean {
-    return this.#state !== 'gone';
+    return this.#state === 'ready' && this.#inFlight === undefined && !this.#stopping;
   }
 
   /**
@@ -76,7 +75,7 @@ export class OrtWorkerHandle {
   run(request: Omit<RunRequest, 'kind' | 'id'>, transfer: ArrayBuffer[]): Promise<WireResult> {
     if (!this.idle) return Promise.reject(internal(`onnxruntime worker is not idle (${this.#state})`));
     const id = this.#nextId++;
-    return new Promise<WireResult>((resolve, reject) => {
+    this.#current = new Promise<WireResult>((resolve, reject) => {
       this.#inFlight = { id, resolve, reject };
       // A worker with a run in flight keeps the process alive; an idle one does not, so a loaded
       // but unused model never holds a script open.
@@ -88,13 +87,21 @@ export class OrtWorkerHandle {
         this.#finishRun()?.reject(internal(`cannot send run to onnxruntime worker: ${String(e)}`, e));
       }
     });
+    return this.#current;
   }
 
-  /** Ends the worker; a run still in flight is rejected UNAVAILABLE. Idempotent. */
-  async terminate(): Promise<void> {
-    if (this.#state === 'gone') return;
-    this.#terminating = true;
-    await this.#worker.terminate();
+  /**
+   * Ends the worker once its current load or run has finished: onnxruntime-node aborts the whole
+   * process if a thread is terminated inside its native calls. Refuses new runs at once. Idempotent.
+   */
+  terminate(): Promise<void> {
+    this.#stopping = true;
+    this.#stopped ??= (async () => {
+      await this.ready.catch(() => undefined);
+      await this.#current?.catch(() => undefined);
+      await this.#worker.terminate();
+    })();
+    return this.#stopped;
   }
 
   #finishRun(): InFlight | undefined {
@@ -133,13 +140,13 @@ export class OrtWorkerHandle {
     const wasLoading = this.#state === 'loading';
     this.#state = 'gone';
     const reason = this.#lastError === undefined ? '' : `: ${this.#lastError.message}`;
-    const err = this.#terminating
-      ? new SluiceError('UNAVAILABLE', `onnxruntime worker for ${this.#modelPath} was stopped`)
+    const err = this.#stopping
+      ? new SluiceError('UNAVAILABLE', `onnxruntime worker for ${this.#modelPath} was stopped${reason}`)
       : internal(`onnxruntime worker for ${this.#modelPath} exited with code ${code}${reason}`, this.#lastError);
     this.#settleReady?.reject(err);
     this.#settleReady = undefined;
     this.#finishRun()?.reject(err);
-    if (!this.#terminating && !wasLoading) {
+    if (!this.#stopping && !wasLoading) {
       this.#crash = err;
       this.#onCrash?.(err);
     }

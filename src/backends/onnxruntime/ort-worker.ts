@@ -26,15 +26,27 @@ const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : S
 const INPUT_PROBLEM =
   /invalid rank for input|invalid dimensions for input|unexpected input data type|missing in 'feeds'|invalid output name/i;
 
-// BYTES elements become JS strings for ORT and back. This is lossy: bytes that are not valid
-// UTF-8 are replaced by U+FFFD on the way in, because onnxruntime-node only takes JS strings.
-const utf8Decoder = new TextDecoder('utf-8');
+// BYTES elements become JS strings for ORT and back. onnxruntime-node only takes JS strings and
+// cuts each one at its first NUL byte, so an element that is not valid UTF-8 or holds a NUL
+// would change silently: such elements are refused instead, naming the input and the element.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 const utf8Encoder = new TextEncoder();
+
+function bytesToString(input: string, index: number, b: Uint8Array): string {
+  if (b.includes(0)) {
+    throw new Error(`input '${input}': BYTES element ${index} contains a NUL byte, which ONNX Runtime string tensors cannot carry`);
+  }
+  try {
+    return utf8Decoder.decode(b);
+  } catch {
+    throw new Error(`input '${input}': BYTES element ${index} is not valid UTF-8, which ONNX Runtime string tensors require`);
+  }
+}
 
 function toOrtTensor(w: WireTensor): ort.Tensor {
   const dims = [...w.shape];
   if (w.datatype === 'BYTES') {
-    return new ort.Tensor('string', unpackBytes(w.data, w.ends).map((b) => utf8Decoder.decode(b)), dims);
+    return new ort.Tensor('string', unpackBytes(w.data, w.ends).map((b, i) => bytesToString(w.name, i, b)), dims);
   }
   const info = dataTypeInfo(w.datatype);
   if (info.array === undefined) throw new Error(`no typed array for ${w.datatype}`);
@@ -97,7 +109,8 @@ async function serve(session: ort.InferenceSession, req: RunRequest): Promise<vo
     return;
   }
   const timings: ExecutionTimings = { computeInputNs, computeInferNs, computeOutputNs: nsSince(t2) };
-  post({ kind: 'result', id: req.id, outputs, timings }, transfer);
+  // A buffer listed twice in a transfer list is a DataCloneError; outputs could share one.
+  post({ kind: 'result', id: req.id, outputs, timings }, [...new Set(transfer)]);
 }
 
 async function main(): Promise<void> {
