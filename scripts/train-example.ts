@@ -19,20 +19,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import * as ort from 'onnxruntime-node';
 import { buildModel, attr, type NodeSpec, type TensorSpec } from '../src/onnx/writer';
+import {
+  CLASSES, HELD_OUT_FRACTION, PIXELS, SEED, loadDigits, prng, shuffle, stratifiedSplit, type Sample,
+} from './digits-data';
 
 const ROOT = path.resolve(__dirname, '..', '..'); // this file runs from dist/scripts/
 const DATA = path.join(ROOT, 'examples', 'data');
 const MODEL_DIR = path.join(ROOT, 'examples', 'models', 'digits');
-const PIXELS = 64;
-const CLASSES = 10;
 const PIXEL_MAX = 16;
-const HELD_OUT_FRACTION = 0.2;
-const SEED = 20240611;
-
-interface Sample { readonly row: number; readonly pixels: Float64Array; readonly label: number }
 
 /** Dense layer; w is [in, out] row-major, the layout ONNX Gemm takes as B without transB. */
 interface Layer { readonly inSize: number; readonly outSize: number; readonly w: Float64Array; readonly b: Float64Array }
@@ -46,45 +42,6 @@ const RECIPES: readonly Recipe[] = [
 ];
 const BATCH = 32;
 const L2 = 1e-4;
-
-/** mulberry32: a small, fast, seedable PRNG; uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle<T>(items: T[], rand: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [items[i], items[j]] = [items[j] as T, items[i] as T];
-  }
-  return items;
-}
-
-function loadDigits(file: string): Sample[] {
-  const lines = zlib.gunzipSync(fs.readFileSync(file)).toString('utf8').trim().split('\n');
-  return lines.map((line, row) => {
-    const v = line.split(',').map(Number);
-    if (v.length !== PIXELS + 1 || v.some((x) => !Number.isInteger(x))) throw new Error(`${file}:${row + 1}: bad row`);
-    return { row, pixels: Float64Array.from(v.slice(0, PIXELS)), label: v[PIXELS] as number };
-  });
-}
-
-/** Per class, a fixed random HELD_OUT_FRACTION goes to held-out; both halves keep CSV order. */
-function stratifiedSplit(samples: Sample[], rand: () => number): { train: Sample[]; heldOut: Sample[] } {
-  const heldOutRows = new Set<number>();
-  for (let c = 0; c < CLASSES; c++) {
-    const rows = shuffle(samples.filter((s) => s.label === c).map((s) => s.row), rand);
-    for (const r of rows.slice(0, Math.round(rows.length * HELD_OUT_FRACTION))) heldOutRows.add(r);
-  }
-  return { train: samples.filter((s) => !heldOutRows.has(s.row)), heldOut: samples.filter((s) => heldOutRows.has(s.row)) };
-}
 
 function initLayers(sizes: readonly number[], rand: () => number): Layer[] {
   const normal = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());

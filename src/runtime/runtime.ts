@@ -65,6 +65,7 @@ export class Runtime {
     const scan = await scanRepository(repository);
     const models = new Map<string, ModelEntry>();
     await Promise.all(scan.models.map(async (m) => {
+      for (const note of m.notes) log('info', `model '${m.name}': ${note}`);
       if (m.error !== undefined) {
         log('error', `model '${m.name}' unavailable: ${m.error.path}: ${m.error.reason}`);
       }
