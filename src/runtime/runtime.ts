@@ -29,6 +29,8 @@ interface VersionEntry {
   readonly config: ModelConfig | undefined;
   session: BackendSession | undefined;
   readonly stats: ModelStatsAccumulator;
+  /** Requests accepted for this version and not yet settled by its backend. */
+  pending: number;
 }
 
 interface ModelEntry {
@@ -73,11 +75,11 @@ export class Runtime {
       for (const ve of m.versionErrors) {
         log('error', `model '${m.name}' version ${ve.version} unavailable: ${ve.path}: ${ve.reason}`);
         versions.push({ version: ve.version, state: 'UNAVAILABLE', reason: `${ve.path}: ${ve.reason}`,
-          config: m.config, session: undefined, stats: new ModelStatsAccumulator(m.name, ve.version) });
+          config: m.config, session: undefined, stats: new ModelStatsAccumulator(m.name, ve.version), pending: 0 });
       }
       await Promise.all(m.versions.map(async (v) => {
         const entry: VersionEntry = { version: v.version, state: 'LOADING', reason: '', config: m.config,
-          session: undefined, stats: new ModelStatsAccumulator(m.name, v.version) };
+          session: undefined, stats: new ModelStatsAccumulator(m.name, v.version), pending: 0 };
         versions.push(entry);
         if (m.config === undefined) return;
         try {
@@ -155,6 +157,12 @@ export class Runtime {
     return this.configOf(m, this.version(m, version, false));
   }
 
+  /** Requests in flight per model version (for the pending-request gauge). */
+  pendingRequests(): { model: string; version: string; count: number }[] {
+    return [...this.models.values()].flatMap((m) =>
+      m.versions.map((v) => ({ model: m.name, version: v.version, count: v.pending })));
+  }
+
   /** Statistics for one version, every version of a model, or (name "") every model. */
   statistics(name = '', version?: string): ModelStats[] {
     const models = name === '' ? [...this.models.values()] : [this.model(name)];
@@ -191,7 +199,7 @@ export class Runtime {
       const outputs = validateRequestedOutputs(name, config, options.outputs);
       if (options.signal?.aborted === true) throw new SluiceError('CANCELLED', 'request cancelled by the client');
 
-      const result = await this.track(session.run(map, outputs), options.signal);
+      const result = await this.track(ready, session.run(map, outputs), options.signal);
       const durationNs = Number(process.hrtime.bigint() - start);
       const t = result.timings;
       const queueNs = Math.max(0, durationNs - t.computeInputNs - t.computeInferNs - t.computeOutputNs);
@@ -238,10 +246,12 @@ export class Runtime {
   }
 
   /** Counts the run as in flight until the backend settles it, whatever the caller does. */
-  private track<T>(run: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  private track<T>(entry: VersionEntry, run: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     this.inFlight += 1;
+    entry.pending += 1;
     const settled = run.finally(() => {
       this.inFlight -= 1;
+      entry.pending -= 1;
       if (this.inFlight === 0 && this.drained !== undefined) this.drained();
     });
     if (signal === undefined) return settled;

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type * as http from 'node:http';
 import { registerDeviceMetrics } from '../metrics/device-metrics';
+import { registerRuntimeMetrics } from '../metrics/runtime-metrics';
 import { ServerMetrics } from '../metrics/server-metrics';
 import { Runtime, defaultLogger, type Logger } from '../runtime/runtime';
 import { describeDevices, deviceInfo } from './device-info';
@@ -41,6 +42,7 @@ export class SluiceServer {
     const metrics = new ServerMetrics();
     registerDeviceMetrics(metrics.registry, devices);
     const runtime = await Runtime.open(options.modelRepository, { observer: metrics, logger: log });
+    registerRuntimeMetrics(metrics.registry, runtime);
     try {
       const g = await startGrpcServer(runtime, `${hostForUrl(options.host)}:${options.grpcPort}`,
         { maxMessageBytes: options.maxMessageBytes });

@@ -1,0 +1,103 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Runtime } from '../../src/runtime/runtime';
+import { SluiceError } from '../../src/runtime/status';
+import type { ErrorCode } from '../../src/runtime/status';
+import { addModel, identityModel, slowModel, writeModelRepository } from '../helpers/model-factory';
+
+let repo: string;
+let runtime: Runtime;
+const logs: string[] = [];
+
+before(async () => {
+  repo = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-runtime-'));
+  writeModelRepository(repo, [
+    { name: 'add', versions: { '1': addModel([2, 3]) } },
+    { name: 'identity', versions: { '1': identityModel('INT32', ['batch', 2]), '2': identityModel('INT32', ['batch', 2]) },
+      config: { file: 'config.json', text: JSON.stringify({ version_policy: { all: {} } }) } },
+    { name: 'slow', versions: { '1': slowModel({ size: 1024, repeats: 40 }) } },
+    { name: 'empty_version', versions: { '1': null } },
+  ]);
+  runtime = await Runtime.open(repo, { logger: (level, msg) => logs.push(`${level} ${msg}`) });
+});
+after(async () => {
+  await runtime.close(1_000);
+  fs.rmSync(repo, { recursive: true, force: true });
+});
+
+async function rejectsWith(p: Promise<unknown>, code: ErrorCode, pattern: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof SluiceError, `not a SluiceError: ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+const ints = (...v: number[]) => ({ datatype: 'INT32' as const, shape: [1, 2], data: Int32Array.from(v) });
+
+describe('Runtime (the in-process API)', () => {
+  it('takes inputs as a plain object and returns typed arrays in requested order', async () => {
+    const a = { datatype: 'FP32' as const, shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) };
+    const r = await runtime.infer('add', { A: a, B: a }, { outputs: ['DIFF', 'SUM'], id: 'x' });
+    assert.equal(r.model, 'add');
+    assert.equal(r.version, '1');
+    assert.equal(r.id, 'x');
+    assert.deepEqual([...r.outputs.keys()], ['DIFF', 'SUM']);
+    assert.deepEqual([...(r.outputs.get('SUM')?.data as Float32Array)], [2, 4, 6, 8, 10, 12]);
+  });
+
+  it('runs the highest ready version by default and a named one on request', async () => {
+    assert.equal((await runtime.infer('identity', { INPUT0: ints(1, 2) })).version, '2');
+    const r = await runtime.infer('identity', { INPUT0: ints(3, 4) }, { version: '1' });
+    assert.equal(r.version, '1');
+    assert.deepEqual([...(r.outputs.get('OUTPUT0')?.data as Int32Array)], [3, 4]);
+  });
+
+  it('rejects with SluiceError codes that map to gRPC/HTTP', async () => {
+    await rejectsWith(runtime.infer('nope', {}), 'NOT_FOUND', /unknown model 'nope'/);
+    await rejectsWith(runtime.infer('identity', { INPUT0: ints(1, 2) }, { version: '9' }), 'NOT_FOUND', /no version 9/);
+    await rejectsWith(runtime.infer('identity', { INPUT0: ints(1, 2) }, { version: '1.0' }), 'INVALID_ARGUMENT', /version/);
+    await rejectsWith(runtime.infer('identity', {}), 'INVALID_ARGUMENT', /missing input 'INPUT0'/);
+    await rejectsWith(runtime.infer('identity', { INPUT0: ints(1, 2) }, { outputs: ['X'] }), 'INVALID_ARGUMENT', /unknown output 'X'/);
+    await rejectsWith(runtime.infer('identity', { INPUT0: ints(1, 2) }, { outputs: ['OUTPUT0', 'OUTPUT0'] }),
+      'INVALID_ARGUMENT', /more than once/);
+    await rejectsWith(runtime.infer('empty_version', {}), 'UNAVAILABLE', /empty_version/);
+  });
+
+  it('reports broken models in the index and the log, with the path', () => {
+    const broken = runtime.index().find((e) => e.name === 'empty_version');
+    assert.equal(broken?.state, 'UNAVAILABLE');
+    assert.match(broken?.reason ?? '', /empty_version/);
+    assert.ok(logs.some((l) => l.startsWith('error') && l.includes('empty_version')));
+  });
+
+  it('an aborted signal rejects with CANCELLED', async () => {
+    const ac = new AbortController();
+    const p = runtime.infer('slow', { x: { datatype: 'FP32', shape: [64, 1024], data: new Float32Array(64 * 1024) } },
+      { signal: ac.signal });
+    ac.abort();
+    await rejectsWith(p, 'CANCELLED', /cancelled/);
+  });
+
+  it('statistics count successes, failures and rows', () => {
+    const [s] = runtime.statistics('identity', '1');
+    assert.equal(s?.success.count, 1);
+    assert.equal(s?.inferenceCount, 1);
+    assert.equal(s?.batchStats[0]?.batchSize, 1);
+    assert.ok((runtime.statistics('identity', '2')[0]?.fail.count ?? 0) >= 3);
+  });
+
+  it('close() lets in-flight requests finish and refuses new ones', async () => {
+    const inFlight = runtime.infer('slow', { x: { datatype: 'FP32', shape: [8, 1024], data: new Float32Array(8 * 1024) } });
+    const closing = runtime.close(30_000);
+    assert.equal(runtime.ready, false);
+    await rejectsWith(runtime.infer('add', {}), 'UNAVAILABLE', /stopping/);
+    const r = await inFlight;
+    assert.deepEqual(r.outputs.get('y')?.shape, [8, 1024]);
+    assert.equal(await closing, true);
+  });
+});
