@@ -1,4 +1,5 @@
 import { invalidArgument } from '../runtime/status';
+import { formatShape } from '../runtime/tensor';
 import { DECIMAL_INTEGER, integerText, isLongLike, toSafeInteger } from './int64';
 
 /**
@@ -13,7 +14,7 @@ export interface CheckedShape {
   readonly count: number;
 }
 
-const shapeText = (dims: readonly unknown[]): string => `[${dims.map(integerText).join(',')}]`;
+const shapeText = (dims: readonly unknown[]): string => formatShape(dims, integerText);
 
 /** Why toSafeInteger refused a dim: wrong kind of value, or an integer beyond 2^53 - 1. */
 function whyNotDim(v: unknown): string {
@@ -67,6 +68,4 @@ export function checkAllocation(count: number, elementSize: number, what: string
   return bytes;
 }
 
-export function formatShape(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
+export { formatShape };

@@ -1,6 +1,6 @@
 import type { ModelConfig, ModelTensorConfig } from '../repository/model-config';
 import { invalidArgument } from './status';
-import type { Tensor } from './tensor';
+import { formatShape, type Tensor } from './tensor';
 
 /**
  * Model-level checks of a request, after the codec has checked the wire format: every input the
@@ -53,8 +53,8 @@ function checkShape(spec: ModelTensorConfig, shape: readonly number[], maxBatchS
   const batching = maxBatchSize > 0;
   const expected = batching ? [-1, ...spec.dims] : [...spec.dims];
   const mismatch = (): never => {
-    throw invalidArgument(`input '${spec.name}': shape [${shape.join(',')}] does not match the model's ` +
-      `[${expected.join(',')}]${batching ? ` (first dim is the batch, 1..${maxBatchSize})` : ''}`);
+    throw invalidArgument(`input '${spec.name}': shape ${formatShape(shape)} does not match the model's ` +
+      `${formatShape(expected)}${batching ? ` (first dim is the batch, 1..${maxBatchSize})` : ''}`);
   };
   if (shape.length !== expected.length) mismatch();
   for (let i = 0; i < expected.length; i++) {

@@ -25,3 +25,12 @@ export function elementCount(shape: readonly number[]): number {
   for (const d of shape) n *= d;
   return n;
 }
+
+/** Longest shape printed in full in a message; longer ones are cut (a client may send 10^5 dims). */
+const MAX_PRINTED_DIMS = 16;
+
+/** "[1,64]" for messages; a shape of more than 16 dims is abbreviated with its rank. */
+export function formatShape(shape: readonly unknown[], text: (d: unknown) => string = String): string {
+  if (shape.length <= MAX_PRINTED_DIMS) return `[${shape.map(text).join(',')}]`;
+  return `[${shape.slice(0, MAX_PRINTED_DIMS).map(text).join(',')},… (${shape.length} dims)]`;
+}

@@ -52,6 +52,11 @@ describe('gRPC server and health RPCs', () => {
     await rejects(client.healthCheck('no.such.Service'), Status.NOT_FOUND, /unknown service/);
   });
 
+  it('health Watch streams the current status', async () => {
+    assert.equal(await client.healthWatchFirst(''), 'SERVING');
+    assert.equal(await client.healthWatchFirst('no.such.Service'), 'SERVICE_UNKNOWN');
+  });
+
   it('ServerMetadata names the server and its real extensions', async () => {
     const md = await client.call('ServerMetadata', {});
     assert.equal(md['name'], 'sluice');

@@ -47,6 +47,21 @@ export class KServeClient {
     return String(res.toObject(res.decode(out), { enums: String, defaults: true })['status']);
   }
 
+  /** grpc.health.v1.Health/Watch: resolves the first status the server streams, then cancels. */
+  healthWatchFirst(service = ''): Promise<string> {
+    const req = protoType('grpc.health.v1.HealthCheckRequest');
+    const res = protoType('grpc.health.v1.HealthCheckResponse');
+    const call = this.health.makeServerStreamRequest('/grpc.health.v1.Health/Watch', (b: Buffer) => b, (b: Buffer) => b,
+      Buffer.from(req.encode(req.fromObject({ service })).finish()), new grpc.Metadata(), {});
+    return new Promise((resolve, reject) => {
+      call.on('data', (b: Buffer) => {
+        resolve(String(res.toObject(res.decode(b), { enums: String, defaults: true })['status']));
+        call.cancel();
+      });
+      call.on('error', (e: grpc.ServiceError) => { if (e.code !== grpc.status.CANCELLED) reject(e); });
+    });
+  }
+
   /** Opens a ModelStreamInfer stream; returns a writer and the decoded responses as they come. */
   stream(): { write: (request: Record<string, unknown>) => void; writeRaw: (b: Buffer) => void; end: () => void;
     responses: Promise<Record<string, unknown>[]> } {
