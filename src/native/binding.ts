@@ -36,6 +36,163 @@ export interface CudaInfo {
   readonly error: string;
 }
 
+/**
+ * One tensor crossing the addon boundary: raw little-endian bytes, row-major. BYTES tensors use
+ * the KServe raw form (each element a u32-LE length then its bytes), so batches of BYTES are plain
+ * concatenations and split by walking the length prefixes.
+ */
+export interface NativeTensor {
+  readonly data: Uint8Array;
+  readonly shape: readonly number[];
+}
+
+export type NativeTimeoutAction = 'REJECT' | 'DELAY';
+
+/** ModelQueuePolicy of one priority level (microseconds, requests). */
+export interface NativeQueuePolicy {
+  readonly timeoutAction: NativeTimeoutAction;
+  readonly defaultTimeoutUs: number;
+  readonly allowTimeoutOverride: boolean;
+  /** 0 = unbounded. */
+  readonly maxQueueSize: number;
+}
+
+/** What the native batcher of one model version needs (validated natively; bad → throws). */
+export interface NativeBatcherConfig {
+  /** Human-readable "model:version", for messages. */
+  readonly name: string;
+  /**
+   * Rows per batch. A model without a batch dimension (max_batch_size 0) uses 1, with
+   * `hasBatchDim` false: every request is executed alone and its shapes pass through untouched.
+   */
+  readonly maxBatchSize: number;
+  readonly hasBatchDim: boolean;
+  /**
+   * true = dynamic batching (requests are merged into batches per the policy below); false =
+   * every request is its own batch (Triton's behaviour without a dynamic_batching block), still
+   * queued with priorities, timeouts and max queue size.
+   */
+  readonly dynamic: boolean;
+  readonly maxQueueDelayUs: number;
+  readonly preferredBatchSizes: readonly number[];
+  /** 0 = one level. */
+  readonly priorityLevels: number;
+  readonly defaultPriorityLevel: number;
+  /** [0] is level 1 (or the only level); length max(1, priorityLevels). */
+  readonly queuePolicies: readonly NativeQueuePolicy[];
+  /** Model inputs in the order requests pass them; elementSize 0 = BYTES. */
+  readonly inputs: readonly { readonly name: string; readonly elementSize: number }[];
+  /** Model outputs in the order batch sources complete them; elementSize 0 = BYTES. */
+  readonly outputs: readonly { readonly name: string; readonly elementSize: number }[];
+}
+
+/** An error the addon reports, with a gRPC-style code name (see src/runtime/status.ts). */
+export interface NativeError {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** The outcome of one request, delivered on the JS thread that created the batcher. */
+export interface NativeCompletion {
+  readonly requestId: number;
+  /** Set when the request failed (timeout expired, cancelled, backend error, batcher closed). */
+  readonly error: NativeError | undefined;
+  /** This request's rows of every output, in config output order (undefined on error). */
+  readonly outputs: readonly NativeTensor[] | undefined;
+  /** Rows in the batch this request ran in (0 if it never ran). */
+  readonly batchSize: number;
+  /** Enqueue → taken by a batch source; nanoseconds. */
+  readonly queueNs: number;
+  /** The batch's timings as its source reported them (gather included in computeInputNs). */
+  readonly computeInputNs: number;
+  readonly computeInferNs: number;
+  readonly computeOutputNs: number;
+}
+
+/** Cumulative counters of one batcher, read at scrape time (no locks held by JS). */
+export interface NativeBatcherCounters {
+  /** Requests waiting in the queue now. */
+  readonly queued: number;
+  /** Requests in batches that a source has taken and not completed. */
+  readonly executing: number;
+  readonly requestsSucceeded: number;
+  readonly requestsFailed: number;
+  /** Rows executed, and batches executed. */
+  readonly inferenceCount: number;
+  readonly executionCount: number;
+  /** Sums over successful requests, nanoseconds. */
+  readonly queueNs: number;
+  readonly computeInputNs: number;
+  readonly computeInferNs: number;
+  readonly computeOutputNs: number;
+  /** Per executed batch size (rows): how many batches and their summed timings (ns). */
+  readonly batchStats: readonly {
+    readonly batchSize: number; readonly count: number;
+    readonly computeInputNs: number; readonly computeInferNs: number; readonly computeOutputNs: number;
+  }[];
+}
+
+/**
+ * The native dynamic batcher of one model version, owned by the JS thread that created it.
+ * Requests go in with enqueue(); batch sources (worker threads, later native executors) take
+ * formed batches with next() and hand results back; completions come back to this thread with
+ * one thread-safe call per batch, through the `onComplete` callback given at creation.
+ */
+export interface NativeBatcher {
+  /** Process-wide id; worker threads pass it to attachBatchSource(). */
+  readonly id: number;
+  /**
+   * Queues one request; returns its id (a positive integer, unique per batcher). The input
+   * buffers are referenced, not copied, until the request completes: do not modify them.
+   * Throws NativeError-shaped errors: INVALID_ARGUMENT (wrong input count, rows out of range,
+   * bad priority), UNAVAILABLE ("Exceeds maximum queue size", batcher closed).
+   */
+  enqueue(request: {
+    readonly inputs: readonly NativeTensor[];
+    /** Dim 0 of every input (1 when the model has no batch dim). */
+    readonly rows: number;
+    /** Protocol priority: 0 = default level. */
+    readonly priority: number;
+    /** Protocol timeout, microseconds in the queue; 0 = none. */
+    readonly timeoutUs: number;
+  }): number;
+  /**
+   * Cancels a queued request: it completes with CANCELLED (through onComplete) and is never
+   * executed. Returns false when it is no longer queued (executing or done).
+   */
+  cancel(requestId: number): boolean;
+  counters(): NativeBatcherCounters;
+  /** Fails every queued request with UNAVAILABLE and wakes the sources (next() → closed). */
+  close(): void;
+}
+
+/** A formed batch, as a batch source receives it. */
+export interface NativeBatch {
+  readonly id: number;
+  /** Total rows (the batch dim of every input). */
+  readonly rows: number;
+  readonly requests: number;
+  /**
+   * Gathered inputs, contiguous, in config input order. The memory belongs to the batcher and
+   * is detached when the batch is completed or failed: do not keep views past that.
+   */
+  readonly inputs: readonly NativeTensor[];
+}
+
+/** A worker thread's handle on a batcher created elsewhere in the process. */
+export interface NativeBatchSource {
+  /**
+   * Blocks the calling thread up to `timeoutMs` for the next batch; null on timeout, 'closed'
+   * once the batcher is closed. Call from worker threads only (it blocks).
+   */
+  next(timeoutMs: number): NativeBatch | null | 'closed';
+  /** Hands back a batch's outputs (config output order, batch dim first); the batcher splits them. */
+  complete(batchId: number, outputs: readonly { readonly data: ArrayBufferView; readonly shape: readonly number[] }[],
+    timings: { readonly computeInputNs: number; readonly computeInferNs: number; readonly computeOutputNs: number }): void;
+  /** Fails every request of the batch with `code` (a gRPC code name) and `message`. */
+  fail(batchId: number, code: string, message: string): void;
+}
+
 export interface NativeBinding {
   /** package.json version the addon was built from. */
   readonly version: string;
@@ -48,6 +205,10 @@ export interface NativeBinding {
    * a shutdown whose grace period is over while native work (an ONNX Runtime run) is in flight.
    */
   exitImmediately(code: number): never;
+  /** A batcher owned by the calling thread; onComplete runs on it, once per finished batch. */
+  createBatcher(config: NativeBatcherConfig, onComplete: (completions: NativeCompletion[]) => void): NativeBatcher;
+  /** Attaches the calling (worker) thread to batcher `id`; throws NOT_FOUND if it is gone. */
+  attachBatchSource(id: number): NativeBatchSource;
 }
 
 /** Export names the loader checks for, so a stale build is reported instead of half-working. */
