@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "batcher-bindings.h"
 #include "features.h"
 #include "sluice/version.h"
 
@@ -15,12 +16,14 @@ namespace sluice::addon {
 // than in statics.
 class Addon : public Napi::Addon<Addon> {
  public:
-  Addon(Napi::Env env, Napi::Object exports) {
+  Addon(Napi::Env env, Napi::Object exports) : batchers_(env) {
     DefineAddon(exports,
                 {
                     InstanceMethod<&Addon::CpuFeatures>("cpuFeatures", napi_enumerable),
                     InstanceMethod<&Addon::Cuda>("cuda", napi_enumerable),
                     InstanceMethod<&Addon::ExitImmediately>("exitImmediately", napi_enumerable),
+                    InstanceMethod<&Addon::CreateBatcher>("createBatcher", napi_enumerable),
+                    InstanceMethod<&Addon::AttachBatchSource>("attachBatchSource", napi_enumerable),
                     InstanceValue("version", Napi::String::New(env, Version()), napi_enumerable),
                 });
   }
@@ -49,8 +52,18 @@ class Addon : public Napi::Addon<Addon> {
     std::_Exit(code);
   }
 
+  // The native dynamic batcher (batcher-bindings.h): creation on any thread, sources attached
+  // from any thread of the process by batcher id.
+  Napi::Value CreateBatcher(const Napi::CallbackInfo& info) {
+    return batchers_.CreateBatcher(info);
+  }
+  Napi::Value AttachBatchSource(const Napi::CallbackInfo& info) {
+    return batchers_.AttachBatchSource(info);
+  }
+
   Napi::ObjectReference cpu_features_;
   Napi::ObjectReference cuda_;
+  BatcherBindings batchers_;
 };
 
 }  // namespace sluice::addon

@@ -143,7 +143,8 @@ export interface NativeBatcher {
   readonly id: number;
   /**
    * Queues one request; returns its id (a positive integer, unique per batcher). The input
-   * buffers are referenced, not copied, until the request completes: do not modify them.
+   * buffers are referenced, not copied, until the request completes: do not modify, transfer or
+   * detach them.
    * Throws NativeError-shaped errors: INVALID_ARGUMENT (wrong input count, rows out of range,
    * bad priority), UNAVAILABLE ("Exceeds maximum queue size", batcher closed).
    */
@@ -182,8 +183,9 @@ export interface NativeBatch {
 /** A worker thread's handle on a batcher created elsewhere in the process. */
 export interface NativeBatchSource {
   /**
-   * Blocks the calling thread up to `timeoutMs` for the next batch; null on timeout, 'closed'
-   * once the batcher is closed. Call from worker threads only (it blocks).
+   * Blocks the calling thread up to `timeoutMs` (Infinity: no limit) for the next batch; null on
+   * timeout, 'closed' once the batcher is closed. Call from worker threads only (it blocks). It
+   * also returns null within ~50 ms once the calling thread is being terminated.
    */
   next(timeoutMs: number): NativeBatch | null | 'closed';
   /** Hands back a batch's outputs (config output order, batch dim first); the batcher splits them. */
@@ -212,6 +214,8 @@ export interface NativeBinding {
 }
 
 /** Export names the loader checks for, so a stale build is reported instead of half-working. */
-export const NATIVE_EXPORTS = ['version', 'cpuFeatures', 'cuda', 'exitImmediately'] as const satisfies readonly (
+export const NATIVE_EXPORTS = [
+  'version', 'cpuFeatures', 'cuda', 'exitImmediately', 'createBatcher', 'attachBatchSource',
+] as const satisfies readonly (
   keyof NativeBinding
 )[];

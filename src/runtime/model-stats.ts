@@ -1,71 +1,59 @@
-import type { ExecutionTimings } from '../backends/backend';
+import type { NativeBatcherCounters } from '../native/binding';
+import type { ErrorCode } from './status';
 import type { ModelStats, StatDuration } from './types';
 
-interface BatchBucket { computeInput: StatDuration; computeInfer: StatDuration; computeOutput: StatDuration }
+/**
+ * What only the JS side of a model version sees: how each request ended for its caller, and how
+ * long it took end to end. Everything about queueing and execution is counted natively.
+ */
+export class RequestStats {
+  lastInference = 0;
+  readonly success: StatDuration = { count: 0, ns: 0 };
+  readonly fail: StatDuration = { count: 0, ns: 0 };
+  /** Failures by error code, for nv_inference_request_failure{reason}. */
+  readonly failures = new Map<ErrorCode, number>();
 
-const zero = (): StatDuration => ({ count: 0, ns: 0 });
-const add = (d: StatDuration, ns: number): void => { d.count += 1; d.ns += ns; };
+  recordSuccess(durationNs: number): void {
+    this.lastInference = Date.now();
+    this.success.count += 1;
+    this.success.ns += durationNs;
+  }
+
+  recordFailure(code: ErrorCode, durationNs: number): void {
+    this.lastInference = Date.now();
+    this.fail.count += 1;
+    this.fail.ns += durationNs;
+    this.failures.set(code, (this.failures.get(code) ?? 0) + 1);
+  }
+}
+
 const copy = (d: StatDuration): StatDuration => ({ count: d.count, ns: d.ns });
 
-/** Cumulative statistics of one model version, in ModelStatistics' terms (nanoseconds). */
-export class ModelStatsAccumulator {
-  private lastInference = 0;
-  private inferenceCount = 0;
-  private executionCount = 0;
-  private readonly success = zero();
-  private readonly fail = zero();
-  private readonly queue = zero();
-  private readonly computeInput = zero();
-  private readonly computeInfer = zero();
-  private readonly computeOutput = zero();
-  private readonly batches = new Map<number, BatchBucket>();
-
-  constructor(private readonly name: string, private readonly version: string) {}
-
-  /** A request that ran: `rows` rows in one execution of batch size `rows`. */
-  recordSuccess(rows: number, durationNs: number, queueNs: number, t: ExecutionTimings): void {
-    this.lastInference = Date.now();
-    this.inferenceCount += rows;
-    this.executionCount += 1;
-    add(this.success, durationNs);
-    add(this.queue, queueNs);
-    add(this.computeInput, t.computeInputNs);
-    add(this.computeInfer, t.computeInferNs);
-    add(this.computeOutput, t.computeOutputNs);
-    let b = this.batches.get(rows);
-    if (b === undefined) {
-      b = { computeInput: zero(), computeInfer: zero(), computeOutput: zero() };
-      this.batches.set(rows, b);
-    }
-    add(b.computeInput, t.computeInputNs);
-    add(b.computeInfer, t.computeInferNs);
-    add(b.computeOutput, t.computeOutputNs);
-  }
-
-  recordFailure(durationNs: number): void {
-    this.lastInference = Date.now();
-    add(this.fail, durationNs);
-  }
-
-  snapshot(): ModelStats {
-    return {
-      name: this.name,
-      version: this.version,
-      lastInference: this.lastInference,
-      inferenceCount: this.inferenceCount,
-      executionCount: this.executionCount,
-      success: copy(this.success),
-      fail: copy(this.fail),
-      queue: copy(this.queue),
-      computeInput: copy(this.computeInput),
-      computeInfer: copy(this.computeInfer),
-      computeOutput: copy(this.computeOutput),
-      batchStats: [...this.batches.entries()].sort((a, b) => a[0] - b[0]).map(([batchSize, b]) => ({
-        batchSize,
-        computeInput: copy(b.computeInput),
-        computeInfer: copy(b.computeInfer),
-        computeOutput: copy(b.computeOutput),
-      })),
-    };
-  }
+/**
+ * ModelStatistics of one version: request outcomes from `requests`, the rest from the batcher's
+ * counters (undefined when the version never had a batcher: all zero). Queue and compute sums
+ * count successful requests, and batch_stats count batches, as Triton reports them.
+ */
+export function modelStats(name: string, version: string, requests: RequestStats,
+  counters: NativeBatcherCounters | undefined): ModelStats {
+  const n = counters?.requestsSucceeded ?? 0;
+  return {
+    name,
+    version,
+    lastInference: requests.lastInference,
+    inferenceCount: counters?.inferenceCount ?? 0,
+    executionCount: counters?.executionCount ?? 0,
+    success: copy(requests.success),
+    fail: copy(requests.fail),
+    queue: { count: n, ns: counters?.queueNs ?? 0 },
+    computeInput: { count: n, ns: counters?.computeInputNs ?? 0 },
+    computeInfer: { count: n, ns: counters?.computeInferNs ?? 0 },
+    computeOutput: { count: n, ns: counters?.computeOutputNs ?? 0 },
+    batchStats: [...(counters?.batchStats ?? [])].sort((a, b) => a.batchSize - b.batchSize).map((b) => ({
+      batchSize: b.batchSize,
+      computeInput: { count: b.count, ns: b.computeInputNs },
+      computeInfer: { count: b.count, ns: b.computeInferNs },
+      computeOutput: { count: b.count, ns: b.computeOutputNs },
+    })),
+  };
 }

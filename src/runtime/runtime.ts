@@ -2,14 +2,15 @@ import type { Backend, BackendSession } from '../backends/backend';
 import { OrtBackend } from '../backends/onnxruntime/ort-backend';
 import type { ModelConfig } from '../repository/model-config';
 import { scanRepository } from '../repository/scan';
-import { ModelStatsAccumulator } from './model-stats';
+import { modelStats, RequestStats } from './model-stats';
 import { validateInferInputs, validateRequestedOutputs } from './request-validation';
-import { SluiceError, notFound, toSluiceError, unavailable } from './status';
+import { type ErrorCode, notFound, toSluiceError, unavailable } from './status';
 import type { Tensor } from './tensor';
 import type {
   InferObserver, InferOptions, InferResult, ModelIndexEntry, ModelMetadata, ModelState, ModelStats,
 } from './types';
 import { parseVersion } from './version';
+import { VersionScheduler } from './version-scheduler';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string) => void;
@@ -17,7 +18,7 @@ export type Logger = (level: LogLevel, message: string) => void;
 export interface RuntimeOptions {
   /** Backend that runs every model (default: ONNX Runtime in worker threads). */
   readonly backend?: Backend;
-  /** Told of every finished request (metrics). */
+  /** Told of every successful request and executed batch (the server's histograms). */
   readonly observer?: InferObserver;
   readonly logger?: Logger;
 }
@@ -27,10 +28,21 @@ interface VersionEntry {
   state: ModelState;
   reason: string;
   readonly config: ModelConfig | undefined;
+  /** Executes batches of `scheduler`'s batcher; both are set together once the version loads. */
   session: BackendSession | undefined;
-  readonly stats: ModelStatsAccumulator;
-  /** Requests accepted for this version and not yet settled by its backend. */
-  pending: number;
+  /** Kept after close (its counters stay readable for statistics). */
+  scheduler: VersionScheduler | undefined;
+  readonly requests: RequestStats;
+}
+
+/** Per-version request counts for the queue gauges (native counters, read now). */
+export interface VersionLoad {
+  readonly model: string;
+  readonly version: string;
+  /** Waiting in the batcher's queue. */
+  readonly queued: number;
+  /** In batches an executor has taken and not completed. */
+  readonly executing: number;
 }
 
 interface ModelEntry {
@@ -52,8 +64,6 @@ export const defaultLogger: Logger = (level, message) => {
  */
 export class Runtime {
   private closing = false;
-  private inFlight = 0;
-  private drained: (() => void) | undefined;
 
   private constructor(
     readonly repository: string,
@@ -75,18 +85,15 @@ export class Runtime {
       for (const ve of m.versionErrors) {
         log('error', `model '${m.name}' version ${ve.version} unavailable: ${ve.path}: ${ve.reason}`);
         versions.push({ version: ve.version, state: 'UNAVAILABLE', reason: `${ve.path}: ${ve.reason}`,
-          config: m.config, session: undefined, stats: new ModelStatsAccumulator(m.name, ve.version), pending: 0 });
+          config: m.config, session: undefined, scheduler: undefined, requests: new RequestStats() });
       }
       await Promise.all(m.versions.map(async (v) => {
         const entry: VersionEntry = { version: v.version, state: 'LOADING', reason: '', config: m.config,
-          session: undefined, stats: new ModelStatsAccumulator(m.name, v.version), pending: 0 };
+          session: undefined, scheduler: undefined, requests: new RequestStats() };
         versions.push(entry);
         if (m.config === undefined) return;
         try {
-          const session = await backend.load(v.modelFile, m.config);
-          entry.session = session;
-          entry.state = 'READY';
-          log('info', `model '${m.name}' version ${v.version} READY (backend ${session.backend})`);
+          await loadVersion(entry, m.name, v.modelFile, m.config, backend, options.observer, log);
         } catch (e) {
           entry.state = 'UNAVAILABLE';
           entry.reason = `${v.modelFile}: ${toSluiceError(e).message}`;
@@ -157,10 +164,16 @@ export class Runtime {
     return this.configOf(m, this.version(m, version, false));
   }
 
-  /** Requests in flight per model version (for the pending-request gauge). */
-  pendingRequests(): { model: string; version: string; count: number }[] {
-    return [...this.models.values()].flatMap((m) =>
-      m.versions.map((v) => ({ model: m.name, version: v.version, count: v.pending })));
+  /** Queue depth and executing requests per model version, from the batchers' counters. */
+  pendingRequests(): VersionLoad[] {
+    const out: VersionLoad[] = [];
+    for (const m of this.models.values()) {
+      for (const v of m.versions) {
+        const c = v.scheduler?.counters();
+        out.push({ model: m.name, version: v.version, queued: c?.queued ?? 0, executing: c?.executing ?? 0 });
+      }
+    }
+    return out;
   }
 
   /** Statistics for one version, every version of a model, or (name "") every model. */
@@ -171,95 +184,87 @@ export class Runtime {
     for (const m of models) {
       const versions = m.versions.filter((e) => v === undefined || e.version === v);
       if (v !== undefined && versions.length === 0) throw notFound(`model '${m.name}' has no version ${v}`);
-      for (const e of versions) out.push(e.stats.snapshot());
+      for (const e of versions) out.push(modelStats(m.name, e.version, e.requests, e.scheduler?.counters()));
+    }
+    return out;
+  }
+
+  /** Failed requests per model version and error code (nv_inference_request_failure{reason}). */
+  failureCounts(): { model: string; version: string; reason: ErrorCode; count: number }[] {
+    const out: { model: string; version: string; reason: ErrorCode; count: number }[] = [];
+    for (const m of this.models.values()) {
+      for (const v of m.versions) {
+        for (const [reason, count] of v.requests.failures) out.push({ model: m.name, version: v.version, reason, count });
+      }
     }
     return out;
   }
 
   /**
-   * Runs one request. Rejects with a SluiceError whose code maps to gRPC/HTTP statuses:
-   * NOT_FOUND (model/version), INVALID_ARGUMENT (inputs), UNAVAILABLE (not ready, stopping),
-   * CANCELLED (signal), INTERNAL (backend failure).
+   * Runs one request through the version's batcher. Rejects with a SluiceError whose code maps to
+   * gRPC/HTTP statuses: NOT_FOUND (model/version), INVALID_ARGUMENT (inputs, priority),
+   * UNAVAILABLE (not ready, stopping, queue full, queue timeout expired), CANCELLED (signal),
+   * INTERNAL (backend failure). Input data is read in place until the promise settles: do not
+   * modify it before then.
    */
   async infer(name: string, inputs: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>,
     options: InferOptions = {}): Promise<InferResult> {
     const start = process.hrtime.bigint();
+    // Failures are counted once a version is chosen: a request for an unknown model or version
+    // never mints statistics (or metric labels) from a client-supplied name.
     let entry: VersionEntry | undefined;
-    let rows = 0;
     try {
       if (this.closing) throw unavailable('server is stopping; request refused');
       const m = this.model(name);
-      const ready = this.version(m, options.version, true);
-      entry = ready;
-      const config = this.configOf(m, ready);
-      const session = ready.session;
-      if (session === undefined) throw unavailable(`model '${name}' version ${ready.version} is not ready`);
-      const map = inputs instanceof Map ? inputs : new Map(Object.entries(inputs));
-      rows = validateInferInputs(name, config, map);
-      const outputs = validateRequestedOutputs(name, config, options.outputs);
-      if (options.signal?.aborted === true) throw new SluiceError('CANCELLED', 'request cancelled by the client');
-
-      const result = await this.track(ready, session.run(map, outputs), options.signal);
-      const durationNs = Number(process.hrtime.bigint() - start);
-      const t = result.timings;
-      const queueNs = Math.max(0, durationNs - t.computeInputNs - t.computeInferNs - t.computeOutputNs);
-      ready.stats.recordSuccess(rows, durationNs, queueNs, t);
-      this.observer?.onComplete({ model: name, version: ready.version, ok: true, reason: '', rows, durationNs,
-        queueNs, computeInputNs: t.computeInputNs, computeInferNs: t.computeInferNs,
-        computeOutputNs: t.computeOutputNs });
-      const ordered = new Map<string, Tensor>();
-      for (const o of outputs) {
-        const tensor = result.outputs.get(o);
-        if (tensor === undefined) throw new SluiceError('INTERNAL', `backend returned no output '${o}'`);
-        ordered.set(o, tensor);
+      entry = this.version(m, options.version, true);
+      const { session, scheduler } = entry;
+      if (session === undefined || scheduler === undefined) {
+        throw unavailable(`model '${name}' version ${entry.version} is not ready`);
       }
-      return { model: name, version: ready.version, id: options.id, outputs: ordered };
+      const config = this.configOf(m, entry);
+      const map = inputs instanceof Map ? inputs : new Map(Object.entries(inputs));
+      const rows = validateInferInputs(name, config, map);
+      const names = validateRequestedOutputs(name, config, options.outputs);
+      session.checkInputs(map);
+      const result = await scheduler.infer(map, rows, scheduler.outputIndices(names), {
+        priority: options.priority ?? 0, timeoutUs: options.timeoutMicroseconds ?? 0, signal: options.signal });
+      const durationNs = Number(process.hrtime.bigint() - start);
+      entry.requests.recordSuccess(durationNs);
+      this.observer?.onRequest({ labels: scheduler.labels, durationNs, queueNs: result.queueNs });
+      const outputs = new Map<string, Tensor>();
+      names.forEach((n, i) => outputs.set(n, result.outputs[i] as Tensor));
+      return { model: name, version: entry.version, id: options.id, outputs };
     } catch (e) {
       const err = toSluiceError(e);
-      const durationNs = Number(process.hrtime.bigint() - start);
-      entry?.stats.recordFailure(durationNs);
-      // Unknown model names come from clients: never let them mint metric label values.
-      if (this.models.has(name)) this.observer?.onComplete({ model: name, version: entry?.version ?? '', ok: false, reason: err.code, rows,
-        durationNs, queueNs: 0, computeInputNs: 0, computeInferNs: 0, computeOutputNs: 0 });
+      entry?.requests.recordFailure(err.code, Number(process.hrtime.bigint() - start));
       throw err;
     }
   }
 
   /**
-   * Stops accepting requests, waits up to `graceMs` for in-flight ones, then unloads every model.
-   * Resolves true when every in-flight request finished within the grace period.
+   * Stops accepting requests, waits up to `graceMs` for the batchers to finish what they hold,
+   * then closes them (failing anything still queued with UNAVAILABLE) and unloads every model.
+   * Resolves true when every request finished within the grace period.
    */
   async close(graceMs = 30_000): Promise<boolean> {
     this.closing = true;
-    let clean = true;
-    if (this.inFlight > 0) {
-      clean = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), graceMs);
-        this.drained = () => { clearTimeout(timer); resolve(true); };
-      });
+    const versions = [...this.models.values()].flatMap((m) => m.versions);
+    let timer: NodeJS.Timeout | undefined;
+    const clean = await Promise.race([
+      Promise.all(versions.map((v) => v.scheduler?.idle())).then(() => true),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), graceMs); }),
+    ]);
+    clearTimeout(timer);
+    const sessions: BackendSession[] = [];
+    for (const v of versions) {
+      // The batcher first: its executors then see 'closed' instead of waiting for work.
+      v.scheduler?.close();
+      if (v.session !== undefined) sessions.push(v.session);
+      v.session = undefined;
+      v.state = 'UNAVAILABLE';
     }
-    const sessions = [...this.models.values()].flatMap((m) => m.versions)
-      .map((v) => v.session).filter((s): s is BackendSession => s !== undefined);
-    for (const m of this.models.values()) for (const v of m.versions) { v.session = undefined; v.state = 'UNAVAILABLE'; }
     await Promise.all(sessions.map((s) => s.close()));
     return clean;
-  }
-
-  /** Counts the run as in flight until the backend settles it, whatever the caller does. */
-  private track<T>(entry: VersionEntry, run: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    this.inFlight += 1;
-    entry.pending += 1;
-    const settled = run.finally(() => {
-      this.inFlight -= 1;
-      entry.pending -= 1;
-      if (this.inFlight === 0 && this.drained !== undefined) this.drained();
-    });
-    if (signal === undefined) return settled;
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(new SluiceError('CANCELLED', 'request cancelled by the client'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      settled.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
   }
 
   private model(name: string): ModelEntry {
@@ -293,6 +298,35 @@ export class Runtime {
     if (config === undefined) throw unavailable(`model '${m.name}' is unavailable: ${m.error ?? 'no configuration'}`);
     return config;
   }
+}
+
+/**
+ * Loads one version: backend session, then its batcher, then the session attached to the batcher.
+ * On success the entry is READY; if the session is later lost, the entry goes UNAVAILABLE and its
+ * batcher is closed so nothing waits for executors that will never come.
+ */
+async function loadVersion(entry: VersionEntry, model: string, modelFile: string, config: ModelConfig,
+  backend: Backend, observer: InferObserver | undefined, log: Logger): Promise<void> {
+  const session = await backend.load(modelFile, config);
+  let scheduler: VersionScheduler;
+  try {
+    scheduler = new VersionScheduler(model, entry.version, config, observer);
+  } catch (e) {
+    await session.close();
+    throw e;
+  }
+  session.attach(scheduler.batcherId, (reason) => {
+    entry.state = 'UNAVAILABLE';
+    entry.reason = reason.message;
+    entry.session = undefined;
+    scheduler.close();
+    log('error', `model '${model}' version ${entry.version} unavailable: ${reason.message}`);
+    void session.close();
+  });
+  entry.session = session;
+  entry.scheduler = scheduler;
+  entry.state = 'READY';
+  log('info', `model '${model}' version ${entry.version} READY (backend ${session.backend})`);
 }
 
 function printable(s: string): string {

@@ -29,6 +29,10 @@ export const STATUS_TABLE: Readonly<Record<ErrorCode, readonly [number, number]>
   UNAUTHENTICATED: [16, 401],
 };
 
+export function isErrorCode(s: unknown): s is ErrorCode {
+  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(STATUS_TABLE, s);
+}
+
 export class SluiceError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
@@ -52,4 +56,17 @@ export function toSluiceError(e: unknown): SluiceError {
   if (e instanceof SluiceError) return e;
   const msg = e instanceof Error ? e.message : String(e);
   return internal(msg, e);
+}
+
+/**
+ * An error the addon threw or reported ({code, message}, see src/native/binding.ts) as a
+ * SluiceError; an unknown code becomes INTERNAL, and anything else goes through toSluiceError.
+ */
+export function fromNativeError(e: unknown): SluiceError {
+  if (e instanceof SluiceError) return e;
+  if (typeof e === 'object' && e !== null && 'code' in e && 'message' in e) {
+    const { code, message } = e as { code: unknown; message: unknown };
+    return new SluiceError(isErrorCode(code) ? code : 'INTERNAL', String(message), { cause: e });
+  }
+  return toSluiceError(e);
 }

@@ -31,9 +31,16 @@ export interface InferOptions {
   readonly id?: string | undefined;
   /** 0 = default level; lower number = higher priority. */
   readonly priority?: number | undefined;
-  /** Queue timeout in microseconds (0/undefined = the model's default). */
+  /**
+   * Queue timeout in microseconds (0/undefined = the model's default). It applies when the
+   * model's queue policy allows timeout override, or when the model has no dynamic_batching block.
+   */
   readonly timeoutMicroseconds?: number | undefined;
-  /** Aborting rejects the request with CANCELLED if it has not completed. */
+  /**
+   * Aborting rejects the request at once if it has not completed: with the abort reason when that
+   * is a SluiceError (e.g. DEADLINE_EXCEEDED), else CANCELLED. A queued request is taken out of
+   * the queue and never executed; an executing one runs on and its result is dropped.
+   */
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -55,7 +62,7 @@ export interface ModelStats {
   readonly lastInference: number;
   /** Rows inferred. */
   readonly inferenceCount: number;
-  /** Backend executions. */
+  /** Batches executed (successfully). */
   readonly executionCount: number;
   readonly success: StatDuration;
   readonly fail: StatDuration;
@@ -71,22 +78,39 @@ export interface ModelStats {
   }[];
 }
 
-/** Called once per finished request (success or failure); used by the server's metrics. */
+/** The label values of one model version in metrics; one shared object per version. */
+export interface VersionLabels {
+  readonly model: string;
+  readonly version: string;
+}
+
+/** A request that succeeded (nanoseconds). */
+export interface RequestEvent {
+  readonly labels: VersionLabels;
+  /** From the runtime accepting the request to its outputs being ready. */
+  readonly durationNs: number;
+  /** From enqueue to an executor taking its batch. */
+  readonly queueNs: number;
+}
+
+/** A batch that an executor ran to completion, with the timings it reported (nanoseconds). */
+export interface BatchEvent {
+  readonly labels: VersionLabels;
+  readonly rows: number;
+  readonly computeInputNs: number;
+  readonly computeInferNs: number;
+  readonly computeOutputNs: number;
+}
+
+/**
+ * Told of every successful request and every executed batch (the server's histograms). Counts
+ * and failures are not pushed: they are read from Runtime.statistics() and failureCounts(), so
+ * /metrics and ModelStatistics answer from the same numbers. Called on the runtime's thread; must
+ * not throw.
+ */
 export interface InferObserver {
-  onComplete(event: {
-    readonly model: string;
-    /** "" when the request failed before a version was chosen. */
-    readonly version: string;
-    readonly ok: boolean;
-    /** Error code name on failure ("" on success). */
-    readonly reason: string;
-    readonly rows: number;
-    readonly durationNs: number;
-    readonly queueNs: number;
-    readonly computeInputNs: number;
-    readonly computeInferNs: number;
-    readonly computeOutputNs: number;
-  }): void;
+  onRequest(event: RequestEvent): void;
+  onBatch(event: BatchEvent): void;
 }
 
 export type { DataType, Tensor, TensorSpec };

@@ -53,6 +53,18 @@ function unary(method: string, fn: (req: Record<string, unknown>) => Record<stri
 const notSupported = (what: string): UnaryHandler => (_call, callback) =>
   callback(grpcError(unimplemented(`${what} is not supported by this server`)));
 
+/**
+ * Why grpc-js cancelled a call: it reports a passed deadline as a plain cancel, so tell the two
+ * apart by the deadline, and let the runtime record the right failure reason.
+ */
+function cancelReason(call: { getDeadline(): grpc.Deadline }): SluiceError {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(at) && Date.now() >= at
+    ? new SluiceError('DEADLINE_EXCEEDED', 'the request deadline passed before it completed')
+    : new SluiceError('CANCELLED', 'request cancelled by the client');
+}
+
 /** Runs one ModelInfer request, cancelled when `signal` aborts (client gone or deadline passed). */
 async function runInfer(runtime: Runtime, bytes: Buffer, signal: AbortSignal | undefined) {
   const req = decodeGrpcInferRequest(bytes);
@@ -70,7 +82,7 @@ async function runInfer(runtime: Runtime, bytes: Buffer, signal: AbortSignal | u
 export function inferenceHandlers(runtime: Runtime): Handlers {
   const modelInfer: UnaryHandler = (call, callback) => {
     const ac = new AbortController();
-    call.on('cancelled', () => ac.abort());
+    call.on('cancelled', () => ac.abort(cancelReason(call)));
     runInfer(runtime, call.request, ac.signal).then(
       (result) => callback(null, encodeGrpcInferResponse(result)),
       (e) => callback(grpcError(e)),
@@ -80,7 +92,7 @@ export function inferenceHandlers(runtime: Runtime): Handlers {
   // One response per request, in request order; errors are in-band and the stream stays open.
   const modelStreamInfer: grpc.handleBidiStreamingCall<Buffer, Buffer> = (call) => {
     const ac = new AbortController();
-    call.on('cancelled', () => ac.abort());
+    call.on('cancelled', () => ac.abort(cancelReason(call)));
     let tail: Promise<void> = Promise.resolve();
     call.on('data', (bytes: Buffer) => {
       const response = runInfer(runtime, bytes, ac.signal).then(

@@ -32,12 +32,24 @@ export class KServeClient {
 
   /** Encodes `request` as the method's request type and decodes the response to a plain object. */
   async call(method: string, request: Record<string, unknown>, options: grpc.CallOptions = {}): Promise<Record<string, unknown>> {
+    return this.cancellableCall(method, request, options).response;
+  }
+
+  /** As call(), with a handle to cancel the call from the client side. */
+  cancellableCall(method: string, request: Record<string, unknown>, options: grpc.CallOptions = {}):
+    { response: Promise<Record<string, unknown>>; cancel: () => void } {
     const m = protoRoot().lookupService('inference.GRPCInferenceService').methods[method];
     if (m === undefined) throw new Error(`no method ${method}`);
     const req = protoType(`inference.${m.requestType}`);
     const res = protoType(`inference.${m.responseType}`);
-    const out = await this.unaryRaw(method, Buffer.from(req.encode(req.fromObject(request)).finish()), options);
-    return res.toObject(res.decode(out), { longs: Number, defaults: true, enums: String }) as Record<string, unknown>;
+    let call: grpc.ClientUnaryCall | undefined;
+    const response = new Promise<Record<string, unknown>>((resolve, reject) => {
+      call = this.inference.makeUnaryRequest(`/inference.GRPCInferenceService/${method}`, (b: Buffer) => b,
+        (b: Buffer) => b, Buffer.from(req.encode(req.fromObject(request)).finish()), new grpc.Metadata(), options,
+        (err, out) => (err !== null ? reject(err)
+          : resolve(res.toObject(res.decode(out as Buffer), { longs: Number, defaults: true, enums: String }) as Record<string, unknown>)));
+    });
+    return { response, cancel: () => call?.cancel() };
   }
 
   async healthCheck(service = ''): Promise<string> {

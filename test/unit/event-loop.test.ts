@@ -17,6 +17,7 @@ import { OrtBackend, sessionOptions } from '../../src/backends/onnxruntime/ort-b
 import type { ModelConfig } from '../../src/repository/model-config';
 import type { Tensor } from '../../src/runtime/tensor';
 import { slowModel } from '../helpers/model-factory';
+import { schedule } from '../helpers/scheduled-session';
 
 /** p99 of the loop delay must stay under this while the model computes (ms). */
 const DELAY_BOUND_MS = 50;
@@ -37,8 +38,10 @@ const MAX_ATTEMPTS = 3;
 /** Quiet time around each measured phase (ms). */
 const PAD_MS = 50;
 
+// No batch dim: each run's rows pass through the batcher untouched, one run per batch.
 const config: ModelConfig = {
-  name: 'slow', platform: 'onnxruntime_onnx', backend: 'onnxruntime', maxBatchSize: 0, input: [], output: [],
+  name: 'slow', platform: 'onnxruntime_onnx', backend: 'onnxruntime', maxBatchSize: 0,
+  input: [{ name: 'x', dataType: 'FP32', dims: [-1, SIZE] }], output: [{ name: 'y', dataType: 'FP32', dims: [-1, SIZE] }],
   versionPolicy: { kind: 'all' }, dynamicBatching: undefined, instanceGroup: [], parameters: new Map(),
 };
 
@@ -141,7 +144,7 @@ function loopStayedFree(r: LoopReport, runMs: number): boolean {
 }
 
 test('slow ONNX Runtime runs leave the event loop free; the same run on the main thread would not', async () => {
-  const session = await new OrtBackend().load(modelFile, config);
+  const session = schedule(await new OrtBackend().load(modelFile, config), config);
   let rows = 256;
   let phase: { report: LoopReport; runMs: number } | undefined;
   try {

@@ -101,3 +101,30 @@ describe('Runtime (the in-process API)', () => {
     assert.equal(await closing, true);
   });
 });
+
+describe('Runtime.close() when the grace period runs out', () => {
+  it('fails what is still queued with UNAVAILABLE, lets the executing batch finish, and loses nothing', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-runtime-close-'));
+    writeModelRepository(dir, [{ name: 'slow', versions: { '1': slowModel({ size: 1024, repeats: 40 }) },
+      config: { file: 'config.pbtxt', text: 'max_batch_size: 512\n' } }]);
+    const rt = await Runtime.open(dir, { logger: () => {} });
+    try {
+      const x = (rows: number) => ({ x: { datatype: 'FP32' as const, shape: [rows, 1024], data: new Float32Array(rows * 1024) } });
+      const executing = rt.infer('slow', x(512));
+      while ((rt.pendingRequests()[0]?.executing ?? 0) === 0) await new Promise((r) => setTimeout(r, 1));
+      const queued = Promise.all([rt.infer('slow', x(1)), rt.infer('slow', x(2))].map((q) => rejectsWith(q, 'UNAVAILABLE', /closed/)));
+      assert.equal(rt.pendingRequests()[0]?.queued, 2);
+      assert.equal(await rt.close(0), false, 'not clean: the grace period ran out');
+      await queued;
+      assert.deepEqual((await executing).outputs.get('y')?.shape, [512, 1024]);
+      const [s] = rt.statistics('slow');
+      assert.equal(s?.success.count, 1);
+      assert.equal(s?.fail.count, 2);
+      assert.equal(s?.executionCount, 1);
+      assert.deepEqual(rt.pendingRequests()[0], { model: 'slow', version: '1', queued: 0, executing: 0 });
+    } finally {
+      await rt.close(0);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

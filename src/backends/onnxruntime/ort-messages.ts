@@ -1,40 +1,23 @@
 /**
- * The message protocol between an OrtSession (main thread) and its ort-worker threads.
- *
- * Ownership: every ArrayBuffer inside a message is in the postMessage transfer list, so it
- * belongs to the receiver once posted; the sender never touches it again.
+ * The message protocol between an OrtSession (main thread) and its ort-worker threads. Only
+ * control travels here (load, attach, stop): batches go from the native batcher to the worker and
+ * back without touching the main thread.
  */
-import type { ExecutionTimings } from '../backend';
 import type { DataType } from '../../runtime/datatypes';
-
-/** A non-BYTES tensor: `data` holds exactly product(shape) elements, little-endian, no padding. */
-export interface NumericWireTensor {
-  readonly name: string;
-  readonly datatype: Exclude<DataType, 'BYTES'>;
-  readonly shape: readonly number[];
-  readonly data: ArrayBuffer;
-}
-
-/**
- * A BYTES tensor packed into two buffers, so it crosses threads without one clone per element:
- * `data` is every element's bytes back to back, `ends` a Uint32Array of each element's end offset
- * (so the packed size is capped at 4 GiB, far above any request Sluice accepts).
- */
-export interface BytesWireTensor {
-  readonly name: string;
-  readonly datatype: 'BYTES';
-  readonly shape: readonly number[];
-  readonly data: ArrayBuffer;
-  readonly ends: ArrayBuffer;
-}
-
-export type WireTensor = NumericWireTensor | BytesWireTensor;
 
 /** Session options handed to `InferenceSession.create` in each worker. */
 export interface OrtSessionOptions {
   readonly intraOpNumThreads: number;
   readonly interOpNumThreads: number;
   readonly graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Session config entries (onnxruntime_session_options_config_keys.h), nested by dots. */
+  readonly extra: { readonly session: { readonly intra_op: { readonly allow_spinning: '0' | '1' } } };
+}
+
+/** A model input or output as the config declares it; batches carry them in this order. */
+export interface OrtTensorSpec {
+  readonly name: string;
+  readonly datatype: DataType;
 }
 
 /** `workerData` of every ort-worker. */
@@ -44,28 +27,24 @@ export interface WorkerInit {
   /** The model file read once by the backend and shared (not copied) with every worker. */
   readonly model: SharedArrayBuffer;
   readonly options: OrtSessionOptions;
+  /** Config inputs and outputs, in the order the batcher gathers and splits them. */
+  readonly inputs: readonly OrtTensorSpec[];
+  readonly outputs: readonly OrtTensorSpec[];
 }
 
-/** Main → worker. A worker is sent one run at a time and answers it before it gets the next. */
-export interface RunRequest {
-  readonly kind: 'run';
-  readonly id: number;
-  readonly inputs: readonly WireTensor[];
-  /** Empty = every output of the model (KServe's default when a request names none). */
-  readonly outputNames: readonly string[];
-}
-
-/** The codes a worker may report for a failed run. */
-export type RunFailureCode = 'INVALID_ARGUMENT' | 'INTERNAL';
+/**
+ * Main → worker. `attach` once, after `ready`; `stop` at any time after that: the worker finishes
+ * the batch it holds, then answers `stopped` and does nothing more.
+ */
+export type MainMessage =
+  | { readonly kind: 'attach'; readonly batcherId: number }
+  | { readonly kind: 'stop' };
 
 /** Worker → main. */
 export type WorkerMessage =
   | { readonly kind: 'ready' }
   | { readonly kind: 'load-failed'; readonly message: string }
-  | {
-      readonly kind: 'result';
-      readonly id: number;
-      readonly outputs: readonly WireTensor[];
-      readonly timings: ExecutionTimings;
-    }
-  | { readonly kind: 'run-failed'; readonly id: number; readonly code: RunFailureCode; readonly message: string };
+  /** attachBatchSource threw (the batcher is gone); the worker stays idle until stopped. */
+  | { readonly kind: 'attach-failed'; readonly message: string }
+  /** The worker holds no batch and will take none: terminating it now is safe. */
+  | { readonly kind: 'stopped' };

@@ -1,77 +1,64 @@
 /**
- * A loaded model on ONNX Runtime: a pool of ort-workers, each with its own InferenceSession,
- * fed from one FIFO of pending runs (one run per worker at a time, oldest run first).
+ * A loaded model on ONNX Runtime: a pool of ort-workers, each with its own InferenceSession, all
+ * pulling from one native batcher once attached. The batcher is the queue; this class only keeps
+ * the pool at strength.
  *
- * Invariants: every run's promise settles exactly once; a worker that crashes is replaced;
- * after close() no run is accepted, but runs accepted before it still execute.
+ * Invariants: a worker that crashes is replaced (the batch it held is failed by the batcher when
+ * its source goes away); if the pool empties and no replacement loads, `onLost` runs once; after
+ * close() every worker, replacements still loading included, is terminated once idle.
  */
-import type { BackendSession, ExecutionResult } from '../backend';
+import type { BackendSession } from '../backend';
 import { toSluiceError, unavailable } from '../../runtime/status';
 import type { SluiceError } from '../../runtime/status';
 import type { Tensor } from '../../runtime/tensor';
-import type { WireTensor } from './ort-messages';
 import type { OrtWorkerHandle } from './ort-worker-handle';
-import { tensorToWire, wireToTensor } from './ort-wire';
+import { checkStringTensor } from './ort-strings';
 
-interface QueuedRun {
-  readonly inputs: readonly WireTensor[];
-  readonly outputNames: readonly string[];
-  /** Copies made at run() time: the caller may reuse its tensors as soon as run() returns. */
-  readonly transfer: ArrayBuffer[];
-  readonly resolve: (r: ExecutionResult) => void;
-  readonly reject: (e: SluiceError) => void;
+interface Attachment {
+  readonly batcherId: number;
+  readonly onLost: (reason: SluiceError) => void;
 }
 
 export class OrtSession implements BackendSession {
   readonly backend = 'onnxruntime';
   /** Starts a replacement worker loading the same model. */
   readonly #spawn: () => OrtWorkerHandle;
-  /** Loaded workers, idle or busy. */
+  /** Names of the BYTES inputs, the only ones with values ORT may refuse. */
+  readonly #stringInputs: readonly string[];
+  /** Loaded workers. */
   readonly #workers = new Set<OrtWorkerHandle>();
   /** Replacements still loading. */
-  #starting = 0;
-  readonly #queue: QueuedRun[] = [];
+  readonly #loading = new Set<OrtWorkerHandle>();
+  #attachment: Attachment | undefined;
+  #lost = false;
   #closed: Promise<void> | undefined;
-  /** Set while close() waits for the queue and the workers to drain. */
-  #drained: (() => void) | undefined;
 
   /** Takes ownership of `workers`, which must have loaded (their `ready` resolved). */
-  constructor(workers: readonly OrtWorkerHandle[], spawn: () => OrtWorkerHandle) {
+  constructor(workers: readonly OrtWorkerHandle[], spawn: () => OrtWorkerHandle, stringInputs: readonly string[] = []) {
     this.#spawn = spawn;
+    this.#stringInputs = stringInputs;
     for (const w of workers) this.#adopt(w);
   }
 
-  run(inputs: ReadonlyMap<string, Tensor>, outputNames: readonly string[]): Promise<ExecutionResult> {
-    if (this.#closed !== undefined) return Promise.reject(unavailable('onnxruntime session is closed'));
-    if (this.#workers.size === 0 && this.#starting === 0) {
-      return Promise.reject(unavailable('onnxruntime session has no worker left'));
+  checkInputs(inputs: ReadonlyMap<string, Tensor>): void {
+    for (const name of this.#stringInputs) {
+      const t = inputs.get(name);
+      if (t !== undefined) checkStringTensor(name, t);
     }
-    const wire: WireTensor[] = [];
-    const transfer: ArrayBuffer[] = [];
-    try {
-      for (const [name, t] of inputs) {
-        const w = tensorToWire(name, t);
-        wire.push(w.wire);
-        transfer.push(...w.transfer);
-      }
-    } catch (e) {
-      return Promise.reject(toSluiceError(e));
-    }
-    return new Promise<ExecutionResult>((resolve, reject) => {
-      this.#queue.push({ inputs: wire, outputNames: [...outputNames], transfer, resolve, reject });
-      this.#dispatch();
-    });
   }
 
-  /** Stops accepting runs, lets accepted ones finish, then terminates the workers. Idempotent. */
+  attach(batcherId: number, onLost: (reason: SluiceError) => void): void {
+    if (this.#attachment !== undefined) throw new Error('an onnxruntime session is attached once');
+    this.#attachment = { batcherId, onLost };
+    for (const w of this.#workers) w.attach(batcherId);
+  }
+
+  /** Stops every worker after the batch it holds and terminates it. Idempotent. */
   close(): Promise<void> {
-    if (this.#closed === undefined) {
-      const drained = new Promise<void>((resolve) => {
-        this.#drained = resolve;
-      });
-      this.#closed = drained.then(() => this.#terminateAll());
-      this.#checkDrained();
-    }
+    this.#closed ??= Promise.all([...this.#workers, ...this.#loading].map((w) => w.terminate())).then(() => {
+      this.#workers.clear();
+      this.#loading.clear();
+    });
     return this.#closed;
   }
 
@@ -81,68 +68,27 @@ export class OrtSession implements BackendSession {
       this.#workers.delete(w);
       this.#replace();
     });
+    if (this.#attachment !== undefined) w.attach(this.#attachment.batcherId);
   }
 
-  /** Keeps the pool at strength after a crash, unless the session is closing with nothing to do. */
   #replace(): void {
-    if (this.#closed !== undefined && this.#queue.length === 0) {
-      this.#checkDrained();
-      return;
-    }
-    this.#starting++;
+    if (this.#closed !== undefined) return;
     const w = this.#spawn();
+    this.#loading.add(w);
     w.ready.then(
       () => {
-        this.#starting--;
-        this.#adopt(w);
-        this.#dispatch();
-        this.#checkDrained();
+        this.#loading.delete(w);
+        if (this.#closed !== undefined) void w.terminate();
+        else this.#adopt(w);
       },
       (e: unknown) => {
-        // The pool stays one worker smaller; when none is left, fail what waits rather than
-        // hold it forever.
-        this.#starting--;
-        if (this.#workers.size === 0 && this.#starting === 0) {
-          const err = unavailable(`onnxruntime session lost all workers: ${toSluiceError(e).message}`);
-          for (const q of this.#queue.splice(0)) q.reject(err);
-        }
-        this.#checkDrained();
+        // The pool stays one worker smaller; when none is left, the owner must fail what waits
+        // rather than hold it forever.
+        this.#loading.delete(w);
+        if (this.#workers.size > 0 || this.#loading.size > 0 || this.#closed !== undefined || this.#lost) return;
+        this.#lost = true;
+        this.#attachment?.onLost(unavailable(`onnxruntime session lost all workers: ${toSluiceError(e).message}`));
       },
     );
-  }
-
-  #dispatch(): void {
-    for (const w of this.#workers) {
-      if (this.#queue.length === 0) return;
-      if (!w.idle) continue;
-      const q = this.#queue.shift() as QueuedRun;
-      void w.run({ inputs: q.inputs, outputNames: q.outputNames }, q.transfer).then(
-        (r) => {
-          try {
-            q.resolve({ outputs: new Map(r.outputs.map((o) => [o.name, wireToTensor(o)])), timings: r.timings });
-          } catch (e) {
-            q.reject(toSluiceError(e));
-          }
-        },
-        (e: unknown) => q.reject(toSluiceError(e)),
-      ).finally(() => {
-        this.#dispatch();
-        this.#checkDrained();
-      });
-    }
-  }
-
-  #checkDrained(): void {
-    if (this.#drained === undefined || this.#queue.length > 0 || this.#starting > 0) return;
-    for (const w of this.#workers) if (!w.idle) return;
-    const done = this.#drained;
-    this.#drained = undefined;
-    done();
-  }
-
-  async #terminateAll(): Promise<void> {
-    const workers = [...this.#workers];
-    this.#workers.clear();
-    await Promise.all(workers.map((w) => w.terminate()));
   }
 }

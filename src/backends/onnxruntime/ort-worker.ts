@@ -1,116 +1,98 @@
 /**
- * worker_threads entry: one ONNX Runtime InferenceSession per thread.
+ * worker_threads entry: one ONNX Runtime InferenceSession per thread, pulling batches from a
+ * native batcher.
  *
  * onnxruntime-node's `session.run` blocks the thread that calls it (it only defers the call with
- * setImmediate), so it runs here and never on the main thread. The worker handles one run at a
- * time, as the main thread only sends the next run after this one's answer.
+ * setImmediate), so it runs here and never on the main thread. Batches come straight from the
+ * batcher (NativeBatchSource.next blocks this thread, never the main one) and results go straight
+ * back to it; the main thread only sends control messages (ort-messages.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { dataTypeInfo, fromOrtType } from '../../runtime/datatypes';
-import type { ExecutionTimings } from '../backend';
-import type { RunFailureCode, RunRequest, WireTensor, WorkerInit, WorkerMessage } from './ort-messages';
-import { ownedBufferOf, packBytes, unpackBytes } from './ort-wire';
+import { native } from '../../native';
+import type { NativeBatch, NativeBatchSource } from '../../native/binding';
+import { batchFeeds, BatchInputError, batchOutputs } from './ort-batch';
+import type { MainMessage, WorkerInit, WorkerMessage } from './ort-messages';
 
 if (parentPort === null) throw new Error('ort-worker must run in a worker thread');
 const port = parentPort;
 const init = workerData as WorkerInit;
+const outputNames = init.outputs.map((o) => o.name);
 
-function post(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(message, transfer);
-}
-
-const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+/**
+ * How long one next() may block, ms. Between calls the thread returns to its event loop, where
+ * a 'stop' message arrives, so this bounds how long an idle worker takes to stop.
+ */
+const NEXT_TIMEOUT_MS = 20;
 
 /** ORT's phrasing for problems with what the caller sent (rank, dims, type, names). */
 const INPUT_PROBLEM =
   /invalid rank for input|invalid dimensions for input|unexpected input data type|missing in 'feeds'|invalid output name/i;
 
-// BYTES elements become JS strings for ORT and back. onnxruntime-node only takes JS strings and
-// cuts each one at its first NUL byte, so an element that is not valid UTF-8 or holds a NUL
-// would change silently: such elements are refused instead, naming the input and the element.
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
-const utf8Encoder = new TextEncoder();
-
-function bytesToString(input: string, index: number, b: Uint8Array): string {
-  if (b.includes(0)) {
-    throw new Error(`input '${input}': BYTES element ${index} contains a NUL byte, which ONNX Runtime string tensors cannot carry`);
-  }
-  try {
-    return utf8Decoder.decode(b);
-  } catch {
-    throw new Error(`input '${input}': BYTES element ${index} is not valid UTF-8, which ONNX Runtime string tensors require`);
-  }
-}
-
-function toOrtTensor(w: WireTensor): ort.Tensor {
-  const dims = [...w.shape];
-  if (w.datatype === 'BYTES') {
-    return new ort.Tensor('string', unpackBytes(w.data, w.ends).map((b, i) => bytesToString(w.name, i, b)), dims);
-  }
-  const info = dataTypeInfo(w.datatype);
-  if (info.array === undefined) throw new Error(`no typed array for ${w.datatype}`);
-  // The buffer was transferred to this thread, so ORT may read it in place. FP16 goes in as its
-  // Uint16Array bit patterns and BOOL as Uint8Array 0/1, which is what ORT's Tensor expects.
-  const data = new info.array(w.data, 0, w.data.byteLength / info.size);
-  return new ort.Tensor(info.ort as ort.Tensor.Type, data as ort.Tensor.DataType, dims);
-}
-
-function toWire(name: string, t: ort.Tensor): { wire: WireTensor; transfer: ArrayBuffer[] } {
-  const shape = [...t.dims];
-  const datatype = fromOrtType(t.type);
-  if (datatype === undefined) throw new Error(`output '${name}' has ORT type ${t.type}, which Sluice cannot carry`);
-  if (datatype === 'BYTES') {
-    const { data, ends } = packBytes((t.data as string[]).map((s) => utf8Encoder.encode(s)));
-    return { wire: { name, datatype, shape, data, ends }, transfer: [data, ends] };
-  }
-  // ORT allocates each output in its own ArrayBuffer, so this normally transfers without a copy.
-  const data = ownedBufferOf(t.data as ArrayBufferView);
-  return { wire: { name, datatype, shape, data }, transfer: [data] };
-}
-
+const post = (message: WorkerMessage): void => port.postMessage(message);
+const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const nsSince = (start: bigint): number => Number(process.hrtime.bigint() - start);
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-async function serve(session: ort.InferenceSession, req: RunRequest): Promise<void> {
-  const fail = (code: RunFailureCode, e: unknown): void =>
-    post({ kind: 'run-failed', id: req.id, code, message: errorMessage(e) });
-
-  const t0 = process.hrtime.bigint();
-  const feeds: Record<string, ort.Tensor> = {};
+/**
+ * Runs one batch and hands its outcome to the batcher; never throws. True when ORT ran it to
+ * completion (and so went through the event loop on the way).
+ */
+async function execute(session: ort.InferenceSession, source: NativeBatchSource, batch: NativeBatch): Promise<boolean> {
+  const fail = (code: 'INVALID_ARGUMENT' | 'INTERNAL', e: unknown): void =>
+    source.fail(batch.id, code, `onnxruntime run failed for ${init.modelPath}: ${errorMessage(e)}`);
   try {
-    for (const w of req.inputs) feeds[w.name] = toOrtTensor(w);
-  } catch (e) {
-    fail('INVALID_ARGUMENT', e);
-    return;
-  }
-  const computeInputNs = nsSince(t0);
-
-  const t1 = process.hrtime.bigint();
-  let results: ort.InferenceSession.ReturnType;
-  try {
-    results = req.outputNames.length === 0 ? await session.run(feeds) : await session.run(feeds, [...req.outputNames]);
-  } catch (e) {
-    fail(INPUT_PROBLEM.test(errorMessage(e)) ? 'INVALID_ARGUMENT' : 'INTERNAL', e);
-    return;
-  }
-  const computeInferNs = nsSince(t1);
-
-  const t2 = process.hrtime.bigint();
-  const outputs: WireTensor[] = [];
-  const transfer: ArrayBuffer[] = [];
-  try {
-    for (const [name, value] of Object.entries(results)) {
-      const out = toWire(name, value as ort.Tensor);
-      outputs.push(out.wire);
-      transfer.push(...out.transfer);
+    const t0 = process.hrtime.bigint();
+    let feeds: Record<string, ort.Tensor>;
+    try {
+      feeds = batchFeeds(batch, init.inputs);
+    } catch (e) {
+      fail(e instanceof BatchInputError ? 'INVALID_ARGUMENT' : 'INTERNAL', e);
+      return false;
     }
+    const computeInputNs = nsSince(t0);
+    const t1 = process.hrtime.bigint();
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await session.run(feeds, outputNames);
+    } catch (e) {
+      fail(INPUT_PROBLEM.test(errorMessage(e)) ? 'INVALID_ARGUMENT' : 'INTERNAL', e);
+      return false;
+    }
+    const computeInferNs = nsSince(t1);
+    const t2 = process.hrtime.bigint();
+    const outputs = batchOutputs(results, init.outputs);
+    source.complete(batch.id, outputs, { computeInputNs, computeInferNs, computeOutputNs: nsSince(t2) });
+    return true;
   } catch (e) {
-    fail('INTERNAL', e);
-    return;
+    // A malformed output, or complete() refusing it: the batch fails, the worker serves on.
+    try {
+      fail('INTERNAL', e);
+    } catch {
+      // The batch was already handed back; nothing is left to fail.
+    }
+    return false;
   }
-  const timings: ExecutionTimings = { computeInputNs, computeInferNs, computeOutputNs: nsSince(t2) };
-  // A buffer listed twice in a transfer list is a DataCloneError; outputs could share one.
-  post({ kind: 'result', id: req.id, outputs, timings }, [...new Set(transfer)]);
+}
+
+/** A loop is taking batches. */
+let pulling = false;
+/** The main thread asked for a stop: take no batch after the current one. */
+let stopAsked = false;
+
+/** Takes batches until the batcher closes or a stop is asked for; finishes the batch it holds. */
+async function pull(session: ort.InferenceSession, source: NativeBatchSource): Promise<void> {
+  pulling = true;
+  while (!stopAsked) {
+    const batch = source.next(NEXT_TIMEOUT_MS);
+    if (batch === 'closed') break;
+    // The event loop must turn between batches: a 'stop' message arrives there. session.run
+    // already defers through setImmediate, so only idle polls and batches that never reached it
+    // need an extra turn (which costs a few µs per batch).
+    if (batch === null || !(await execute(session, source, batch))) await nextTurn();
+  }
+  pulling = false;
+  if (stopAsked) post({ kind: 'stopped' });
 }
 
 async function main(): Promise<void> {
@@ -125,7 +107,23 @@ async function main(): Promise<void> {
     post({ kind: 'load-failed', message: errorMessage(e) });
     return;
   }
-  port.on('message', (req: RunRequest) => void serve(session, req));
+  port.on('message', (m: MainMessage) => {
+    if (m.kind === 'stop') {
+      if (stopAsked) return;
+      stopAsked = true;
+      if (!pulling) post({ kind: 'stopped' });
+      return;
+    }
+    if (pulling || stopAsked) return;
+    let source: NativeBatchSource;
+    try {
+      source = native().attachBatchSource(m.batcherId);
+    } catch (e) {
+      post({ kind: 'attach-failed', message: errorMessage(e) });
+      return;
+    }
+    void pull(session, source);
+  });
   post({ kind: 'ready' });
 }
 

@@ -1,0 +1,144 @@
+#include "completion-sink.h"
+
+#include <cstring>
+#include <utility>
+
+#include "js-convert.h"
+
+namespace sluice::addon {
+namespace {
+
+void DeleteBlockHint(napi_env, void*, void* hint) {
+  delete static_cast<std::shared_ptr<const ByteBlock>*>(hint);
+}
+
+// One ArrayBuffer over a batch's output copy: external (sharing the copy, released when the
+// last view is collected) where the runtime allows it, else a copy (STYLE.md item 4).
+napi_value OutputArrayBuffer(napi_env env, const std::shared_ptr<const ByteBlock>& block) {
+  napi_value ab = nullptr;
+  const size_t size = block == nullptr ? 0 : block->size();
+  if (size > 0) {
+    auto* hint = new std::shared_ptr<const ByteBlock>(block);
+    const napi_status s = napi_create_external_arraybuffer(
+        env, const_cast<uint8_t*>(block->data()), size, DeleteBlockHint, hint, &ab);
+    if (s == napi_ok) return ab;
+    delete hint;
+    if (s != napi_no_external_buffers_allowed) {
+      throw Napi::Error::New(env, "cannot create an output buffer");
+    }
+  }
+  void* dst = nullptr;
+  if (napi_create_arraybuffer(env, size, &dst, &ab) != napi_ok) {
+    throw Napi::Error::New(env, "cannot create an output buffer");
+  }
+  if (size > 0) std::memcpy(dst, block->data(), size);
+  return ab;
+}
+
+// Property names used for every completion of one delivery, created once per delivery.
+struct CompletionKeys {
+  explicit CompletionKeys(Napi::Env env)
+      : request_id(Napi::String::New(env, "requestId")),
+        error(Napi::String::New(env, "error")),
+        outputs(Napi::String::New(env, "outputs")),
+        batch_size(Napi::String::New(env, "batchSize")),
+        queue_ns(Napi::String::New(env, "queueNs")),
+        input_ns(Napi::String::New(env, "computeInputNs")),
+        infer_ns(Napi::String::New(env, "computeInferNs")),
+        output_ns(Napi::String::New(env, "computeOutputNs")),
+        data(Napi::String::New(env, "data")),
+        shape(Napi::String::New(env, "shape")) {}
+  Napi::String request_id, error, outputs, batch_size, queue_ns, input_ns, infer_ns, output_ns,
+      data, shape;
+};
+
+Napi::Number Num(Napi::Env env, int64_t v) {
+  return Napi::Number::New(env, static_cast<double>(v));
+}
+Napi::Number Num(Napi::Env env, uint64_t v) {
+  return Napi::Number::New(env, static_cast<double>(v));
+}
+
+}  // namespace
+
+// --- JsCompletionSink -------------------------------------------------------------------------
+
+void JsCompletionSink::Connect(napi_threadsafe_function tsfn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tsfn_ = tsfn;
+}
+
+void JsCompletionSink::Deliver(std::unique_ptr<CompletionBatch> batch) noexcept {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (tsfn_ != nullptr &&
+        napi_call_threadsafe_function(tsfn_, batch.get(), napi_tsfn_nonblocking) == napi_ok) {
+      batch.release();  // CallJs owns it now
+      return;
+    }
+  }
+  pool_->Give(std::move(batch));  // the creating thread is gone: nobody left to tell
+}
+
+void JsCompletionSink::Ref(napi_env env, bool ref) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (tsfn_ == nullptr) return;
+  if (ref) {
+    napi_ref_threadsafe_function(env, tsfn_);
+  } else {
+    napi_unref_threadsafe_function(env, tsfn_);
+  }
+}
+
+void JsCompletionSink::Release() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (tsfn_ == nullptr) return;
+  napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
+  tsfn_ = nullptr;
+}
+
+void JsCompletionSink::Disconnect() {
+  std::lock_guard<std::mutex> lock(mu_);
+  tsfn_ = nullptr;
+}
+
+napi_value CompletionsToJs(napi_env raw_env, const CompletionBatch& batch) {
+  Napi::Env env(raw_env);
+  const CompletionKeys keys(env);
+  Napi::Array out = Napi::Array::New(env, batch.requests.size());
+  Napi::ArrayBuffer block;
+  if (batch.data != nullptr) block = Napi::ArrayBuffer(env, OutputArrayBuffer(env, batch.data));
+  Napi::Value undefined = env.Undefined();
+  for (size_t j = 0; j < batch.requests.size(); ++j) {
+    const CompletedRequest& c = batch.requests[j];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set(keys.request_id, Num(env, c.request_id));
+    if (c.status.ok()) {
+      o.Set(keys.error, undefined);
+      Napi::Array outputs = Napi::Array::New(env, batch.output_count);
+      for (size_t k = 0; k < batch.output_count; ++k) {
+        const OutputSlice& slice = batch.outputs[c.outputs_begin + k];
+        Napi::Object t = Napi::Object::New(env);
+        t.Set(keys.data, Napi::Uint8Array::New(env, slice.byte_size, block, slice.offset));
+        t.Set(keys.shape, ShapeToJs(env, batch.dims.data() + slice.dims_begin, slice.rank));
+        outputs.Set(static_cast<uint32_t>(k), t);
+      }
+      o.Set(keys.outputs, outputs);
+    } else {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("code", Napi::String::New(env, StatusCodeName(c.status.code())));
+      e.Set("message", Napi::String::New(env, c.status.message()));
+      o.Set(keys.error, e);
+      o.Set(keys.outputs, undefined);
+    }
+    o.Set(keys.batch_size, Num(env, c.batch_rows));
+    o.Set(keys.queue_ns, Num(env, c.queue_ns));
+    o.Set(keys.input_ns, Num(env, batch.timings.compute_input_ns));
+    o.Set(keys.infer_ns, Num(env, batch.timings.compute_infer_ns));
+    o.Set(keys.output_ns, Num(env, batch.timings.compute_output_ns));
+    out.Set(static_cast<uint32_t>(j), o);
+  }
+  return out;
+}
+
+}  // namespace sluice::addon

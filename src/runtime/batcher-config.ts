@@ -1,0 +1,59 @@
+/**
+ * ModelConfig (Triton's max_batch_size and dynamic_batching) → the native batcher's config. Pure
+ * mapping: every rule about what the fields mean is applied natively (src/native/binding.ts,
+ * native/include/sluice/batch-policy.h), and the native side validates the result.
+ */
+import type { NativeBatcherConfig, NativeQueuePolicy } from '../native/binding';
+import type { ModelConfig, ModelTensorConfig, QueuePolicy } from '../repository/model-config';
+import { dataTypeInfo } from './datatypes';
+
+/**
+ * The queue policy of a model without a dynamic_batching block (Triton's default scheduler): no
+ * bound, no default timeout, and a client's own `timeout` honoured, since no config asked
+ * otherwise.
+ */
+const NO_BATCHING_POLICY: NativeQueuePolicy = {
+  timeoutAction: 'REJECT', defaultTimeoutUs: 0, allowTimeoutOverride: true, maxQueueSize: 0,
+};
+
+const queuePolicy = (q: QueuePolicy): NativeQueuePolicy => ({
+  timeoutAction: q.timeoutAction,
+  defaultTimeoutUs: q.defaultTimeoutMicroseconds,
+  allowTimeoutOverride: q.allowTimeoutOverride,
+  maxQueueSize: q.maxQueueSize,
+});
+
+const tensors = (ts: readonly ModelTensorConfig[]): NativeBatcherConfig['inputs'] =>
+  ts.map((t) => ({ name: t.name, elementSize: dataTypeInfo(t.dataType).size }));
+
+/**
+ * max_batch_size 0 means the model has no batch dim: one request per execution, shapes untouched.
+ * No dynamic_batching block means no merging (each request is its own batch), as in Triton, but
+ * the request still waits in the native queue for a free executor.
+ */
+export function batcherConfig(model: string, version: string, config: ModelConfig): NativeBatcherConfig {
+  const db = config.dynamicBatching;
+  const hasBatchDim = config.maxBatchSize > 0;
+  const levels = db?.priorityLevels ?? 0;
+  let queuePolicies: NativeQueuePolicy[];
+  if (db === undefined) queuePolicies = [NO_BATCHING_POLICY];
+  else if (levels === 0) queuePolicies = [queuePolicy(db.defaultQueuePolicy)];
+  else {
+    // Levels are 1-based in the config; a level without its own entry uses the default policy.
+    queuePolicies = Array.from({ length: levels },
+      (_, i) => queuePolicy(db.priorityQueuePolicy.get(i + 1) ?? db.defaultQueuePolicy));
+  }
+  return {
+    name: `${model}:${version}`,
+    maxBatchSize: hasBatchDim ? config.maxBatchSize : 1,
+    hasBatchDim,
+    dynamic: db !== undefined && hasBatchDim,
+    maxQueueDelayUs: db?.maxQueueDelayMicroseconds ?? 0,
+    preferredBatchSizes: db?.preferredBatchSize ?? [],
+    priorityLevels: levels,
+    defaultPriorityLevel: db?.defaultPriorityLevel ?? 0,
+    queuePolicies,
+    inputs: tensors(config.input),
+    outputs: tensors(config.output),
+  };
+}

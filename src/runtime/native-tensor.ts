@@ -1,0 +1,53 @@
+/**
+ * Tensor ⇄ NativeTensor, the raw little-endian form that crosses the addon boundary.
+ *
+ * Inputs: numeric data goes as a view of the caller's own memory (no copy; the batcher references
+ * it until the request completes); BYTES elements are joined into one length-prefixed buffer (the
+ * one copy). Outputs: views of the batcher's per-request memory, copied only when a typed array
+ * cannot be aligned on it.
+ */
+import { joinBytesElements, splitBytesElements, tensorFromRaw } from '../codec/raw';
+import type { NativeTensor } from '../native/binding';
+import type { DataTypeInfo, NumericArray } from './datatypes';
+import { internal, invalidArgument, SluiceError } from './status';
+import { elementCount, formatShape, type Tensor } from './tensor';
+
+/**
+ * A validated input (datatype and shape already checked against the config) as a NativeTensor.
+ * Throws INVALID_ARGUMENT when the data does not hold product(shape) elements of its datatype,
+ * which only an in-process caller can get wrong (the codec builds data from shapes).
+ */
+export function toNativeTensor(name: string, t: Tensor, info: DataTypeInfo): NativeTensor {
+  const count = elementCount(t.shape);
+  const { data } = t;
+  if (info.size === 0) {
+    if (!Array.isArray(data) || data.length !== count) throw dataMismatch(name, t);
+    return { data: joinBytesElements(data as readonly Uint8Array[]), shape: t.shape };
+  }
+  const array = data as NumericArray;
+  if (Array.isArray(data) || array.BYTES_PER_ELEMENT !== info.size || array.length !== count) {
+    throw dataMismatch(name, t);
+  }
+  return { data: new Uint8Array(array.buffer, array.byteOffset, array.byteLength), shape: t.shape };
+}
+
+function dataMismatch(name: string, t: Tensor): SluiceError {
+  const d = t.data as { constructor: { name: string }; length: number };
+  return invalidArgument(`input '${name}': ${t.datatype} data (${d.constructor.name} of ${d.length}) does ` +
+    `not match shape ${formatShape(t.shape)}`);
+}
+
+/**
+ * One request's output, as the batcher split it, as a Tensor. A malformed output is a backend or
+ * batcher bug, so every problem is INTERNAL.
+ */
+export function fromNativeTensor(name: string, t: NativeTensor, info: DataTypeInfo): Tensor {
+  const shape = [...t.shape];
+  const what = `output '${name}'`;
+  try {
+    if (info.size === 0) return { datatype: 'BYTES', shape, data: splitBytesElements(t.data, elementCount(shape), what) };
+    return tensorFromRaw(info.name, shape, elementCount(shape), t.data, what);
+  } catch (e) {
+    throw internal(`${e instanceof Error ? e.message : String(e)} (from the batcher, shape ${formatShape(shape)})`, e);
+  }
+}
