@@ -1,0 +1,118 @@
+/**
+ * tinybench micro-benchmarks of the per-request work around a model: the gRPC codec (decode a
+ * ModelInferRequest, encode a ModelInferResponse) and the native batcher round trip (enqueue →
+ * a batch source takes it → completion back on the JS thread). Run with no server up, so they
+ * measure the code, not the machine's other tenants (which still share the 2 cores).
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Bench } from 'tinybench';
+import { decodeGrpcInferRequest, encodeGrpcInferResponse } from '../src/codec/grpc-infer';
+import { native } from '../src/native';
+import type { NativeBatcher, NativeBatcherConfig, NativeCompletion } from '../src/native';
+import type { InferResult } from '../src/runtime/types';
+import { encodeInferRequest } from './client';
+import { BENCH_MODELS } from './models';
+import { mean } from './stats';
+
+export interface MicroResult {
+  readonly name: string;
+  /** Per operation, µs. */
+  readonly meanUs: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly samples: number;
+  readonly note: string;
+}
+
+export interface MicroReport {
+  readonly results: MicroResult[];
+  /** Why a group did not run, e.g. "skipped: native batcher not built". */
+  readonly skipped: string[];
+}
+
+function mlpResult(rows: number): InferResult {
+  const y = new Float32Array(rows * 512).fill(0.25);
+  return { model: 'mlp', version: '1', id: undefined, outputs: new Map([['y', { datatype: 'FP32', shape: [rows, 512], data: y }]]) };
+}
+
+function collect(bench: Bench, perOp: Readonly<Record<string, number>>, notes: Readonly<Record<string, string>>): MicroResult[] {
+  return bench.tasks.map((t) => {
+    const r = t.result;
+    const div = perOp[t.name] ?? 1;
+    if (r.state !== 'completed') return { name: t.name, meanUs: NaN, p50Us: NaN, p99Us: NaN, samples: 0, note: r.state };
+    return { name: t.name, meanUs: (r.latency.mean * 1e3) / div, p50Us: (r.latency.p50 * 1e3) / div,
+      p99Us: (r.latency.p99 * 1e3) / div, samples: r.latency.samplesCount, note: notes[t.name] ?? '' };
+  });
+}
+
+async function codecBench(timeMs: number): Promise<MicroResult[]> {
+  const bench = new Bench({ time: timeMs });
+  const mlp1 = encodeInferRequest(BENCH_MODELS.mlp, 1);
+  const mlp64 = encodeInferRequest(BENCH_MODELS.mlp, 64);
+  const digits1 = encodeInferRequest(BENCH_MODELS.digits, 1);
+  const out1 = mlpResult(1);
+  const out64 = mlpResult(64);
+  bench
+    .add(`decode ModelInferRequest digits 1 row (${digits1.length} B)`, () => { decodeGrpcInferRequest(digits1); })
+    .add(`decode ModelInferRequest mlp 1 row (${mlp1.length} B)`, () => { decodeGrpcInferRequest(mlp1); })
+    .add(`decode ModelInferRequest mlp 64 rows (${mlp64.length} B)`, () => { decodeGrpcInferRequest(mlp64); })
+    .add('encode ModelInferResponse mlp 1 row (2 KiB)', () => { encodeGrpcInferResponse(out1); })
+    .add('encode ModelInferResponse mlp 64 rows (128 KiB)', () => { encodeGrpcInferResponse(out64); });
+  await bench.run();
+  return collect(bench, {}, {});
+}
+
+const ECHO_CONFIG: NativeBatcherConfig = {
+  name: 'bench-echo:1', maxBatchSize: 64, hasBatchDim: true, dynamic: true, maxQueueDelayUs: 0,
+  preferredBatchSizes: [], priorityLevels: 0, defaultPriorityLevel: 0,
+  queuePolicies: [{ timeoutAction: 'REJECT', defaultTimeoutUs: 0, allowTimeoutOverride: false, maxQueueSize: 0 }],
+  inputs: [{ name: 'x', elementSize: 4 }], outputs: [{ name: 'y', elementSize: 4 }],
+};
+
+/** Enqueue → completion through a real batcher and an echo batch source on a worker thread. */
+async function batcherBench(timeMs: number): Promise<MicroResult[]> {
+  const pending = new Map<number, () => void>();
+  const queueNs: number[] = [];
+  const batcher: NativeBatcher = native().createBatcher(ECHO_CONFIG, (completions: NativeCompletion[]) => {
+    for (const c of completions) {
+      if (c.error === undefined) queueNs.push(c.queueNs);
+      pending.get(c.requestId)?.();
+      pending.delete(c.requestId);
+    }
+  });
+  const worker = new Worker(path.join(__dirname, 'batch-echo-worker.js'), { workerData: { batcherId: batcher.id } });
+  try {
+    await new Promise<void>((resolve, reject) => { worker.once('message', () => resolve()); worker.once('error', reject); });
+    const row = { data: new Uint8Array(16), shape: [1, 4] };
+    const one = (): Promise<void> => new Promise((resolve) => {
+      pending.set(batcher.enqueue({ inputs: [row], rows: 1, priority: 0, timeoutUs: 0 }), resolve);
+    });
+    const bench = new Bench({ time: timeMs });
+    const burst = 'batcher: 64 concurrent 1-row requests → completions (per request)';
+    bench.add('batcher: enqueue → completion, 1 request of 1 row', one)
+      .add(burst, () => Promise.all(Array.from({ length: 64 }, one)).then(() => undefined));
+    await bench.run();
+    return collect(bench, { [burst]: 64 }, {
+      'batcher: enqueue → completion, 1 request of 1 row':
+        `enqueue → execute start ${(mean(queueNs) / 1e3).toFixed(1)} µs mean over both tasks`,
+    });
+  } finally {
+    batcher.close();
+    await worker.terminate();
+  }
+}
+
+export async function runMicro(timeMs: number): Promise<MicroReport> {
+  const results = await codecBench(timeMs);
+  const skipped: string[] = [];
+  let batcherBuilt = false;
+  try {
+    batcherBuilt = typeof native().createBatcher === 'function';
+  } catch (e) {
+    skipped.push(`batcher: skipped: native addon not loadable (${(e as Error).message.split('\n')[0] ?? ''})`);
+  }
+  if (batcherBuilt) results.push(...await batcherBench(timeMs));
+  else if (skipped.length === 0) skipped.push('batcher: skipped: native batcher not built (no createBatcher in the addon)');
+  return { results, skipped };
+}

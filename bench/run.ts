@@ -1,0 +1,130 @@
+/**
+ * `npm run bench`: Sluice with batching, Sluice without, and a plain grpc-js + onnxruntime-node
+ * baseline, side by side on the example model and a compute-heavy MLP, over gRPC on loopback.
+ *
+ *   node dist/bench/run.js [--quick] [--out DIR] [--models mlp,digits]
+ *                          [--configs batching,no-batching,baseline] [--repeats N]
+ *
+ * Prints progress to stderr and the tables, target ratios and micro-benchmarks to stdout;
+ * writes DIR/results.json and DIR/<model>.svg. The client shares the machine's cores with the
+ * server under test (nothing is pinned), so client CPU is part of every figure.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { benchModel, CONFIGS, type ConfigName, type Plan } from './bench-model';
+import { fmtSig, textTable } from './format';
+import type { LevelResult } from './level';
+import { runMicro, type MicroReport } from './micro';
+import { BENCH_MODELS, maxQueueSize, MODEL_KEYS, type ModelKey } from './models';
+import { formatTables, modelSvg, writeJson } from './report';
+import { summarizeLevels } from './summary';
+import { overloadTargets, p99Target, saturationTarget, type TargetLine } from './targets';
+
+/**
+ * Sized for a few minutes on 2 cores: 3 repeats of 1.5 s per level, 8 levels per model and
+ * configuration. Open-loop rates: 0.3× and 0.6× the baseline's saturation (rates it should
+ * sustain even on a busy machine, where p99s are compared) and 1.5× and 3× (only a server that
+ * out-scales it can serve those). Overload starts at 2× the best throughput measured and
+ * doubles while batching still keeps up (an open loop can outrun the closed-loop estimate). On 2
+ * shared cores the client and the server's gRPC thread may saturate too; the client's send lag
+ * says when they do.
+ */
+const FULL: Plan = {
+  repeats: 3, levelMs: 1_500, warmupMs: 1_500, concurrency: [1, 8, 32, 128], rateFractions: [0.3, 0.6, 1.5, 3],
+  skipAbove: 1.2, overloadMs: 3_000, overloadFactor: 2, overloadRaises: 2, deadlineMs: 5_000, maxRequests: 200_000,
+};
+/** CI-sized: every code path once, in well under a minute. */
+const QUICK: Plan = {
+  repeats: 1, levelMs: 400, warmupMs: 300, concurrency: [1, 16], rateFractions: [0.5, 2],
+  skipAbove: 1.2, overloadMs: 600, overloadFactor: 2, overloadRaises: 1, deadlineMs: 3_000, maxRequests: 50_000,
+};
+/** Overload is measured on the compute-heavy model, where a queue actually builds. */
+const OVERLOAD_MODELS: readonly ModelKey[] = ['mlp'];
+const NAMES = { batching: 'sluice-batching', noBatching: 'sluice-no-batching', baseline: 'baseline' } as const;
+
+function parseList<T extends string>(flag: string, raw: string | undefined, all: readonly T[], alias: (s: string) => string): T[] {
+  if (raw === undefined) return [...all];
+  const picked = raw.split(',').map((s) => alias(s.trim()));
+  const bad = picked.filter((s) => !(all as readonly string[]).includes(s));
+  if (bad.length > 0) throw new Error(`--${flag}: unknown ${bad.join(', ')} (choose from ${all.join(', ')})`);
+  return picked as T[];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: {
+    quick: { type: 'boolean', default: false }, out: { type: 'string', default: '.bench-results' },
+    models: { type: 'string' }, configs: { type: 'string' }, repeats: { type: 'string' },
+  } });
+  const base = values.quick ? QUICK : FULL;
+  const repeats = values.repeats === undefined ? base.repeats : Number(values.repeats);
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeats must be a positive integer, got ${values.repeats}`);
+  const plan: Plan = { ...base, repeats };
+  const models = parseList('models', values.models, MODEL_KEYS, (s) => s);
+  const configs = parseList<ConfigName>('configs', values.configs, CONFIGS, (s) => (s === 'baseline' ? s : s.startsWith('sluice-') ? s : `sluice-${s}`));
+  const outDir = path.resolve(values.out);
+  fs.mkdirSync(outDir, { recursive: true });
+
+  const t0 = performance.now();
+  const progress = (m: string): void => { process.stderr.write(`[${((performance.now() - t0) / 1e3).toFixed(1).padStart(6)}s] ${m}\n`); };
+  const cpus = os.cpus();
+  const machine = `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}`;
+  progress(`${values.quick ? 'quick' : 'full'} run on ${machine}: models ${models.join(', ')}; configs ${configs.join(', ')}; ` +
+    `${plan.repeats} repeat(s) of ${plan.levelMs / 1e3} s per level`);
+
+  const results: LevelResult[] = [];
+  for (const key of models) {
+    results.push(...await benchModel({ model: BENCH_MODELS[key], configs, plan, workDir: outDir,
+      overload: OVERLOAD_MODELS.includes(key), progress }));
+  }
+  const summaries = summarizeLevels(results);
+  const targets: TargetLine[] = models.flatMap((key) => {
+    const name = BENCH_MODELS[key].name;
+    return [saturationTarget(summaries, name, NAMES), p99Target(summaries, name, NAMES),
+      ...overloadTargets(results.filter((r) => r.kind === 'overload'), summaries, name, maxQueueSize(key), NAMES)];
+  });
+
+  progress('micro-benchmarks (tinybench)');
+  let micro: MicroReport | { error: string };
+  try {
+    micro = await runMicro(values.quick ? 100 : 500);
+  } catch (e) {
+    micro = { error: e instanceof Error ? e.message : String(e) };
+  }
+
+  const runtimeS = (performance.now() - t0) / 1e3;
+  const sharedNote = `${machine}; client and server share the cores (nothing pinned); gRPC on loopback; ` +
+    `1-row FP32 requests; medians of ${plan.repeats} repeat(s)`;
+  const svgs = models.map((key) => {
+    const m = BENCH_MODELS[key];
+    const file = path.join(outDir, `${key}.svg`);
+    const ratios = targets.filter((t) => t.target.startsWith(`${m.name}:`) && t.verdict !== 'n/a')
+      .map((t) => `${t.verdict.toUpperCase()}: ${t.target.slice(m.name.length + 2)} (${t.headline})`);
+    fs.writeFileSync(file, modelSvg(summaries, m.name, configs, `${m.name}: latency vs throughput`,
+      [m.description, sharedNote, ...ratios]));
+    return file;
+  });
+  writeJson(path.join(outDir, 'results.json'), { machine, date: new Date().toISOString(), runtimeS, plan, configs,
+    models: models.map((k) => BENCH_MODELS[k]), summaries, targets, micro, levels: results });
+
+  console.log(`Sluice bench — ${sharedNote}`);
+  console.log('req/s = inferences/s; latency ms (client, send → answer); queue/comp µs and batch from ModelStatistics; ' +
+    'spread = half the min–max range over repeats; lag p99 = how late the open-loop client sent (ms)');
+  console.log(formatTables(summaries, configs));
+  console.log('\nTargets');
+  for (const t of targets) console.log(`  [${t.verdict}] ${t.target}\n         ${t.detail}`);
+  console.log('\nMicro-benchmarks (tinybench, µs per operation)');
+  if ('error' in micro) console.log(`  failed: ${micro.error}`);
+  else {
+    console.log(textTable(['task', 'mean', 'p50', 'p99', 'samples', 'note'],
+      micro.results.map((r) => [r.name, fmtSig(r.meanUs), fmtSig(r.p50Us), fmtSig(r.p99Us), String(r.samples), r.note])));
+    for (const s of micro.skipped) console.log(`  ${s}`);
+  }
+  console.log(`\nWrote ${path.join(outDir, 'results.json')} and ${svgs.join(', ')} in ${runtimeS.toFixed(0)} s`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,131 @@
+/**
+ * The issue's performance targets, judged from the measurements (never assumed): each line says
+ * met or missed with the numbers behind it, so a regression or a missing feature shows as a miss.
+ */
+import { fmtFixed, fmtInt, fmtSig, fmtSpread } from './format';
+import type { LevelResult } from './level';
+import { isSustained, sustained, type LevelSummary } from './summary';
+
+export interface TargetLine {
+  readonly target: string;
+  readonly verdict: 'met' | 'missed' | 'n/a';
+  /** The deciding figure in a few words, for the plot's header. */
+  readonly headline: string;
+  readonly detail: string;
+}
+
+export interface ConfigNames {
+  readonly batching: string;
+  readonly noBatching: string;
+  readonly baseline: string;
+}
+
+/**
+ * Saturation throughput: the highest throughput (median over repeats) a configuration reached at
+ * any closed- or open-loop level, with its row. Overload levels are left out (run once, not
+ * repeated).
+ */
+export function saturation(summaries: readonly LevelSummary[], model: string, config: string): LevelSummary | undefined {
+  return summaries.filter((s) => s.model === model && s.config === config && s.kind !== 'overload')
+    .reduce<LevelSummary | undefined>((best, s) => (best === undefined || s.throughput.median > best.throughput.median ? s : best), undefined);
+}
+
+const where = (s: LevelSummary): string => (s.kind === 'closed' ? `c=${s.level}` : `${fmtInt(s.level)}/s offered`);
+
+/** Target 1: saturation throughput with batching ≥ 4× the baseline's. */
+export function saturationTarget(summaries: readonly LevelSummary[], model: string, c: ConfigNames): TargetLine {
+  const target = `${model}: saturation throughput, Sluice with batching ≥ 4× baseline`;
+  const b = saturation(summaries, model, c.batching);
+  const base = saturation(summaries, model, c.baseline);
+  if (b === undefined || base === undefined) return { target, verdict: 'n/a', headline: '', detail: 'needs both configurations' };
+  const ratio = b.throughput.median / base.throughput.median;
+  const nb = saturation(summaries, model, c.noBatching);
+  const nbText = nb === undefined ? '' : `; ${c.noBatching} ${fmtInt(nb.throughput.median)} req/s ` +
+    `(${fmtFixed(nb.throughput.median / base.throughput.median, 2)}×)`;
+  return { target, verdict: ratio >= 4 ? 'met' : 'missed', headline: `${fmtFixed(ratio, 2)}×`,
+    detail: `${fmtFixed(ratio, 2)}×: ${c.batching} ${fmtInt(b.throughput.median)} req/s ${fmtSpread(b.throughput)} ` +
+      `at ${where(b)}, batch ${fmtFixed(b.batchSize, 1)} vs ${c.baseline} ${fmtInt(base.throughput.median)} req/s ` +
+      `${fmtSpread(base.throughput)} at ${where(base)}${nbText}` };
+}
+
+/**
+ * Target 2: at the rates the baseline sustains, batching's p99 ≤ baseline's. Judged at the
+ * highest such rate (the one nearest the baseline's limit); the other rates are listed too.
+ */
+export function p99Target(summaries: readonly LevelSummary[], model: string, c: ConfigNames): TargetLine {
+  const target = `${model}: p99 at a rate the baseline sustains, Sluice ≤ baseline`;
+  const open = summaries.filter((s) => s.model === model && s.kind === 'open');
+  const pairs = open.filter((s) => s.config === c.baseline && sustained(s)).sort((a, b) => b.level - a.level)
+    .flatMap((base) => {
+      const b = open.find((s) => s.config === c.batching && s.level === base.level);
+      return b === undefined ? [] : [{ base, b, nb: open.find((s) => s.config === c.noBatching && s.level === base.level) }];
+    });
+  const [first] = pairs;
+  if (first === undefined) {
+    return { target, verdict: 'n/a', headline: '', detail: 'no rate the baseline sustained was measured for both' };
+  }
+  const detail = pairs.map(({ base, b, nb }) => `at ${fmtInt(base.level)} req/s: ${c.batching} p99 ` +
+    `${fmtSig(b.p99.median)} ms ${fmtSpread(b.p99)} vs ${c.baseline} ${fmtSig(base.p99.median)} ms ${fmtSpread(base.p99)} ` +
+    `= ${fmtFixed(b.p99.median / base.p99.median, 2)}×${nb === undefined ? '' : ` (${c.noBatching} ${fmtSig(nb.p99.median)} ms)`}`);
+  const ratio = first.b.p99.median / first.base.p99.median;
+  return { target, verdict: ratio <= 1 ? 'met' : 'missed',
+    headline: `${fmtFixed(ratio, 2)}× at ${fmtInt(first.base.level)} req/s`, detail: detail.join('; ') };
+}
+
+/** "Refused at once": refusals answered within this, ms. */
+const REFUSAL_FAST_MS = 10;
+/** "RSS flat": peak during the level within this fraction of the RSS before it. */
+const RSS_FLAT = 0.10;
+
+function overloadFacts(r: LevelResult): string {
+  const refused = r.errors['UNAVAILABLE'] ?? 0;
+  const other = Object.entries(r.errors).filter(([code]) => code !== 'UNAVAILABLE').map(([code, n]) => `${code} ${fmtInt(n)}`);
+  return `${fmtInt(r.sent)} sent at ${fmtInt(r.level)} req/s: ${fmtInt(r.ok)} accepted (p99 ${fmtSig(r.latency.p99)} ms), ` +
+    `${fmtInt(refused)} refused UNAVAILABLE (p99 ${fmtSig(r.refusalP99Ms)} ms)${other.length > 0 ? `, ${other.join(', ')}` : ''}; ` +
+    `RSS ${fmtInt(r.rssMiB.before)} → peak ${fmtInt(r.rssMiB.peak)} → ${fmtInt(r.rssMiB.after)} MiB; ` +
+    `client send lag p99 ${fmtSig(r.sendLagP99Ms)} ms` +
+    // Inside the server, per accepted request: what the batcher queue and the compute account for
+    // of the client's latency (the rest waited in the gRPC path, either side).
+    (r.server === undefined ? '' : `; server-side queue ${fmtSig(r.server.queueUs / 1e3)} ms + compute ` +
+      `${fmtSig(r.server.computeUs / 1e3)} ms on average vs client-side ${fmtSig(r.latency.mean)} ms`);
+}
+
+/**
+ * Target 3: under overload the queue bound holds. Met when requests are refused, refusals come
+ * back within 10 ms, RSS peaks within 10 % of where it started, and the accepted requests' p99
+ * stays within twice the time the measured saturation throughput takes to drain a full queue.
+ */
+export function overloadTargets(overload: readonly LevelResult[], summaries: readonly LevelSummary[],
+  model: string, maxQueueSize: number, c: ConfigNames): TargetLine[] {
+  const lines: TargetLine[] = [];
+  // Judged at each configuration's highest overload rate; lower ones it sustained are named.
+  const rows = overload.filter((o) => o.model === model);
+  const top = rows.filter((r) => !rows.some((o) => o.config === r.config && o.level > r.level));
+  for (const r of top) {
+    const lower = rows.filter((o) => o.config === r.config && o.level < r.level)
+      .map((o) => `${fmtInt(o.level)} req/s ${isSustained(o.level, o.throughput, o.errors) ? 'sustained' : 'not sustained'}; `);
+    if (r.config !== c.batching) {
+      lines.push({ target: `${model}: overload, ${r.config} (no queue bound; for contrast)`, verdict: 'n/a',
+        headline: '', detail: `${lower.join('')}${overloadFacts(r)}` });
+      continue;
+    }
+    const sat = saturation(summaries, model, r.config);
+    const boundMs = sat === undefined ? Number.NaN : (2 * maxQueueSize / sat.throughput.median) * 1e3;
+    const refused = r.errors['UNAVAILABLE'] ?? 0;
+    const checks = [
+      [refused > 0, 'excess refused'],
+      [refused > 0 && r.refusalP99Ms <= REFUSAL_FAST_MS, `refusals ≤ ${REFUSAL_FAST_MS} ms`],
+      [r.rssMiB.peak <= r.rssMiB.before * (1 + RSS_FLAT), `RSS flat (≤ +${RSS_FLAT * 100}%)`],
+      [r.latency.p99 <= boundMs, `accepted p99 ≤ ${fmtSig(boundMs)} ms`],
+    ] as const;
+    const failed = checks.filter(([ok]) => !ok).map(([, what]) => what);
+    lines.push({
+      target: `${model}: overload with max_queue_size ${maxQueueSize}, ${r.config}: refused at once, RSS flat, p99 bounded`,
+      verdict: failed.length === 0 ? 'met' : 'missed',
+      headline: `at ${fmtInt(r.level)} req/s: ${fmtInt(refused)} refused, accepted p99 ${fmtSig(r.latency.p99)} ms, ` +
+        `RSS +${fmtInt(r.rssMiB.peak - r.rssMiB.before)} MiB`,
+      detail: `${lower.join('')}${overloadFacts(r)}${failed.length > 0 ? `; not met: ${failed.join(', ')}` : ''}`,
+    });
+  }
+  return lines;
+}
