@@ -82,17 +82,21 @@ async function runInfer(runtime: Runtime, bytes: Buffer, signal: AbortSignal | u
 export function inferenceHandlers(runtime: Runtime): Handlers {
   const modelInfer: UnaryHandler = (call, callback) => {
     const ac = new AbortController();
-    call.on('cancelled', () => ac.abort(cancelReason(call)));
+    // grpc-js also emits 'cancelled' when an answered call's stream closes: only an unanswered
+    // request is really cancelled (and only then is building the reason worth it).
+    let answered = false;
+    call.on('cancelled', () => { if (!answered) ac.abort(cancelReason(call)); });
     runInfer(runtime, call.request, ac.signal).then(
-      (result) => callback(null, encodeGrpcInferResponse(result)),
-      (e) => callback(grpcError(e)),
+      (result) => { answered = true; callback(null, encodeGrpcInferResponse(result)); },
+      (e) => { answered = true; callback(grpcError(e)); },
     );
   };
 
   // One response per request, in request order; errors are in-band and the stream stays open.
   const modelStreamInfer: grpc.handleBidiStreamingCall<Buffer, Buffer> = (call) => {
     const ac = new AbortController();
-    call.on('cancelled', () => ac.abort(cancelReason(call)));
+    let ended = false;
+    call.on('cancelled', () => { if (!ended) ac.abort(cancelReason(call)); });
     let tail: Promise<void> = Promise.resolve();
     call.on('data', (bytes: Buffer) => {
       const response = runInfer(runtime, bytes, ac.signal).then(
@@ -104,7 +108,7 @@ export function inferenceHandlers(runtime: Runtime): Handlers {
         if (!ac.signal.aborted) call.write(buf);
       });
     });
-    call.on('end', () => { void tail.then(() => call.end()); });
+    call.on('end', () => { void tail.then(() => { ended = true; call.end(); }); });
     call.on('error', () => ac.abort());
   };
 
