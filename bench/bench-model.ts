@@ -89,7 +89,9 @@ export async function benchModel(o: { model: BenchModel; configs: readonly Confi
       const failed = Object.entries(r.errors).map(([c, n]) => `${c} ${n}`).join(', ');
       progress(`${model.key} ${label} rep ${repeat + 1}/${plan.repeats} ${t.config}: ${fmtInt(r.throughput)} req/s, ` +
         `p50 ${fmtSig(r.latency.p50)} ms, p99 ${fmtSig(r.latency.p99)} ms` +
-        (r.server !== undefined ? `, batch ${fmtFixed(r.server.batchSize, 1)}` : '') + (failed !== '' ? `, errors ${failed}` : ''));
+        (r.server !== undefined ? `, batch ${fmtFixed(r.server.batchSize, 1)}` : '') +
+        `; CPU client ${fmtFixed(r.cpu.clientCores, 2)} / server ${fmtFixed(r.cpu.serverCores, 2)} cores, ` +
+        `client ${fmtInt(r.cpu.clientUsPerRequest)} µs/req` + (failed !== '' ? `, errors ${failed}` : ''));
       return r;
     };
 

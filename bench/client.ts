@@ -1,14 +1,23 @@
 /**
- * The bench's gRPC client: one @grpc/grpc-js channel per server, unary calls with identity
- * serializers on request bytes encoded once per level, so the client (which shares the 2 cores
- * with the server it measures) spends its CPU on the exchange itself and not on protobuf.
+ * The bench's gRPC client. Every call goes through H2Client, a lean gRPC-over-HTTP/2 unary
+ * client on node:http2 (see h2-client.ts for why not @grpc/grpc-js): the client shares the 2
+ * cores with the server it measures, so what it spends per request is taken from the server.
+ * Requests are encoded once per level, so the client spends its CPU on the exchange itself and
+ * not on protobuf.
  */
-import * as grpc from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { protoType } from '../src/codec/proto';
+import { H2Client, type UnaryDone } from './h2-client';
 import type { BenchModel } from './models';
 
 const INFER = '/inference.GRPCInferenceService/ModelInfer';
-const identity = (b: Buffer): Buffer => b;
+const STATISTICS = '/inference.GRPCInferenceService/ModelStatistics';
+/**
+ * Connections per server. In an A/B on the 2-core machine (closed loop, MLP), 1, 2 and 4 were
+ * within the run-to-run noise of each other, 2 slightly ahead for Sluice at c=32; more would
+ * only add per-connection work on either side.
+ */
+const SESSIONS = 2;
 
 /** A ModelInferRequest of `rows` rows of the model's FP32 input, in raw_input_contents. */
 export function encodeInferRequest(model: BenchModel, rows: number, fill = 0.5): Buffer {
@@ -52,25 +61,20 @@ interface WireStats {
 }
 
 export class BenchClient {
-  readonly #client: grpc.Client;
+  readonly #h2: H2Client;
 
   constructor(readonly address: string) {
-    this.#client = new grpc.Client(address, grpc.credentials.createInsecure(), {
-      'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1,
-    });
+    this.#h2 = new H2Client(address, { sessions: SESSIONS });
   }
 
   /** One ModelInfer; `done` gets the gRPC status (0 = OK), the error message or the response bytes. */
-  infer(request: Buffer, deadlineMs: number,
-    done: (code: grpc.status, details: string | undefined, response: Buffer | undefined) => void): void {
-    this.#client.makeUnaryRequest(INFER, identity, identity, request, new grpc.Metadata(),
-      { deadline: Date.now() + deadlineMs },
-      (err, res) => (err === null ? done(grpc.status.OK, undefined, res) : done(err.code, err.details, undefined)));
+  infer(request: Buffer, deadlineMs: number, done: UnaryDone): void {
+    this.#h2.unary(INFER, request, deadlineMs, done);
   }
 
   inferOnce(request: Buffer, deadlineMs = 30_000): Promise<Buffer> {
     return new Promise((resolve, reject) => this.infer(request, deadlineMs, (code, details, res) =>
-      (res !== undefined ? resolve(res) : reject(new Error(`ModelInfer: ${grpc.status[code]} ${details ?? ''}`)))));
+      (res !== undefined ? resolve(res) : reject(new Error(`ModelInfer: ${status[code]} ${details ?? ''}`)))));
   }
 
   /** ModelStatistics of `model`, or undefined when the server does not implement it (the baseline). */
@@ -79,12 +83,11 @@ export class BenchClient {
     const Res = protoType('inference.ModelStatisticsResponse');
     const bytes = Buffer.from(Req.encode(Req.fromObject({ name: model })).finish());
     const res = await new Promise<Buffer | undefined>((resolve, reject) => {
-      this.#client.makeUnaryRequest('/inference.GRPCInferenceService/ModelStatistics', identity, identity, bytes,
-        new grpc.Metadata(), { deadline: Date.now() + 5_000 }, (err, out) => {
-          if (err === null) resolve(out);
-          else if (err.code === grpc.status.UNIMPLEMENTED) resolve(undefined);
-          else reject(err);
-        });
+      this.#h2.unary(STATISTICS, bytes, 5_000, (code, details, out) => {
+        if (code === status.OK) resolve(out);
+        else if (code === status.UNIMPLEMENTED) resolve(undefined);
+        else reject(new Error(`ModelStatistics: ${status[code]} ${details ?? ''}`));
+      });
     });
     if (res === undefined) return undefined;
     const all = (Res.toObject(Res.decode(res), { longs: Number }) as { model_stats?: WireStats[] }).model_stats ?? [];
@@ -101,7 +104,7 @@ export class BenchClient {
   }
 
   close(): void {
-    this.#client.close();
+    this.#h2.close();
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * One load level against one server: ModelStatistics before and after (for server-side queue,
- * compute and batch size), the server's RSS sampled throughout, and the load itself.
+ * compute and batch size), the server's RSS sampled throughout, the CPU the client and the
+ * server spent on the load, and the load itself.
  */
+import { readFileSync } from 'node:fs';
 import { BenchClient, serverFigures, type ServerFigures } from './client';
 import { runClosedLoop, runOpenLoop, type LevelSamples, type Send } from './load';
 import type { BenchServer } from './server-process';
@@ -40,6 +42,38 @@ export interface LevelResult {
   readonly server: ServerFigures | undefined;
   /** Server RSS, MiB: before the level, highest sample during it, after it. */
   readonly rssMiB: { readonly before: number; readonly peak: number; readonly after: number };
+  /** CPU spent while the load ran (NaN for the server where /proc is unavailable). */
+  readonly cpu: LevelCpu;
+}
+
+/**
+ * The two processes share the machine's cores, so what the load client burns is taken from the
+ * server: these figures say how much of the machine each one had. Cores = CPU seconds per
+ * second of the load's wall time; µs per request = CPU time / requests sent.
+ */
+export interface LevelCpu {
+  /** This process: the load client (its gRPC stack, timers and bookkeeping). */
+  readonly clientCores: number;
+  readonly clientUsPerRequest: number;
+  /** The server's process, all threads (gRPC, batcher, inference). */
+  readonly serverCores: number;
+  readonly serverUsPerRequest: number;
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times; 100 on every mainstream architecture. */
+const CLOCK_TICKS_PER_S = 100;
+
+/** CPU seconds (user + system, all threads) a process has used; NaN where /proc is unavailable. */
+function processCpuSeconds(pid: number): number {
+  try {
+    // Fields after the parenthesised command name (which may itself hold spaces): utime and
+    // stime are fields 14 and 15 of the line, i.e. 11 and 12 after it.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_S;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const RSS_SAMPLE_MS = 100;
@@ -52,12 +86,20 @@ export async function runLevel(o: {
   const rssBefore = o.server.rssBytes();
   let rssPeak = rssBefore;
   const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, o.server.rssBytes()); }, RSS_SAMPLE_MS);
+  const clientCpu0 = process.cpuUsage();
+  const serverCpu0 = processCpuSeconds(o.server.pid);
+  const t0 = performance.now();
   let samples: LevelSamples;
   try {
     samples = o.load.kind === 'closed' ? await runClosedLoop(o.send, o.load) : await runOpenLoop(o.send, o.load.schedule);
   } finally {
     clearInterval(sampler);
   }
+  const wallS = (performance.now() - t0) / 1e3;
+  const clientCpu = process.cpuUsage(clientCpu0);
+  const clientS = (clientCpu.user + clientCpu.system) / 1e6;
+  const serverS = processCpuSeconds(o.server.pid) - serverCpu0;
+  const perRequestUs = (cpuS: number): number => (samples.sent > 0 ? (cpuS / samples.sent) * 1e6 : Number.NaN);
   const rssAfter = o.server.rssBytes();
   const after = await o.client.counters(o.model);
   const unavailable = Float64Array.from(samples.errors['UNAVAILABLE'] ?? []).sort();
@@ -78,5 +120,7 @@ export async function runLevel(o: {
     sendLagP99Ms: samples.sendLagMs === undefined ? Number.NaN : percentile(Float64Array.from(samples.sendLagMs).sort(), 99),
     server: before !== undefined && after !== undefined ? serverFigures(before, after) : undefined,
     rssMiB: { before: rssBefore / MiB, peak: Math.max(rssPeak, rssAfter) / MiB, after: rssAfter / MiB },
+    cpu: { clientCores: clientS / wallS, clientUsPerRequest: perRequestUs(clientS),
+      serverCores: serverS / wallS, serverUsPerRequest: perRequestUs(serverS) },
   };
 }

@@ -54,13 +54,19 @@ const notSupported = (what: string): UnaryHandler => (_call, callback) =>
   callback(grpcError(unimplemented(`${what} is not supported by this server`)));
 
 /**
+ * A client's own deadline timer fires (and resets the stream) slightly before the server's copy of
+ * the deadline, which is later by the transit time: a cancel this close to the deadline is it.
+ */
+const DEADLINE_SLACK_MS = 20;
+
+/**
  * Why grpc-js cancelled a call: it reports a passed deadline as a plain cancel, so tell the two
  * apart by the deadline, and let the runtime record the right failure reason.
  */
 function cancelReason(call: { getDeadline(): grpc.Deadline }): SluiceError {
   const deadline = call.getDeadline();
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(at) && Date.now() >= at
+  return Number.isFinite(at) && Date.now() >= at - DEADLINE_SLACK_MS
     ? new SluiceError('DEADLINE_EXCEEDED', 'the request deadline passed before it completed')
     : new SluiceError('CANCELLED', 'request cancelled by the client');
 }
