@@ -3,7 +3,9 @@
 #include "sluice/batcher.h"
 
 #include <algorithm>
+#include <chrono>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include "batcher-internal.h"
@@ -43,6 +45,16 @@ Status CheckConfig(const BatcherConfig& config) {
     return InvalidArgument("reserve_requests must be below " + std::to_string(kMaxSlots));
   }
   return Status::Ok();
+}
+
+// Earliest deadline among the queued requests that can still expire (a delayed one does not
+// expire again); kNoDeadline if none.
+int64_t EarliestDeadline(const RequestQueue& queue) {
+  int64_t earliest = kNoDeadline;
+  for (auto c = queue.Begin(); !c.done(); c.Next()) {
+    if (!c.delayed()) earliest = std::min(earliest, c.request().deadline_ns);
+  }
+  return earliest;
 }
 
 }  // namespace
@@ -118,6 +130,9 @@ Status Batcher::Enqueue(const EnqueueArgs& args, uint64_t* request_id) {
   const int64_t now = MonotonicNowNs();
   Status s = MakeQueuedRequest(policy_, params, now, &queued);
   if (!s.ok()) return Status(s.code(), config_.name + ": " + s.message());
+  if (queued.deadline_ns != kNoDeadline && !expiry_thread_.joinable()) {
+    RETURN_IF_ERROR(StartExpiryThread());
+  }
   Record* r = AllocRecord();
   if (r == nullptr) {
     return Status(StatusCode::RESOURCE_EXHAUSTED,
@@ -143,9 +158,60 @@ Status Batcher::Enqueue(const EnqueueArgs& args, uint64_t* request_id) {
   r->state = Record::kQueued;
   *request_id = r->id();
   const bool notify = wait_.Changed(now);
+  // The expiry thread sleeps until expiry_wake_ns_; an earlier deadline re-arms it.
+  const bool rearm = queued.deadline_ns < expiry_wake_ns_;
+  if (rearm) expiry_wake_ns_ = queued.deadline_ns;
   lock.unlock();
   if (notify) wait_.NotifyOne();
+  if (rearm) expiry_cv_.notify_one();
   return Status::Ok();
+}
+
+Status Batcher::StartExpiryThread() {
+  try {
+    expiry_thread_ = std::thread([this] { ExpiryLoop(); });
+  } catch (const std::system_error& e) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  config_.name + ": cannot start the queue timeout thread: " + e.what());
+  }
+  return Status::Ok();
+}
+
+void Batcher::ExpiryLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!closed_) {
+    const int64_t now = MonotonicNowNs();
+    if (now >= expiry_wake_ns_) {
+      // Cheap check first: a wake-up for a request that has since been taken finds nothing.
+      std::unique_ptr<CompletionBatch> failed;
+      bool changed = false;
+      if (EarliestDeadline(queue_) <= now) {
+        // Expiry only: rejections and delays, never the batch. An error here (the decision out
+        // of date, which one lock rules out) leaves nothing behind: whatever was removed is in
+        // `failed`, and the sources' own passes act on the rest.
+        (void)TakeBatch(now, nullptr, &failed);
+        changed = true;
+      }
+      expiry_wake_ns_ = EarliestDeadline(queue_);
+      // Cannot happen (the policy expires exactly these); never spin if it somehow does.
+      if (expiry_wake_ns_ <= now) expiry_wake_ns_ = now + 1'000'000;
+      if (changed) {
+        // Fewer requests (or a new order) can make a batch sendable for a waiting source.
+        const bool notify = wait_.Changed(now);
+        lock.unlock();
+        if (notify) wait_.NotifyOne();
+        if (failed != nullptr) sink_->Deliver(std::move(failed));
+        lock.lock();
+        continue;  // state may have changed while unlocked
+      }
+    }
+    if (expiry_wake_ns_ == kNoDeadline) {
+      expiry_cv_.wait(lock);
+    } else {
+      const std::chrono::steady_clock::time_point until{std::chrono::nanoseconds(expiry_wake_ns_)};
+      expiry_cv_.wait_until(lock, until);
+    }
+  }
 }
 
 Status Batcher::Next(int64_t timeout_ns, NextResult* result, TakenBatch* batch) {
@@ -192,6 +258,7 @@ Status Batcher::Next(int64_t timeout_ns, NextResult* result, TakenBatch* batch) 
 
 Status Batcher::TakeBatch(int64_t now_ns, Batch** out, std::unique_ptr<CompletionBatch>* failed) {
   RETURN_IF_ERROR(DecideBatch(queue_, policy_, now_ns, &decision_));
+  if (out == nullptr) decision_.batch.clear();  // expiry only: the batch stays queued
   if (decision_.batch.empty() && decision_.rejected.empty() && decision_.delayed.empty()) {
     return Status::Ok();
   }
@@ -276,12 +343,14 @@ bool Batcher::Cancel(uint64_t request_id) {
 
 void Batcher::Close() {
   std::unique_ptr<CompletionBatch> failed = pool_->Take();
+  std::thread expiry;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) {
       failed.reset();
     } else {
       closed_ = true;
+      expiry = std::move(expiry_thread_);  // only this Close() joins it
       const Status status = Unavailable(config_.name + ": the batcher is closed");
       const int64_t now = MonotonicNowNs();
       RequestId id;
@@ -294,6 +363,15 @@ void Batcher::Close() {
   }
   if (failed == nullptr) return;
   wait_.NotifyAll();
+  expiry_cv_.notify_all();
+  if (expiry.joinable()) {
+    // From the sink on the expiry thread itself: it sees closed_ and exits once Deliver returns.
+    if (expiry.get_id() == std::this_thread::get_id()) {
+      expiry.detach();
+    } else {
+      expiry.join();
+    }
+  }
   if (failed->requests.empty()) {
     pool_->Give(std::move(failed));
   } else {

@@ -232,6 +232,113 @@ TEST(RejectAnsweredByASleepingSourceOnTime) {
   EXPECT_EQ(f.sink->Get(1).code, StatusCode::UNAVAILABLE);
 }
 
+// The only source holds a batch for 300 ms; a request with a 20 ms REJECT timeout queued behind
+// it is answered by the expiry thread at its deadline, not when the source comes back.
+TEST(ExpiryWhileEverySourceIsBusy) {
+  BatcherConfig c = Config(1, false);  // one request per batch: the second cannot join the first
+  c.policy.queue_policies[0].allow_timeout_override = true;
+  Fixture f(c);
+  std::mt19937 rng(21);
+  Request occupying = MakeRequest(1, 2, false, &rng), late = MakeRequest(1, 2, false, &rng);
+  EXPECT_TRUE(f.Enqueue(&occupying, 1).ok());
+  TakenBatch held;
+  NextResult result;
+  EXPECT_TRUE(f.batcher->Next(0, &result, &held).ok());
+  ASSERT_TRUE(result == NextResult::kBatch);
+  const auto start = Clock::now();
+  EXPECT_TRUE(f.Enqueue(&late, 2, 0, 20'000).ok());  // 20 ms, REJECT
+  ASSERT_TRUE(f.sink->WaitFor(1));
+  const auto answered = Clock::now();
+  const int64_t us =
+      std::chrono::duration_cast<std::chrono::microseconds>(answered - start).count();
+  std::printf("  queue timeout 20 ms answered after %lld us (%lld us past the deadline)\n",
+              static_cast<long long>(us), static_cast<long long>(us - 20'000));
+  EXPECT_TRUE(us >= 20'000 && us < 100'000);
+  const Seen s = f.sink->Get(2);
+  EXPECT_EQ(s.times, 1);
+  EXPECT_EQ(s.code, StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s.message, std::string("Request timeout expired"));
+  EXPECT_EQ(f.sink->Get(1).times, 0);  // the occupying batch is still running
+  EXPECT_EQ(f.batcher->Counters().queued, 0u);
+  std::this_thread::sleep_until(start + std::chrono::milliseconds(300));
+  EXPECT_TRUE(EchoComplete(f.batcher.get(), held).ok());
+  ASSERT_TRUE(f.sink->WaitFor(2));
+  EXPECT_TRUE(f.batcher->Next(0, &result, &held).ok());
+  EXPECT_TRUE(result == NextResult::kTimeout);  // the expired request is never executed
+  const sluice::BatcherCounters n = f.batcher->Counters();
+  EXPECT_EQ(n.execution_count, 1u);
+  EXPECT_EQ(n.requests_failed, 1u);
+  EXPECT_EQ(n.requests_succeeded, 1u);
+}
+
+// DELAY: the expiry thread moves the expired request behind its level; nothing is failed and
+// it runs, late, once the source comes back.
+TEST(DelayedExpiryWhileEverySourceIsBusyIsNotRejected) {
+  BatcherConfig c = Config(1, false);
+  c.policy.queue_policies[0].default_timeout_us = 20'000;
+  c.policy.queue_policies[0].timeout_action = sluice::TimeoutAction::kDelay;
+  Fixture f(c);
+  std::mt19937 rng(22);
+  Request occupying = MakeRequest(1, 2, false, &rng), first = MakeRequest(1, 2, false, &rng),
+          second = MakeRequest(1, 2, false, &rng);
+  EXPECT_TRUE(f.Enqueue(&occupying, 1).ok());
+  TakenBatch held;
+  NextResult result;
+  EXPECT_TRUE(f.batcher->Next(0, &result, &held).ok());
+  ASSERT_TRUE(result == NextResult::kBatch);
+  EXPECT_TRUE(f.Enqueue(&first, 2).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));  // `first` expires: delayed
+  EXPECT_TRUE(f.Enqueue(&second, 3).ok());                      // fresh: runs before it
+  EXPECT_EQ(f.sink->completed(), 0u);
+  EXPECT_EQ(f.batcher->Counters().queued, 2u);
+  EXPECT_TRUE(EchoComplete(f.batcher.get(), held).ok());
+  EXPECT_TRUE(f.batcher->Next(0, &result, &held).ok());
+  ASSERT_TRUE(result == NextResult::kBatch);
+  EXPECT_TRUE(std::memcmp(held.inputs[0].data, second.data[0].data(), second.data[0].size()) ==
+              0);
+  EXPECT_TRUE(EchoComplete(f.batcher.get(), held).ok());
+  EXPECT_TRUE(f.batcher->Next(0, &result, &held).ok());
+  ASSERT_TRUE(result == NextResult::kBatch);
+  EXPECT_TRUE(EchoComplete(f.batcher.get(), held).ok());
+  ASSERT_TRUE(f.sink->WaitFor(3));
+  EXPECT_EQ(f.sink->Get(2).code, StatusCode::OK);
+  EXPECT_EQ(f.sink->Get(2).outputs, first.data);
+  EXPECT_EQ(f.batcher->Counters().requests_failed, 0u);
+}
+
+// Close() with the expiry thread armed (a far deadline) and with it idle joins it promptly;
+// the queued request is failed by Close, once.
+TEST(CloseJoinsTheExpiryThread) {
+  for (int armed = 0; armed < 2; ++armed) {
+    BatcherConfig c = Config(1, false);
+    c.policy.queue_policies[0].default_timeout_us = armed ? 60'000'000 : 1'000;
+    Fixture f(c);
+    std::mt19937 rng(23);
+    Request r = MakeRequest(1, 2, false, &rng);
+    EXPECT_TRUE(f.Enqueue(&r, 1).ok());
+    if (!armed) ASSERT_TRUE(f.sink->WaitFor(1));  // expired; the thread now waits for nothing
+    const auto start = Clock::now();
+    f.batcher->Close();
+    EXPECT_TRUE(MsSince(start) < 1000);
+    ASSERT_TRUE(f.sink->WaitFor(1));
+    const Seen s = f.sink->Get(1);
+    EXPECT_EQ(s.times, 1);
+    EXPECT_EQ(s.code, StatusCode::UNAVAILABLE);
+    EXPECT_EQ(s.message == "Request timeout expired", !armed);
+    f.batcher->Close();  // idempotent
+    EXPECT_EQ(f.Enqueue(&r, 2).code(), StatusCode::UNAVAILABLE);
+  }
+  // Destroyed without Close(), the expiry thread armed.
+  BatcherConfig c = Config(1, false);
+  c.policy.queue_policies[0].default_timeout_us = 60'000'000;
+  Fixture f(c);
+  std::mt19937 rng(24);
+  Request r = MakeRequest(1, 2, false, &rng);
+  EXPECT_TRUE(f.Enqueue(&r, 1).ok());
+  f.batcher.reset();
+  EXPECT_EQ(f.sink->Get(1).times, 1);
+}
+
 TEST(DelayedTimeoutsRunBehindTheOthers) {
   BatcherConfig c = Config(1, false);
   c.policy.queue_policies[0].default_timeout_us = 50'000;

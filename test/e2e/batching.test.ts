@@ -178,11 +178,14 @@ describe('native dynamic batching over gRPC', () => {
     assert.deepEqual(order, ['high1', 'high2', 'high3', 'low1', 'low2', 'low3']);
   });
 
-  it('a queue timeout rejects UNAVAILABLE "Request timeout expired", and the request never runs', async () => {
+  it('a queue timeout rejects UNAVAILABLE "Request timeout expired" when it expires, and the request never runs', async () => {
     const before = await stats('slow');
     const busy = await occupy('slow');
     const timedOut = client.call('ModelInfer', slowRequest('slow', 1, { parameters: { timeout: { int64_param: 1000 } } }));
     await assert.rejects(timedOut, grpcError(Status.UNAVAILABLE, /Request timeout expired/));
+    // Answered at its deadline by the batcher's expiry thread, not when the worker frees up.
+    stillOccupied('slow');
+    assert.equal(load('slow').queued, 0);
     await busy.done;
     const after = await stats('slow');
     assert.equal(Number(after['inference_count']) - Number(before['inference_count']), OCCUPY_ROWS, 'only the occupying rows ran');

@@ -59,7 +59,8 @@ struct CompletionBatch {
 };
 
 // Receives finished requests. Thread affinity: Deliver runs on whichever thread finished them
-// (a batch source in Next/Complete/Fail, the caller of Cancel/Close), possibly on several
+// (a batch source in Next/Complete/Fail, the caller of Cancel/Close, or the batcher's expiry
+// thread rejecting timed-out requests), possibly on several
 // threads at once; it is called with no batcher lock held and may therefore call back into the
 // batcher, but it must not throw and should not block: it is on a source's hot path.
 class CompletionSink {

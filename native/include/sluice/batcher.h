@@ -33,9 +33,24 @@
 // flight and are then reused). Per executed batch: one shared output copy (its lifetime is the
 // consumer's) — and nothing else. Failures allocate their messages.
 //
-// Timeouts: expiry is acted on by sources waiting in Next() (they wake at the next deadline).
-// While every source is busy executing, an expired request is answered when one comes back;
-// it is never executed either way (REJECT).
+// Timeouts: a request that expires in the queue is answered when its deadline passes, not when
+// a source next looks, and is never executed (REJECT); under DELAY it moves behind its level.
+// Two parties act on expiry, whichever takes the lock first (the other then finds nothing):
+//  - sources waiting in Next() wake at the next deadline and run the policy as usual;
+//  - the expiry thread, one per batcher, started by the first Enqueue whose request has a
+//    deadline (a model without timeouts never starts it). It sleeps on its own condition
+//    variable until the earliest deadline of the queued, not yet delayed, requests (an Enqueue
+//    with an earlier deadline wakes it to re-arm), then, under the lock, runs DecideBatch and
+//    applies only its `rejected` and `delayed` parts (never the batch: only sources take
+//    batches), and delivers the rejections through the sink in one call, without the lock.
+//    So while every source is busy executing, expired requests are still answered at their
+//    deadline (measured: within ~0.1-1 ms; see batcher-test.cc ExpiryWhileEverySourceIsBusy).
+//    Cost: one wake-up and one O(queue) scan per earliest deadline (a request taken before its
+//    deadline can cause one wake-up that finds nothing), plus a DecideBatch when something has
+//    expired; no allocation per request (rejections use the completion pool as Next does).
+//    Close() (and so the destructor) stops and joins it; a Close() from the sink on the expiry
+//    thread itself detaches it instead, and it exits as soon as the sink returns. The sink must
+//    not destroy the batcher from Deliver() (true of every thread that delivers).
 //
 // Model shapes: with a batch dimension, dim 0 of every input is the request's row count and a
 // batch's inputs are [sum of rows, row shape...]; requests share a batch only when all their
@@ -43,12 +58,14 @@
 // every request is executed alone and its shapes pass through untouched.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sluice/batch-completion.h"
@@ -153,7 +170,8 @@ class Batcher {
   // Fails a still-queued request with CANCELLED; false if it is not queued (running or done).
   bool Cancel(uint64_t request_id);
   // Fails every queued request with UNAVAILABLE, refuses new ones, wakes sources (Next returns
-  // kClosed). Batches already taken still complete normally. Idempotent.
+  // kClosed), stops and joins the expiry thread. Batches already taken still complete normally.
+  // Idempotent.
   void Close();
 
   BatcherCounters Counters() const;
@@ -175,8 +193,14 @@ class Batcher {
   Batch* AllocBatch();
   Batch* FindBatch(BatchId id, int state);
   // Decides at now_ns and applies it: *out is a batch taken for the caller (or null), *failed
-  // the requests that expired under REJECT (or null).
+  // the requests that expired under REJECT (or null). out == nullptr: expiry only (rejections
+  // and delays are applied, the batch is left queued).
   Status TakeBatch(int64_t now_ns, Batch** out, std::unique_ptr<CompletionBatch>* failed);
+  // Starts the expiry thread if it is not running (under mu_). RESOURCE_EXHAUSTED if the OS
+  // refuses a thread.
+  Status StartExpiryThread();
+  // The expiry thread's body (see "Timeouts" above). Takes mu_ itself.
+  void ExpiryLoop();
   // Fails `r` (which has left the queue) into `out` and frees it.
   void AddFailure(Record* r, const Status& status, int64_t now_ns, CompletionBatch* out);
   // Counts a finished batch, frees its records and storage, and frees the batch.
@@ -210,6 +234,11 @@ class Batcher {
   std::vector<std::shared_ptr<ByteBlock>> spare_storage_;
   BatcherCounters counters_;  // batch_stats kept in stats_ below
   std::map<int64_t, BatchSizeStats> stats_;
+  // The expiry thread. The thread object is started (Enqueue) and moved out (Close) under mu_;
+  // expiry_wake_ns_ (when it next looks; kNoDeadline: only when notified) is guarded by mu_.
+  std::thread expiry_thread_;
+  std::condition_variable expiry_cv_;
+  int64_t expiry_wake_ns_ = kNoDeadline;
 };
 
 }  // namespace sluice
