@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <string>
 #include <utility>
 
@@ -12,31 +11,7 @@ namespace sluice::addon {
 namespace {
 
 constexpr napi_type_tag kSourceTag = {0x736c756963652d73ULL, 0x6f757263652d3031ULL};
-constexpr int64_t kMaxSafe = 9007199254740991;
 constexpr int64_t kNsPerMs = 1'000'000;
-
-void DeleteBlockHint(napi_env, void*, void* hint) {
-  delete static_cast<std::shared_ptr<const ByteBlock>*>(hint);
-}
-
-// An ArrayBuffer over one gathered input: external, holding a reference on its storage, or a
-// copy where external buffers are not allowed.
-Napi::ArrayBuffer InputArrayBuffer(Napi::Env env, const BatchInput& in) {
-  napi_value ab = nullptr;
-  if (in.byte_size > 0) {
-    auto* hint = new std::shared_ptr<const ByteBlock>(in.storage);
-    const napi_status s = napi_create_external_arraybuffer(
-        env, const_cast<uint8_t*>(in.data), in.byte_size, DeleteBlockHint, hint, &ab);
-    if (s == napi_ok) return Napi::ArrayBuffer(env, ab);
-    delete hint;
-    if (s != napi_no_external_buffers_allowed) {
-      throw Napi::Error::New(env, "cannot create an input buffer");
-    }
-  }
-  Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, in.byte_size);
-  if (in.byte_size > 0) std::memcpy(copy.Data(), in.data, in.byte_size);
-  return copy;
-}
 
 // True once this thread's environment is stopping (worker.terminate(), process exit): Node-API
 // then refuses calls that could run JS, which is what this probe makes.
@@ -87,9 +62,9 @@ Napi::Value SourceState::Next(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SourceState::BatchToJs(Napi::Env env) {
-  held_.emplace_back();
-  held_.back().id = taken_.id;
   try {
+    held_.emplace_back();
+    held_.back().id = taken_.id;
     Napi::Object batch = Napi::Object::New(env);
     batch.Set("id", Napi::Number::New(env, static_cast<double>(taken_.id)));
     batch.Set("rows", Napi::Number::New(env, static_cast<double>(taken_.rows)));
@@ -97,7 +72,8 @@ Napi::Value SourceState::BatchToJs(Napi::Env env) {
     Napi::Array inputs = Napi::Array::New(env, taken_.inputs.size());
     for (size_t i = 0; i < taken_.inputs.size(); ++i) {
       const BatchInput& in = taken_.inputs[i];
-      Napi::ArrayBuffer ab = InputArrayBuffer(env, in);
+      Napi::ArrayBuffer ab = BlockArrayBuffer(env, in.storage, in.data, in.byte_size,
+                                              "an input buffer");
       held_.back().views.push_back(Napi::Persistent(ab));
       Napi::Object t = Napi::Object::New(env);
       t.Set("data", Napi::Uint8Array::New(env, in.byte_size, ab, 0));
@@ -106,9 +82,10 @@ Napi::Value SourceState::BatchToJs(Napi::Env env) {
     }
     batch.Set("inputs", inputs);
     return batch;
-  } catch (const Napi::Error& e) {
+  } catch (...) {
     // The batch was taken: fail it rather than leave its requests waiting.
-    (void)batcher_->Fail(taken_.id, Internal("cannot hand the batch to JS: " + e.Message()));
+    (void)batcher_->Fail(taken_.id,
+                         Internal("cannot hand the batch to JS: " + CurrentExceptionMessage()));
     Release(env, taken_.id);
     throw;
   }
@@ -116,7 +93,7 @@ Napi::Value SourceState::BatchToJs(Napi::Env env) {
 
 Napi::Value SourceState::Complete(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto id = static_cast<BatchId>(ToInteger(env, info[0], "complete(): batchId", 0, kMaxSafe));
+  const auto id = static_cast<BatchId>(ToInteger(env, info[0], "complete(): batchId", 0, kMaxSafeInteger));
   BatchTimings timings;
   outputs_.clear();
   dims_.clear();
@@ -136,11 +113,11 @@ Napi::Value SourceState::Complete(const Napi::CallbackInfo& info) {
                                  FieldName{"outputs", k, "shape"}, &dims_));
     }
     timings = ReadTimings(env, info[2]);
-  } catch (const Napi::Error& e) {
+  } catch (...) {
     // complete() finishes the batch either way: malformed outputs fail its requests.
     if (batcher_ != nullptr) {
       (void)batcher_->Fail(id, Internal("the batch source's outputs are malformed: " +
-                                        e.Message()));
+                                        CurrentExceptionMessage()));
     }
     Release(env, id);
     throw;
@@ -161,7 +138,7 @@ Napi::Value SourceState::Complete(const Napi::CallbackInfo& info) {
 
 Napi::Value SourceState::Fail(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto id = static_cast<BatchId>(ToInteger(env, info[0], "fail(): batchId", 0, kMaxSafe));
+  const auto id = static_cast<BatchId>(ToInteger(env, info[0], "fail(): batchId", 0, kMaxSafeInteger));
   const std::string name = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   std::string message = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
   StatusCode code;
@@ -222,9 +199,7 @@ BatchSourceWrap::~BatchSourceWrap() {
 }
 
 SourceState& BatchSourceWrap::State(const Napi::CallbackInfo& info) {
-  if (!info.This().IsObject() || !info.This().As<Napi::Object>().CheckTypeTag(&kSourceTag)) {
-    ThrowInvalid(info.Env(), "not a NativeBatchSource");
-  }
+  CheckTypeTag(info, kSourceTag, "NativeBatchSource");
   return *state_;
 }
 

@@ -9,7 +9,6 @@ namespace sluice::addon {
 namespace {
 
 constexpr int64_t kMaxInt32 = 2147483647;
-constexpr int64_t kMaxSafe = 9007199254740991;
 
 Napi::Array ArrayField(Napi::Env env, Napi::Object obj, const char* name,
                        const std::string& where) {
@@ -58,7 +57,7 @@ QueuePolicy ParseQueuePolicy(Napi::Env env, Napi::Value value, const std::string
   } else {
     ThrowInvalid(env, where + ".timeoutAction must be 'REJECT' or 'DELAY'");
   }
-  policy.default_timeout_us = IntField(env, p, "defaultTimeoutUs", where, 0, kMaxSafe);
+  policy.default_timeout_us = IntField(env, p, "defaultTimeoutUs", where, 0, kMaxSafeInteger);
   policy.allow_timeout_override = BoolField(env, p, "allowTimeoutOverride", where);
   policy.max_queue_size =
       static_cast<uint32_t>(IntField(env, p, "maxQueueSize", where, 0, 0xffffffffLL));
@@ -78,7 +77,7 @@ BatcherConfig ParseBatcherConfig(Napi::Env env, Napi::Value value) {
   config.policy.max_batch_size = IntField(env, c, "maxBatchSize", where, 1, kMaxInt32);
   config.has_batch_dim = BoolField(env, c, "hasBatchDim", where);
   config.dynamic = BoolField(env, c, "dynamic", where);
-  config.policy.max_queue_delay_us = IntField(env, c, "maxQueueDelayUs", where, 0, kMaxSafe);
+  config.policy.max_queue_delay_us = IntField(env, c, "maxQueueDelayUs", where, 0, kMaxSafeInteger);
   Napi::Array preferred = ArrayField(env, c, "preferredBatchSizes", where);
   for (uint32_t i = 0; i < preferred.Length(); ++i) {
     config.policy.preferred_batch_sizes.push_back(

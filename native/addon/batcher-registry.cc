@@ -1,5 +1,6 @@
 #include "batcher-registry.h"
 
+#include <iterator>
 #include <mutex>
 #include <unordered_map>
 
@@ -23,6 +24,11 @@ Registry& TheRegistry() {
 uint32_t RegisterBatcher(const std::shared_ptr<Batcher>& batcher) {
   Registry& r = TheRegistry();
   std::lock_guard<std::mutex> lock(r.mu);
+  // Drop the entries of batchers that are gone, so that creating and releasing batchers for
+  // the life of the process (model reloads) does not grow the map. O(batchers), per creation.
+  for (auto it = r.batchers.begin(); it != r.batchers.end();) {
+    it = it->second.expired() ? r.batchers.erase(it) : std::next(it);
+  }
   const uint32_t id = r.next_id++;
   r.batchers.emplace(id, batcher);
   return id;

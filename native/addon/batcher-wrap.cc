@@ -11,13 +11,13 @@ namespace sluice::addon {
 namespace {
 
 constexpr napi_type_tag kBatcherTag = {0x736c756963652d62ULL, 0x6174636865722d31ULL};
-constexpr int64_t kMaxSafe = 9007199254740991;
 
-Napi::Number Num(Napi::Env env, int64_t v) {
-  return Napi::Number::New(env, static_cast<double>(v));
-}
-Napi::Number Num(Napi::Env env, uint64_t v) {
-  return Napi::Number::New(env, static_cast<double>(v));
+// The stage timings that counters() reports for the whole batcher and per batch size.
+void SetComputeNs(Napi::Object o, int64_t input_ns, int64_t infer_ns, int64_t output_ns) {
+  Napi::Env env = o.Env();
+  o.Set("computeInputNs", Num(env, input_ns));
+  o.Set("computeInferNs", Num(env, infer_ns));
+  o.Set("computeOutputNs", Num(env, output_ns));
 }
 
 }  // namespace
@@ -143,7 +143,7 @@ Napi::Value BatcherState::Enqueue(const Napi::CallbackInfo& info) {
       priority.IsUndefined() ? 0 : ToInteger(env, priority, "request.priority", 0, 0xffffffffLL);
   Napi::Value timeout = request.Get("timeoutUs");
   args.timeout_us =
-      timeout.IsUndefined() ? 0 : ToInteger(env, timeout, "request.timeoutUs", 0, kMaxSafe);
+      timeout.IsUndefined() ? 0 : ToInteger(env, timeout, "request.timeoutUs", 0, kMaxSafeInteger);
 
   dims_.clear();
   ranks_.clear();
@@ -193,7 +193,7 @@ Napi::Value BatcherState::Enqueue(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value BatcherState::Cancel(const Napi::CallbackInfo& info) {
-  const int64_t id = ToInteger(info.Env(), info[0], "requestId", 0, kMaxSafe);
+  const int64_t id = ToInteger(info.Env(), info[0], "requestId", 0, kMaxSafeInteger);
   return Napi::Boolean::New(info.Env(), batcher_->Cancel(static_cast<uint64_t>(id)));
 }
 
@@ -208,18 +208,14 @@ Napi::Value BatcherState::Counters(const Napi::CallbackInfo& info) {
   o.Set("inferenceCount", Num(env, c.inference_count));
   o.Set("executionCount", Num(env, c.execution_count));
   o.Set("queueNs", Num(env, c.queue_ns));
-  o.Set("computeInputNs", Num(env, c.compute_input_ns));
-  o.Set("computeInferNs", Num(env, c.compute_infer_ns));
-  o.Set("computeOutputNs", Num(env, c.compute_output_ns));
+  SetComputeNs(o, c.compute_input_ns, c.compute_infer_ns, c.compute_output_ns);
   Napi::Array stats = Napi::Array::New(env, c.batch_stats.size());
   for (size_t i = 0; i < c.batch_stats.size(); ++i) {
     const BatchSizeStats& b = c.batch_stats[i];
     Napi::Object s = Napi::Object::New(env);
     s.Set("batchSize", Num(env, b.batch_size));
     s.Set("count", Num(env, b.count));
-    s.Set("computeInputNs", Num(env, b.compute_input_ns));
-    s.Set("computeInferNs", Num(env, b.compute_infer_ns));
-    s.Set("computeOutputNs", Num(env, b.compute_output_ns));
+    SetComputeNs(s, b.compute_input_ns, b.compute_infer_ns, b.compute_output_ns);
     stats.Set(static_cast<uint32_t>(i), s);
   }
   o.Set("batchStats", stats);
@@ -278,9 +274,7 @@ BatcherWrap::~BatcherWrap() {
 }
 
 BatcherState& BatcherWrap::State(const Napi::CallbackInfo& info) {
-  if (!info.This().IsObject() || !info.This().As<Napi::Object>().CheckTypeTag(&kBatcherTag)) {
-    ThrowInvalid(info.Env(), "not a NativeBatcher");
-  }
+  CheckTypeTag(info, kBatcherTag, "NativeBatcher");
   return *state_;
 }
 

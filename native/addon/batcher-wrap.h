@@ -43,7 +43,8 @@ class BatcherState {
   void Close();
   // The JS object was collected: close once nothing is outstanding.
   void WrapCollected();
-  // Environment teardown: close now and disconnect the sink. No JS may run.
+  // Environment teardown: close now, unregister, and release the TSFN (later deliveries are
+  // dropped). No JS may run.
   void Teardown();
 
  private:

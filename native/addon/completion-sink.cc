@@ -1,39 +1,11 @@
 #include "completion-sink.h"
 
-#include <cstring>
 #include <utility>
 
 #include "js-convert.h"
 
 namespace sluice::addon {
 namespace {
-
-void DeleteBlockHint(napi_env, void*, void* hint) {
-  delete static_cast<std::shared_ptr<const ByteBlock>*>(hint);
-}
-
-// One ArrayBuffer over a batch's output copy: external (sharing the copy, released when the
-// last view is collected) where the runtime allows it, else a copy (STYLE.md item 4).
-napi_value OutputArrayBuffer(napi_env env, const std::shared_ptr<const ByteBlock>& block) {
-  napi_value ab = nullptr;
-  const size_t size = block == nullptr ? 0 : block->size();
-  if (size > 0) {
-    auto* hint = new std::shared_ptr<const ByteBlock>(block);
-    const napi_status s = napi_create_external_arraybuffer(
-        env, const_cast<uint8_t*>(block->data()), size, DeleteBlockHint, hint, &ab);
-    if (s == napi_ok) return ab;
-    delete hint;
-    if (s != napi_no_external_buffers_allowed) {
-      throw Napi::Error::New(env, "cannot create an output buffer");
-    }
-  }
-  void* dst = nullptr;
-  if (napi_create_arraybuffer(env, size, &dst, &ab) != napi_ok) {
-    throw Napi::Error::New(env, "cannot create an output buffer");
-  }
-  if (size > 0) std::memcpy(dst, block->data(), size);
-  return ab;
-}
 
 // Property names used for every completion of one delivery, created once per delivery.
 struct CompletionKeys {
@@ -51,13 +23,6 @@ struct CompletionKeys {
   Napi::String request_id, error, outputs, batch_size, queue_ns, input_ns, infer_ns, output_ns,
       data, shape;
 };
-
-Napi::Number Num(Napi::Env env, int64_t v) {
-  return Napi::Number::New(env, static_cast<double>(v));
-}
-Napi::Number Num(Napi::Env env, uint64_t v) {
-  return Napi::Number::New(env, static_cast<double>(v));
-}
 
 }  // namespace
 
@@ -107,7 +72,11 @@ napi_value CompletionsToJs(napi_env raw_env, const CompletionBatch& batch) {
   const CompletionKeys keys(env);
   Napi::Array out = Napi::Array::New(env, batch.requests.size());
   Napi::ArrayBuffer block;
-  if (batch.data != nullptr) block = Napi::ArrayBuffer(env, OutputArrayBuffer(env, batch.data));
+  if (batch.data != nullptr) {
+    // One buffer per batch, shared by every request's views (STYLE.md item 4).
+    block = BlockArrayBuffer(env, batch.data, batch.data->data(), batch.data->size(),
+                             "an output buffer");
+  }
   Napi::Value undefined = env.Undefined();
   for (size_t j = 0; j < batch.requests.size(); ++j) {
     const CompletedRequest& c = batch.requests[j];

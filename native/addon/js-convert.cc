@@ -1,11 +1,15 @@
 #include "js-convert.h"
 
 #include <cmath>
+#include <cstring>
+#include <exception>
 
 namespace sluice::addon {
 namespace {
 
-constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1
+void DeleteBlockHint(napi_env, void*, void* hint) {
+  delete static_cast<std::shared_ptr<const ByteBlock>*>(hint);
+}
 
 }  // namespace
 
@@ -26,7 +30,8 @@ void ThrowInvalid(Napi::Env env, const std::string& message) {
 int64_t ToInteger(Napi::Env env, Napi::Value value, const char* what, int64_t min, int64_t max) {
   if (!value.IsNumber()) ThrowInvalid(env, std::string(what) + " must be a number");
   const double d = value.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || std::trunc(d) != d || std::fabs(d) > kMaxSafeInteger) {
+  if (!std::isfinite(d) || std::trunc(d) != d ||
+      std::fabs(d) > static_cast<double>(kMaxSafeInteger)) {
     ThrowInvalid(env, std::string(what) + " must be an integer, got " + std::to_string(d));
   }
   const auto i = static_cast<int64_t>(d);
@@ -77,7 +82,7 @@ size_t ReadShape(Napi::Env env, Napi::Value value, const FieldName& what,
   const uint32_t rank = shape.Length();
   for (uint32_t i = 0; i < rank; ++i) {
     dims->push_back(
-        ToInteger(env, shape.Get(i), "a dim", 0, static_cast<int64_t>(kMaxSafeInteger)));
+        ToInteger(env, shape.Get(i), "a dim", 0, kMaxSafeInteger));
   }
   return rank;
 }
@@ -88,6 +93,46 @@ Napi::Array ShapeToJs(Napi::Env env, const int64_t* dims, size_t rank) {
     shape.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(dims[i])));
   }
   return shape;
+}
+
+Napi::ArrayBuffer BlockArrayBuffer(Napi::Env env, const std::shared_ptr<const ByteBlock>& owner,
+                                   const uint8_t* data, size_t size, const char* what) {
+  napi_value ab = nullptr;
+  if (size > 0) {
+    auto* hint = new std::shared_ptr<const ByteBlock>(owner);
+    const napi_status s = napi_create_external_arraybuffer(env, const_cast<uint8_t*>(data), size,
+                                                           DeleteBlockHint, hint, &ab);
+    if (s == napi_ok) return Napi::ArrayBuffer(env, ab);
+    delete hint;
+    if (s != napi_no_external_buffers_allowed) {
+      throw Napi::Error::New(env, std::string("cannot create ") + what);
+    }
+  }
+  void* dst = nullptr;
+  if (napi_create_arraybuffer(env, size, &dst, &ab) != napi_ok) {
+    throw Napi::Error::New(env, std::string("cannot create ") + what);
+  }
+  if (size > 0) std::memcpy(dst, data, size);
+  return Napi::ArrayBuffer(env, ab);
+}
+
+void CheckTypeTag(const Napi::CallbackInfo& info, const napi_type_tag& tag,
+                  const char* class_name) {
+  if (!info.This().IsObject() || !info.This().As<Napi::Object>().CheckTypeTag(&tag)) {
+    ThrowInvalid(info.Env(), std::string("not a ") + class_name);
+  }
+}
+
+std::string CurrentExceptionMessage() {
+  try {
+    throw;
+  } catch (const Napi::Error& e) {
+    return e.Message();
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unexpected native exception";
+  }
 }
 
 bool StatusCodeFromName(const std::string& name, StatusCode* code) {

@@ -1,5 +1,6 @@
 // Small conversions shared by the batcher bindings: JS errors with a gRPC code name, checked
-// numbers (Number.isInteger semantics, never truthiness), typed-array views and shapes.
+// numbers (Number.isInteger semantics, never truthiness), typed-array views and shapes,
+// ArrayBuffers over native byte blocks, and the wraps' type-tag check.
 // JS-thread only (each call takes the Napi::Env of the calling thread).
 #pragma once
 
@@ -7,12 +8,23 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "sluice/batch-tensors.h"
 #include "sluice/status.h"
 
 namespace sluice::addon {
+
+constexpr int64_t kMaxSafeInteger = 9007199254740991;  // 2^53 - 1 (Number.MAX_SAFE_INTEGER)
+
+inline Napi::Number Num(Napi::Env env, int64_t v) {
+  return Napi::Number::New(env, static_cast<double>(v));
+}
+inline Napi::Number Num(Napi::Env env, uint64_t v) {
+  return Napi::Number::New(env, static_cast<double>(v));
+}
 
 // A JS Error with `.code` set to the gRPC code name (see src/runtime/status.ts).
 Napi::Error StatusError(Napi::Env env, StatusCode code, const std::string& message);
@@ -43,6 +55,20 @@ void ViewBytes(Napi::Env env, Napi::Value value, const FieldName& what, const ui
 size_t ReadShape(Napi::Env env, Napi::Value value, const FieldName& what,
                  std::vector<int64_t>* dims);
 Napi::Array ShapeToJs(Napi::Env env, const int64_t* dims, size_t rank);
+
+// An ArrayBuffer over `size` bytes at `data`, which `owner` keeps alive: external, holding a
+// reference on `owner` until the buffer is collected, or a copy where the runtime does not allow
+// external buffers. Throws Napi::Error naming `what` ("an output buffer").
+Napi::ArrayBuffer BlockArrayBuffer(Napi::Env env, const std::shared_ptr<const ByteBlock>& owner,
+                                   const uint8_t* data, size_t size, const char* what);
+
+// Throws INVALID_ARGUMENT "not a <class_name>" unless `this` carries `tag` (a method called on
+// another object, e.g. through Function.prototype.call).
+void CheckTypeTag(const Napi::CallbackInfo& info, const napi_type_tag& tag,
+                  const char* class_name);
+
+// The message of the exception being handled; call only inside a catch block.
+std::string CurrentExceptionMessage();
 
 // The code whose name is `name` ("UNAVAILABLE"); false if there is none.
 bool StatusCodeFromName(const std::string& name, StatusCode* code);

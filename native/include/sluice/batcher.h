@@ -176,7 +176,6 @@ class Batcher {
 
   BatcherCounters Counters() const;
   const BatcherConfig& config() const { return config_; }
-  CompletionPool& completion_pool() { return *pool_; }
 
  private:
   struct Record;

@@ -63,7 +63,6 @@ class SourceWait {
   // may return early (spurious), so callers re-check their state. Lock held on entry and return.
   void Wait(std::unique_lock<std::mutex>* lock, uint64_t seen, int64_t until_ns);
 
-  int64_t spin_ns() const { return spin_ns_; }
   // Sources sleeping now; read under the lock.
   int sleepers() const { return sleepers_; }
 
