@@ -7,6 +7,7 @@ import { tensorFromJson, tensorToJsonText } from './json-data';
 import { parseInputParameters, parseOutputParameters, parseRequestParameters } from './parameters';
 import { tensorFromRaw, tensorToRaw } from './raw';
 import { checkShape } from './shape';
+import { showJson } from './show';
 
 /**
  * KServe v2 HTTP/REST infer bodies ⇄ DecodedInferRequest / InferResult, including Triton's binary
@@ -90,8 +91,7 @@ function decodeInputs(wire: unknown, binary: Uint8Array | undefined): Map<string
     const what = `input '${name}'`;
     if (inputs.has(name)) throw invalidArgument(`${what}: duplicate input name`);
     if (!isDataType(datatype)) {
-      const shown = (JSON.stringify(datatype) ?? 'undefined').slice(0, 40);
-      throw invalidArgument(`${what}: unknown datatype ${shown}`);
+      throw invalidArgument(`${what}: unknown datatype ${showJson(datatype)}`);
     }
     const { shape, count } = checkShape(input['shape'], what);
     const { binaryDataSize } = parseInputParameters(input['parameters'], 'json', what);

@@ -3,6 +3,7 @@
  * `long` package is installed), JSON gives numbers or decimal strings, callers may use bigint.
  * Everything here converts exactly or reports that it cannot; nothing rounds silently.
  */
+import { showJson } from './show';
 
 /** The parts of a protobufjs Long the codec needs (duck-typed so the codec does not import `long`). */
 export interface LongLike {
@@ -45,11 +46,11 @@ function longToBigInt(v: LongLike): bigint {
   return (high << 32n) + BigInt(v.low >>> 0);
 }
 
-/** Exact decimal text of an integer-ish value (anything else as JSON), for error messages. */
+/** Exact decimal text of a Long, number or bigint (anything else as cut JSON), for error messages. */
 export function integerText(v: unknown): string {
   if (isLongLike(v)) return longToBigInt(v).toString();
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
-  return JSON.stringify(v) ?? String(v);
+  return showJson(v);
 }
 
 const INT64_MIN = -(2n ** 63n);

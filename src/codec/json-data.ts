@@ -4,6 +4,8 @@ import type { Tensor } from '../runtime/tensor';
 import { jsonToBigInt64 } from './int64';
 import { checkTensorData } from './raw';
 import { checkAllocation, formatShape } from './shape';
+import { showJson } from './show';
+import { INT_RANGE } from './typed-contents';
 
 /**
  * The KServe v2 HTTP `data` field ⇄ Tensor. Element encodings: BOOL true/false, integers and
@@ -13,16 +15,6 @@ import { checkAllocation, formatShape } from './shape';
  */
 
 const RAW_ONLY: ReadonlySet<DataType> = new Set<DataType>(['FP16', 'BF16']);
-
-/** Inclusive ranges of the integer datatypes that fit in a double exactly. */
-const RANGE: Partial<Readonly<Record<DataType, readonly [number, number]>>> = {
-  INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-(2 ** 31), 2 ** 31 - 1],
-  UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 2 ** 32 - 1],
-};
-
-/** At most this much of an offending value is quoted in an error message. */
-const SHOWN_CHARS = 40;
-const show = (v: unknown): string => (JSON.stringify(v) ?? String(v)).slice(0, SHOWN_CHARS);
 
 /** JSON `data` (flat, or nested exactly as the shape) → Tensor. `count` is product(shape). */
 export function tensorFromJson(datatype: DataType, shape: number[], count: number, data: unknown,
@@ -54,7 +46,7 @@ function flattenNested(data: readonly unknown[], shape: readonly number[], what:
       if (!Array.isArray(node) || node.length !== shape[depth]) {
         throw invalidArgument(`${what}: nested data does not match shape ${formatShape(shape)}: ` +
           `expected ${shape[depth]} elements at depth ${depth}, got ` +
-          `${Array.isArray(node) ? node.length : show(node)}`);
+          `${Array.isArray(node) ? node.length : showJson(node)}`);
       }
       for (const child of node) next.push(child);
     }
@@ -66,7 +58,7 @@ function flattenNested(data: readonly unknown[], shape: readonly number[], what:
 function bytesElements(values: readonly unknown[], what: string): Uint8Array[] {
   return values.map((v, i) => {
     if (typeof v !== 'string') {
-      throw invalidArgument(`${what}: data[${i}] is ${show(v)}; BYTES needs a string`);
+      throw invalidArgument(`${what}: data[${i}] is ${showJson(v)}; BYTES needs a string`);
     }
     return Buffer.from(v, 'utf8');
   });
@@ -74,7 +66,7 @@ function bytesElements(values: readonly unknown[], what: string): Uint8Array[] {
 
 function numericData(datatype: DataType, values: readonly unknown[], what: string): NumericArray {
   const bad = (i: number, needs: string): never => {
-    throw invalidArgument(`${what}: data[${i}] is ${show(values[i])}; ${datatype} needs ${needs}`);
+    throw invalidArgument(`${what}: data[${i}] is ${showJson(values[i])}; ${datatype} needs ${needs}`);
   };
   const n = values.length;
   switch (datatype) {
@@ -105,7 +97,7 @@ function numericData(datatype: DataType, values: readonly unknown[], what: strin
       return out;
     }
     default: {
-      const range = RANGE[datatype];
+      const range = INT_RANGE[datatype];
       const Ctor = dataTypeInfo(datatype).array;
       if (range === undefined || Ctor === undefined) throw internal(`no JSON decoding for ${datatype}`);
       const [lo, hi] = range;

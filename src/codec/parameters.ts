@@ -1,5 +1,6 @@
 import { invalidArgument, unimplemented } from '../runtime/status';
 import { integerText, toSafeInteger, type LongLike } from './int64';
+import { showJson } from './show';
 
 /**
  * KServe v2 parameters maps (request, input and output level) → the few settings Sluice acts on.
@@ -42,13 +43,13 @@ function readProto(p: ProtoParameter): Value {
       return { kind: 'double', value: p.double_param, shown: `double_param ${String(p.double_param)}` };
     case 'string_param':
       return { kind: 'string', value: p.string_param,
-        shown: `string_param ${JSON.stringify(p.string_param)}` };
+        shown: `string_param ${showJson(p.string_param)}` };
     default: return { kind: 'none', value: undefined, shown: 'no value' };
   }
 }
 
 function readJson(key: string, v: unknown, where: string): Value {
-  const shown = JSON.stringify(v) ?? String(v);
+  const shown = showJson(v);
   switch (typeof v) {
     case 'boolean': return { kind: 'bool', value: v, shown };
     case 'string': return { kind: 'string', value: v, shown };

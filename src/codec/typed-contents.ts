@@ -37,11 +37,12 @@ const FIELD_FOR: Readonly<Record<DataType, ContentsField | undefined>> = {
 };
 
 /**
- * Inclusive value ranges for datatypes carried in a wider field (int32 / uint32). Out-of-range
- * values are rejected rather than truncated to their low bytes: a client that sends 300 as INT8
- * has a bug, and silently sending 44 to the model would hide it.
+ * Inclusive value ranges of the integer datatypes up to 32 bits (they fit a double exactly), for
+ * values carried in a wider field (int32 / uint32 contents, JSON numbers). Out-of-range values are
+ * rejected rather than truncated to their low bytes: a client that sends 300 as INT8 has a bug,
+ * and silently sending 44 to the model would hide it.
  */
-const RANGE: Partial<Readonly<Record<DataType, readonly [number, number]>>> = {
+export const INT_RANGE: Partial<Readonly<Record<DataType, readonly [number, number]>>> = {
   INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-(2 ** 31), 2 ** 31 - 1],
   UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 2 ** 32 - 1],
 };
@@ -96,7 +97,7 @@ function numericData(datatype: DataType, field: ContentsField, count: number, c:
 }
 
 function narrowIntData(datatype: DataType, values: readonly number[], what: string): NumericArray {
-  const range = RANGE[datatype];
+  const range = INT_RANGE[datatype];
   const Ctor = dataTypeInfo(datatype).array;
   if (range === undefined || Ctor === undefined) throw internal(`no integer range for ${datatype}`);
   const [lo, hi] = range;

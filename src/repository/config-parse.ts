@@ -1,7 +1,8 @@
 import { basename } from 'node:path';
 import { DATATYPES, toConfigName, type DataType } from '../runtime/datatypes';
 import { invalidArgument } from '../runtime/status';
-import { PBTXT_MAX_CHARS, PBTXT_MAX_DEPTH, parsePbtxt, type PbMessage, type PbPosition, type PbValue } from './pbtxt';
+import { joinPath, parseJsonConfigTree } from './config-json';
+import { parsePbtxt, type PbMessage, type PbPosition, type PbValue } from './pbtxt';
 import type {
   DynamicBatchingConfig, InstanceGroup, InstanceKind, QueuePolicy, TimeoutAction, VersionPolicy,
 } from './model-config';
@@ -11,8 +12,8 @@ import type {
  * names — read into a PartialModelConfig: what the file says, validated, with nothing taken from
  * the model yet (config-complete.ts does that).
  *
- * Both formats become one tree (pbtxt.ts's PbMessage) and one reader validates it, so they accept
- * the same fields and give the same errors. Lexical rules still follow each format's protobuf
+ * Both formats become one tree (pbtxt.ts's PbMessage; config-json.ts converts JSON) and one
+ * reader validates it, so they accept the same fields and give the same errors. Lexical rules still follow each format's protobuf
  * mapping: JSON writes enums as strings and may write int64 as decimal strings; pbtxt writes
  * enums as bare names. Maps are repeated `{ key value }` messages in pbtxt, objects in JSON.
  *
@@ -74,26 +75,9 @@ export const DEFAULT_DYNAMIC_BATCHING: DynamicBatchingConfig = {
 
 /** Config file text → ParsedConfig. Throws SluiceError INVALID_ARGUMENT. */
 export function parseConfigText(text: string, format: ConfigFormat): ParsedConfig {
-  if (format === 'pbtxt') return configFromTree(parsePbtxt(text));
-  if (text.length > PBTXT_MAX_CHARS) {
-    throw invalidArgument(`text is ${text.length} characters; the limit is ${PBTXT_MAX_CHARS}`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw invalidArgument(`invalid JSON: ${(e as Error).message}`);
-  }
-  return configFromJson(value);
-}
-
-export function configFromTree(tree: PbMessage): ParsedConfig {
-  return readModelConfig(tree, new Reader(false));
-}
-
-export function configFromJson(value: unknown): ParsedConfig {
-  if (!isJsonObject(value)) throw invalidArgument(`a JSON model config must be an object, got ${jsonKind(value)}`);
-  return readModelConfig(jsonMessage(value, '', 0), new Reader(true));
+  return format === 'pbtxt'
+    ? readModelConfig(parsePbtxt(text), new Reader(false))
+    : readModelConfig(parseJsonConfigTree(text), new Reader(true));
 }
 
 // ---- field names, per Triton message (model_config.proto) ----
@@ -157,7 +141,6 @@ function enumTable<T extends string>(names: readonly T[]): ReadonlyMap<string, T
 
 const allDefined = <T>(xs: readonly (T | undefined)[]): xs is readonly T[] => xs.every((x) => x !== undefined);
 
-const join = (path: string, field: string): string => (path === '' ? field : `${path}.${field}`);
 
 function show(v: PbValue): string {
   switch (v.kind) {
@@ -188,9 +171,9 @@ class Reader {
   /** A message's fields after checking every name against the schema. */
   fields(msg: PbMessage, path: string, schema: Schema): Fields {
     for (const [field, values] of msg.fields) {
-      if (schema.ignored.includes(field)) this.ignored.push(join(path, field));
+      if (schema.ignored.includes(field)) this.ignored.push(joinPath(path, field));
       else if (!schema.used.includes(field)) {
-        this.error(values[0] ?? msg, join(path, field), 'is not a Triton model config field');
+        this.error(values[0] ?? msg, joinPath(path, field), 'is not a Triton model config field');
       }
     }
     return new Fields(this, msg, path);
@@ -258,7 +241,7 @@ class Fields {
   constructor(private readonly r: Reader, private readonly msg: PbMessage, private readonly base: string) {}
 
   path(field: string): string {
-    return join(this.base, field);
+    return joinPath(this.base, field);
   }
 
   has(field: string): boolean {
@@ -468,41 +451,4 @@ function readParameters(r: Reader, f: Fields): Map<string, string> {
     params.set(name, s ?? '');
   }
   return params;
-}
-
-// ---- JSON → tree ----
-
-function isJsonObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function jsonKind(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`;
-}
-
-/**
- * JSON objects become messages, arrays become a field's value list, and null means "absent" (as
- * in protobuf's JSON mapping). Nesting is capped like pbtxt's.
- */
-function jsonMessage(obj: Record<string, unknown>, path: string, depth: number): PbMessage {
-  if (depth > PBTXT_MAX_DEPTH) throw invalidArgument(`${path || 'config'} nests deeper than ${PBTXT_MAX_DEPTH} levels`);
-  const fields = new Map<string, PbValue[]>();
-  for (const [field, v] of Object.entries(obj)) {
-    const p = join(path, field);
-    if (v === null) continue;
-    fields.set(field, Array.isArray(v)
-      ? v.map((e: unknown, i) => jsonValue(e, `${p}[${i}]`, depth))
-      : [jsonValue(v, p, depth)]);
-  }
-  return { kind: 'message', fields };
-}
-
-function jsonValue(v: unknown, path: string, depth: number): PbValue {
-  if (typeof v === 'string') return { kind: 'string', value: v };
-  if (typeof v === 'number') {
-    return Number.isInteger(v) ? { kind: 'int', value: BigInt(v) } : { kind: 'float', value: v };
-  }
-  if (typeof v === 'boolean') return { kind: 'identifier', value: String(v) };
-  if (isJsonObject(v)) return jsonMessage(v, path, depth + 1);
-  throw invalidArgument(`${path} must not be ${jsonKind(v)}`);
 }
