@@ -4,9 +4,6 @@
  * Triton's tools without interpolation differences.
  */
 
-/** The percentiles every latency summary carries, in percent. */
-export const PERCENTILES = [50, 90, 95, 99, 99.9] as const;
-
 /** Nearest rank over an ascending array; NaN when empty. */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile must be in [0, 100], got ${p}`);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { SERVE_USAGE, UsageError, serve } from './serve';
+import { UsageError, serve } from './serve';
 
 const USAGE = `usage: sluice <command> [options]
 
@@ -17,13 +17,13 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(USAGE);
       return undefined;
     default:
-      throw new UsageError(`unknown command '${command}'`);
+      throw new UsageError(`unknown command '${command}'`, USAGE);
   }
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UsageError) {
-    process.stderr.write(`sluice: ${e.message}\n\n${SERVE_USAGE}`);
+    process.stderr.write(`sluice: ${e.message}\n\n${e.usage}`);
     process.exit(2);
   }
   process.stderr.write(`sluice: ${e instanceof Error ? e.message : String(e)}\n`);

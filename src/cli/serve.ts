@@ -22,7 +22,10 @@ function intFlag(name: string, value: string | undefined, fallback: number, min:
   return n;
 }
 
-export class UsageError extends Error {}
+/** A command-line mistake: `message`, then `usage`, and exit status 2. */
+export class UsageError extends Error {
+  constructor(message: string, readonly usage: string = SERVE_USAGE) { super(message); }
+}
 
 export async function serve(argv: string[]): Promise<void> {
   let values;

@@ -54,7 +54,6 @@ export const DATATYPES: readonly DataTypeInfo[] = [
 
 const byName = new Map<string, DataTypeInfo>(DATATYPES.map((d) => [d.name, d]));
 const byOnnx = new Map<number, DataTypeInfo>(DATATYPES.map((d) => [d.onnx, d]));
-const byConfigEnum = new Map<number, DataTypeInfo>(DATATYPES.map((d) => [d.configEnum, d]));
 const byOrt = new Map<string, DataTypeInfo>(DATATYPES.map((d) => [d.ort, d]));
 
 export function isDataType(s: unknown): s is DataType {
@@ -78,9 +77,6 @@ export function fromConfigName(s: string): DataType | undefined {
 }
 export function toConfigName(dt: DataType): string {
   return dt === 'BYTES' ? 'TYPE_STRING' : `TYPE_${dt}`;
-}
-export function fromConfigEnum(v: number): DataType | undefined {
-  return byConfigEnum.get(v)?.name;
 }
 export function fromOrtType(t: string): DataType | undefined {
   return byOrt.get(t)?.name;

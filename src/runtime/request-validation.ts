@@ -10,9 +10,9 @@ import { formatShape, type Tensor } from './tensor';
  */
 export function validateInferInputs(model: string, config: ModelConfig,
   inputs: ReadonlyMap<string, Tensor>): number {
-  const declared = new Map<string, ModelTensorConfig>(config.input.map((t) => [t.name, t]));
+  // Linear scans, not a Set per request: models declare a handful of tensors.
   for (const name of inputs.keys()) {
-    if (!declared.has(name)) {
+    if (!config.input.some((t) => t.name === name)) {
       throw invalidArgument(`unexpected input '${name}' for model '${model}'; expected ${list(config.input)}`);
     }
   }
@@ -37,15 +37,12 @@ export function validateInferInputs(model: string, config: ModelConfig,
 export function validateRequestedOutputs(model: string, config: ModelConfig,
   requested: readonly string[] | undefined): string[] {
   if (requested === undefined || requested.length === 0) return config.output.map((o) => o.name);
-  const known = new Set(config.output.map((o) => o.name));
-  const seen = new Set<string>();
-  for (const name of requested) {
-    if (!known.has(name)) {
+  requested.forEach((name, i) => {
+    if (!config.output.some((o) => o.name === name)) {
       throw invalidArgument(`unknown output '${name}' requested from model '${model}'; it has ${list(config.output)}`);
     }
-    if (seen.has(name)) throw invalidArgument(`output '${name}' requested more than once`);
-    seen.add(name);
-  }
+    if (requested.indexOf(name) !== i) throw invalidArgument(`output '${name}' requested more than once`);
+  });
   return [...requested];
 }
 

@@ -4,7 +4,7 @@ import type { ModelConfig } from '../repository/model-config';
 import { scanRepository } from '../repository/scan';
 import { modelStats, RequestStats } from './model-stats';
 import { validateInferInputs, validateRequestedOutputs } from './request-validation';
-import { type ErrorCode, notFound, toSluiceError, unavailable } from './status';
+import { type ErrorCode, notFound, printable, toSluiceError, unavailable } from './status';
 import type { Tensor } from './tensor';
 import type {
   InferObserver, InferOptions, InferResult, ModelIndexEntry, ModelMetadata, ModelState, ModelStats,
@@ -27,7 +27,6 @@ interface VersionEntry {
   readonly version: string;
   state: ModelState;
   reason: string;
-  readonly config: ModelConfig | undefined;
   /** Executes batches of `scheduler`'s batcher; both are set together once the version loads. */
   session: BackendSession | undefined;
   /** Kept after close (its counters stay readable for statistics). */
@@ -85,10 +84,10 @@ export class Runtime {
       for (const ve of m.versionErrors) {
         log('error', `model '${m.name}' version ${ve.version} unavailable: ${ve.path}: ${ve.reason}`);
         versions.push({ version: ve.version, state: 'UNAVAILABLE', reason: `${ve.path}: ${ve.reason}`,
-          config: m.config, session: undefined, scheduler: undefined, requests: new RequestStats() });
+          session: undefined, scheduler: undefined, requests: new RequestStats() });
       }
       await Promise.all(m.versions.map(async (v) => {
-        const entry: VersionEntry = { version: v.version, state: 'LOADING', reason: '', config: m.config,
+        const entry: VersionEntry = { version: v.version, state: 'LOADING', reason: '',
           session: undefined, scheduler: undefined, requests: new RequestStats() };
         versions.push(entry);
         if (m.config === undefined) return;
@@ -108,7 +107,7 @@ export class Runtime {
       options.observer);
   }
 
-  /** True until close() begins. */
+  /** Always true: the process answers while it drains; stopping shows in `ready`, not here. */
   get live(): boolean { return true; }
 
   /**
@@ -147,8 +146,8 @@ export class Runtime {
 
   metadata(name: string, version?: string): ModelMetadata {
     const m = this.model(name);
-    const entry = this.version(m, version, false);
-    const config = this.configOf(m, entry);
+    this.version(m, version, false); // NOT_FOUND / INVALID_ARGUMENT for a bad version
+    const config = this.configOf(m);
     const batch = config.maxBatchSize > 0 ? [-1] : [];
     return {
       name: m.name,
@@ -161,7 +160,8 @@ export class Runtime {
 
   config(name: string, version?: string): ModelConfig {
     const m = this.model(name);
-    return this.configOf(m, this.version(m, version, false));
+    this.version(m, version, false); // NOT_FOUND / INVALID_ARGUMENT for a bad version
+    return this.configOf(m);
   }
 
   /** Queue depth and executing requests per model version, from the batchers' counters. */
@@ -221,7 +221,7 @@ export class Runtime {
       if (session === undefined || scheduler === undefined) {
         throw unavailable(`model '${name}' version ${entry.version} is not ready`);
       }
-      const config = this.configOf(m, entry);
+      const config = this.configOf(m);
       const map = inputs instanceof Map ? inputs : new Map(Object.entries(inputs));
       const rows = validateInferInputs(name, config, map);
       const names = validateRequestedOutputs(name, config, options.outputs);
@@ -269,7 +269,7 @@ export class Runtime {
 
   private model(name: string): ModelEntry {
     const m = this.models.get(name);
-    if (m === undefined) throw notFound(`unknown model '${printable(name)}'`);
+    if (m === undefined) throw notFound(`unknown model '${printable(name, 128)}'`);
     return m;
   }
 
@@ -293,8 +293,9 @@ export class Runtime {
     return e;
   }
 
-  private configOf(m: ModelEntry, e: VersionEntry | undefined): ModelConfig {
-    const config = e?.config ?? m.config;
+  /** Every version of a model shares its config (one config.pbtxt per model directory). */
+  private configOf(m: ModelEntry): ModelConfig {
+    const config = m.config;
     if (config === undefined) throw unavailable(`model '${m.name}' is unavailable: ${m.error ?? 'no configuration'}`);
     return config;
   }
@@ -327,9 +328,4 @@ async function loadVersion(entry: VersionEntry, model: string, modelFile: string
   entry.scheduler = scheduler;
   entry.state = 'READY';
   log('info', `model '${model}' version ${entry.version} READY (backend ${session.backend})`);
-}
-
-function printable(s: string): string {
-  const cut = s.length > 128 ? `${s.slice(0, 128)}…` : s;
-  return cut.replace(/[^\x20-\x7e]/g, '?');
 }

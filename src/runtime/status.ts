@@ -51,6 +51,12 @@ export const unimplemented = (msg: string): SluiceError => new SluiceError('UNIM
 export const internal = (msg: string, cause?: unknown): SluiceError =>
   new SluiceError('INTERNAL', msg, cause === undefined ? undefined : { cause });
 
+/** A client-supplied string for an error message: cut to `max` characters, non-printables as '?'. */
+export function printable(s: string, max: number): string {
+  const cut = s.length > max ? `${s.slice(0, max)}…` : s;
+  return cut.replace(/[^\x20-\x7e]/g, '?');
+}
+
 /** Any thrown value → SluiceError (unknown errors become INTERNAL with their message). */
 export function toSluiceError(e: unknown): SluiceError {
   if (e instanceof SluiceError) return e;

@@ -1,4 +1,4 @@
-import { invalidArgument } from './status';
+import { invalidArgument, printable } from './status';
 
 /**
  * Parses a requested model version. "" or undefined means "the default version" (undefined is
@@ -12,12 +12,8 @@ export function parseVersion(v: string | number | undefined): string | undefined
     return String(v);
   }
   if (!/^[0-9]{1,18}$/.test(v)) {
-    throw invalidArgument(`model version must be a non-negative integer, got '${printable(v)}'`);
+    throw invalidArgument(`model version must be a non-negative integer, got '${printable(v, 64)}'`);
   }
   return BigInt(v).toString();
 }
 
-function printable(s: string): string {
-  const cut = s.length > 64 ? `${s.slice(0, 64)}…` : s;
-  return cut.replace(/[^\x20-\x7e]/g, '?');
-}

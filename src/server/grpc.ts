@@ -168,12 +168,19 @@ export function healthHandlers(runtime: Runtime): Handlers {
   };
   // Watch: the current status now, then on every change until the client leaves.
   const watch: grpc.handleServerStreamingCall<Buffer, Buffer> = (call) => {
+    let known: boolean;
+    try {
+      known = HEALTH_SERVICES.has(String(decode(reqType, call.request)['service']));
+    } catch (e) {
+      call.destroy(toSluiceError(e));
+      return;
+    }
     let last = '';
     const send = (): void => {
-      const now = HEALTH_SERVICES.has(String(decode(reqType, call.request)['service'])) ? status() : 'SERVICE_UNKNOWN';
+      const now = known ? status() : 'SERVICE_UNKNOWN';
       if (now !== last) { last = now; call.write(encode(resType, { status: now })); }
     };
-    try { send(); } catch (e) { call.destroy(toSluiceError(e)); return; }
+    send();
     const timer = setInterval(send, 1000);
     timer.unref();
     call.on('cancelled', () => clearInterval(timer));

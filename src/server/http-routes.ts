@@ -28,7 +28,7 @@ function segment(s: string): string {
 /** Maps a request path to a route and the HTTP method it takes; undefined when no route matches. */
 export function matchRoute(pathname: string): RouteMatch | undefined {
   const parts = pathname.split('/').filter((p) => p !== '');
-  const [a, b, c, d, e, f] = parts;
+  const [a, b, c, d, e] = parts;
   if (parts.length === 1 && a === 'metrics') return { route: { kind: 'metrics' }, method: 'GET' };
   if (a !== 'v2') return undefined;
   if (parts.length === 1) return { route: { kind: 'server-metadata' }, method: 'GET' };
@@ -56,7 +56,6 @@ export function matchRoute(pathname: string): RouteMatch | undefined {
     if (e === undefined) return undefined;
     version = segment(e);
     rest = parts.slice(5);
-    if (f === undefined && rest.length === 0) return { route: { kind: 'model-metadata', model, version }, method: 'GET' };
   }
   if (rest.length === 0) return { route: { kind: 'model-metadata', model, version }, method: 'GET' };
   if (rest.length !== 1) return undefined;
