@@ -1,26 +1,21 @@
-import * as grpc from '@grpc/grpc-js';
 import type * as protobuf from 'protobufjs';
 import { decodeGrpcInferRequest, encodeGrpcInferResponse, encodeGrpcStreamResponse } from '../codec/grpc-infer';
 import { protoRoot, protoType } from '../codec/proto';
 import type { Runtime } from '../runtime/runtime';
 import { SluiceError, invalidArgument, toSluiceError, unimplemented } from '../runtime/status';
-import { rawServiceDefinition } from './grpc-service';
+import {
+  GrpcTransport, type BidiHandler, type CallContext, type Method, type ServerStreamHandler, type UnaryHandler,
+} from './grpc-transport';
 import {
   modelConfigObject, modelMetadataObject, modelStatisticsObject, repositoryIndexObjects,
 } from './protocol-objects';
 import { SERVER_EXTENSIONS, SERVER_NAME, SERVER_VERSION } from './server-info';
 
-type UnaryHandler = grpc.handleUnaryCall<Buffer, Buffer>;
-type Handlers = Record<string, grpc.UntypedHandleCall>;
+type Handlers = Record<string, Method>;
 
 export interface GrpcServerOptions {
-  /** Largest request or response message, bytes; larger requests get RESOURCE_EXHAUSTED. */
+  /** Largest request message, bytes; larger requests get RESOURCE_EXHAUSTED. */
   readonly maxMessageBytes: number;
-}
-
-function grpcError(e: unknown): Partial<grpc.StatusObject> {
-  const err = toSluiceError(e);
-  return { code: err.grpcCode, details: err.message };
 }
 
 function decode(type: protobuf.Type, buf: Buffer): Record<string, unknown> {
@@ -35,44 +30,23 @@ function encode(type: protobuf.Type, obj: Record<string, unknown>): Buffer {
   return Buffer.from(type.encode(type.fromObject(obj)).finish());
 }
 
+const unaryMethod = (handler: UnaryHandler): Method => ({ kind: 'unary', handler });
+
 /** A unary RPC whose request and response are ordinary (small) messages. */
-function unary(method: string, fn: (req: Record<string, unknown>) => Record<string, unknown>): UnaryHandler {
+function unary(method: string, fn: (req: Record<string, unknown>) => Record<string, unknown>): Method {
   const svc = protoRoot().lookupService('inference.GRPCInferenceService').methods[method];
   if (svc === undefined) throw new Error(`no method ${method}`);
   const reqType = protoType(`inference.${svc.requestType}`);
   const resType = protoType(`inference.${svc.responseType}`);
-  return (call, callback) => {
-    try {
-      callback(null, encode(resType, fn(decode(reqType, call.request))));
-    } catch (e) {
-      callback(grpcError(e));
-    }
-  };
+  return unaryMethod((request) => encode(resType, fn(decode(reqType, request))));
 }
 
-const notSupported = (what: string): UnaryHandler => (_call, callback) =>
-  callback(grpcError(unimplemented(`${what} is not supported by this server`)));
-
-/**
- * A client's own deadline timer fires (and resets the stream) slightly before the server's copy of
- * the deadline, which is later by the transit time: a cancel this close to the deadline is it.
- */
-const DEADLINE_SLACK_MS = 20;
-
-/**
- * Why grpc-js cancelled a call: it reports a passed deadline as a plain cancel, so tell the two
- * apart by the deadline, and let the runtime record the right failure reason.
- */
-function cancelReason(call: { getDeadline(): grpc.Deadline }): SluiceError {
-  const deadline = call.getDeadline();
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(at) && Date.now() >= at - DEADLINE_SLACK_MS
-    ? new SluiceError('DEADLINE_EXCEEDED', 'the request deadline passed before it completed')
-    : new SluiceError('CANCELLED', 'request cancelled by the client');
-}
+const notSupported = (what: string): Method => unaryMethod(() => {
+  throw unimplemented(`${what} is not supported by this server`);
+});
 
 /** Runs one ModelInfer request, cancelled when `signal` aborts (client gone or deadline passed). */
-async function runInfer(runtime: Runtime, bytes: Buffer, signal: AbortSignal | undefined) {
+async function runInfer(runtime: Runtime, bytes: Buffer, signal: AbortSignal) {
   const req = decodeGrpcInferRequest(bytes);
   return runtime.infer(req.modelName, req.inputs, {
     version: req.modelVersion,
@@ -86,36 +60,22 @@ async function runInfer(runtime: Runtime, bytes: Buffer, signal: AbortSignal | u
 
 /** Handlers of inference.GRPCInferenceService over a Runtime. */
 export function inferenceHandlers(runtime: Runtime): Handlers {
-  const modelInfer: UnaryHandler = (call, callback) => {
-    const ac = new AbortController();
-    // grpc-js also emits 'cancelled' when an answered call's stream closes: only an unanswered
-    // request is really cancelled (and only then is building the reason worth it).
-    let answered = false;
-    call.on('cancelled', () => { if (!answered) ac.abort(cancelReason(call)); });
-    runInfer(runtime, call.request, ac.signal).then(
-      (result) => { answered = true; callback(null, encodeGrpcInferResponse(result)); },
-      (e) => { answered = true; callback(grpcError(e)); },
-    );
-  };
+  const modelInfer: UnaryHandler = (request: Buffer, ctx: CallContext) =>
+    runInfer(runtime, request, ctx.signal).then(encodeGrpcInferResponse);
 
   // One response per request, in request order; errors are in-band and the stream stays open.
-  const modelStreamInfer: grpc.handleBidiStreamingCall<Buffer, Buffer> = (call) => {
-    const ac = new AbortController();
-    let ended = false;
-    call.on('cancelled', () => { if (!ended) ac.abort(cancelReason(call)); });
+  const modelStreamInfer: BidiHandler = (ctx, out) => {
     let tail: Promise<void> = Promise.resolve();
-    call.on('data', (bytes: Buffer) => {
-      const response = runInfer(runtime, bytes, ac.signal).then(
-        (result) => encodeGrpcStreamResponse(result),
-        (e) => encodeGrpcStreamResponse({ error: toSluiceError(e).message }),
-      );
-      tail = tail.then(async () => {
-        const buf = await response;
-        if (!ac.signal.aborted) call.write(buf);
-      });
-    });
-    call.on('end', () => { void tail.then(() => { ended = true; call.end(); }); });
-    call.on('error', () => ac.abort());
+    return {
+      onMessage(bytes) {
+        const response = runInfer(runtime, bytes, ctx.signal).then(
+          (result) => encodeGrpcStreamResponse(result),
+          (e) => encodeGrpcStreamResponse({ error: toSluiceError(e).message }),
+        );
+        tail = tail.then(async () => { out.write(await response); });
+      },
+      onEnd() { void tail.then(() => out.end()); },
+    };
   };
 
   return {
@@ -132,8 +92,8 @@ export function inferenceHandlers(runtime: Runtime): Handlers {
       ({ model_stats: runtime.statistics(String(r['name']), String(r['version'])).map(modelStatisticsObject) })),
     RepositoryIndex: unary('RepositoryIndex', (r) =>
       ({ models: repositoryIndexObjects(runtime.index(), r['ready'] === true) })),
-    ModelInfer: modelInfer,
-    ModelStreamInfer: modelStreamInfer,
+    ModelInfer: unaryMethod(modelInfer),
+    ModelStreamInfer: { kind: 'bidi', handler: modelStreamInfer },
     RepositoryModelLoad: notSupported('RepositoryModelLoad (model control through the admin API comes later)'),
     RepositoryModelUnload: notSupported('RepositoryModelUnload (model control through the admin API comes later)'),
     SystemSharedMemoryStatus: notSupported('system shared memory'),
@@ -154,53 +114,43 @@ export function healthHandlers(runtime: Runtime): Handlers {
   const reqType = protoType('grpc.health.v1.HealthCheckRequest');
   const resType = protoType('grpc.health.v1.HealthCheckResponse');
   const status = (): string => (runtime.ready ? 'SERVING' : 'NOT_SERVING');
-  const check: UnaryHandler = (call, callback) => {
-    try {
-      const service = String(decode(reqType, call.request)['service']);
-      if (!HEALTH_SERVICES.has(service)) {
-        callback(grpcError(new SluiceError('NOT_FOUND', `unknown service '${service}'`)));
-        return;
-      }
-      callback(null, encode(resType, { status: status() }));
-    } catch (e) {
-      callback(grpcError(e));
-    }
+  const check: UnaryHandler = (request) => {
+    const service = String(decode(reqType, request)['service']);
+    if (!HEALTH_SERVICES.has(service)) throw new SluiceError('NOT_FOUND', `unknown service '${service}'`);
+    return encode(resType, { status: status() });
   };
   // Watch: the current status now, then on every change until the client leaves.
-  const watch: grpc.handleServerStreamingCall<Buffer, Buffer> = (call) => {
-    let known: boolean;
-    try {
-      known = HEALTH_SERVICES.has(String(decode(reqType, call.request)['service']));
-    } catch (e) {
-      call.destroy(toSluiceError(e));
-      return;
-    }
+  const watch: ServerStreamHandler = (request, ctx, out) => {
+    const known = HEALTH_SERVICES.has(String(decode(reqType, request)['service']));
     let last = '';
     const send = (): void => {
       const now = known ? status() : 'SERVICE_UNKNOWN';
-      if (now !== last) { last = now; call.write(encode(resType, { status: now })); }
+      if (now !== last) { last = now; out.write(encode(resType, { status: now })); }
     };
     send();
     const timer = setInterval(send, 1000);
     timer.unref();
-    call.on('cancelled', () => clearInterval(timer));
-    call.on('close', () => clearInterval(timer));
+    ctx.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
   };
-  return { Check: check, Watch: watch };
+  return { Check: unaryMethod(check), Watch: { kind: 'serverStream', handler: watch } };
 }
 
-/** A grpc-js server with the KServe v2 and health services, bound and started. */
-export async function startGrpcServer(runtime: Runtime, address: string,
-  options: GrpcServerOptions): Promise<{ server: grpc.Server; port: number }> {
-  const server = new grpc.Server({
-    'grpc.max_receive_message_length': options.maxMessageBytes,
-    'grpc.max_send_message_length': options.maxMessageBytes,
+/** Routes every method of `service` ("pkg.Service") to its handler by gRPC path. */
+function routes(service: string, handlers: Handlers): [string, Method][] {
+  return protoRoot().lookupService(service).methodsArray.map((m) => {
+    const method = handlers[m.name];
+    if (method === undefined) throw new Error(`no handler for ${service}/${m.name}`);
+    return [`/${service}/${m.name}`, method];
   });
-  server.addService(rawServiceDefinition(protoRoot().lookupService('inference.GRPCInferenceService')),
-    inferenceHandlers(runtime));
-  server.addService(rawServiceDefinition(protoRoot().lookupService('grpc.health.v1.Health')), healthHandlers(runtime));
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
-  });
-  return { server, port };
+}
+
+/** The KServe v2 and health services on the HTTP/2 gRPC transport, bound and started. */
+export async function startGrpcServer(runtime: Runtime, host: string, port: number,
+  options: GrpcServerOptions): Promise<{ server: GrpcTransport; port: number }> {
+  const methods = new Map([
+    ...routes('inference.GRPCInferenceService', inferenceHandlers(runtime)),
+    ...routes('grpc.health.v1.Health', healthHandlers(runtime)),
+  ]);
+  const server = new GrpcTransport(methods, { maxMessageBytes: options.maxMessageBytes });
+  return { server, port: await server.listen(host, port) };
 }

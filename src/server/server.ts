@@ -1,4 +1,3 @@
-import type * as grpc from '@grpc/grpc-js';
 import type * as http from 'node:http';
 import { registerDeviceMetrics } from '../metrics/device-metrics';
 import { registerRuntimeMetrics } from '../metrics/runtime-metrics';
@@ -6,6 +5,7 @@ import { ServerMetrics } from '../metrics/server-metrics';
 import { Runtime, defaultLogger, type Logger } from '../runtime/runtime';
 import { describeDevices, deviceInfo } from './device-info';
 import { startGrpcServer } from './grpc';
+import type { GrpcTransport } from './grpc-transport';
 import { startHttpServer } from './http';
 
 export interface ServerOptions {
@@ -29,7 +29,7 @@ export class SluiceServer {
   private constructor(
     readonly runtime: Runtime,
     readonly metrics: ServerMetrics,
-    private readonly grpcServer: grpc.Server,
+    private readonly grpcServer: GrpcTransport,
     private readonly httpServer: http.Server,
     readonly grpcPort: number,
     readonly httpPort: number,
@@ -44,7 +44,7 @@ export class SluiceServer {
     const runtime = await Runtime.open(options.modelRepository, { observer: metrics, logger: log });
     registerRuntimeMetrics(metrics.registry, runtime);
     try {
-      const g = await startGrpcServer(runtime, `${hostForUrl(options.host)}:${options.grpcPort}`,
+      const g = await startGrpcServer(runtime, options.host, options.grpcPort,
         { maxMessageBytes: options.maxMessageBytes });
       try {
         const h = await startHttpServer(runtime, metrics, options.host, options.httpPort,
@@ -70,7 +70,7 @@ export class SluiceServer {
   }
 
   private async doStop(graceMs: number): Promise<boolean> {
-    const grpcDone = new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
+    const grpcDone = this.grpcServer.shutdown();
     const httpDone = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
     this.httpServer.closeIdleConnections();
     const runtimeClean = this.runtime.close(graceMs);
@@ -92,8 +92,4 @@ function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
   let timer: NodeJS.Timeout | undefined;
   const promise = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
   return { promise, cancel: () => clearTimeout(timer) };
-}
-
-function hostForUrl(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { protoRoot, protoType } from '../../src/codec/proto';
-import { rawServiceDefinition } from '../../src/server/grpc-service';
+import { rawServiceDefinition } from './raw-service';
 
 /**
  * A real @grpc/grpc-js client for inference.GRPCInferenceService and grpc.health.v1.Health that

@@ -2,10 +2,9 @@ import type * as grpc from '@grpc/grpc-js';
 import type * as protobuf from 'protobufjs';
 
 /**
- * A grpc-js ServiceDefinition for a protobufjs service whose messages cross the wire as raw
- * Buffers: handlers decode requests themselves, so a malformed message becomes an
- * INVALID_ARGUMENT answer (grpc-js would say INTERNAL if its deserializer threw), and ModelInfer
- * can read tensor bytes as views of the received buffer.
+ * A grpc-js client ServiceDefinition for a protobufjs service whose messages cross the wire as raw
+ * Buffers, so tests send exactly the bytes they want (malformed ones included) and decode answers
+ * themselves.
  */
 export function rawServiceDefinition(service: protobuf.Service): grpc.ServiceDefinition {
   const def: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};

@@ -1,0 +1,129 @@
+import * as zlib from 'node:zlib';
+import { SluiceError } from '../runtime/status';
+
+/**
+ * gRPC over HTTP/2, the parts below the handlers (grpc/grpc doc/PROTOCOL-HTTP2.md): length-prefixed
+ * messages in DATA frames, grpc-timeout, grpc-message encoding. Pure functions and one small
+ * reader class; no sockets.
+ */
+
+/** Each message on the wire: 1 byte compressed flag, 4 bytes big-endian length, the message. */
+export const FRAME_HEADER_BYTES = 5;
+
+/** Encodings a request may be compressed with (responses are never compressed). */
+export const ACCEPT_ENCODING = 'identity,gzip,deflate';
+
+/** Frames one message (uncompressed). */
+export function frameMessage(message: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + message.length);
+  out[0] = 0;
+  out.writeUInt32BE(message.length, 1);
+  message.copy(out, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/**
+ * Splits a request body, arriving in DATA chunks of any size, into messages. Messages larger than
+ * `maxBytes` are refused from their header, before their body is buffered.
+ */
+export class MessageReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  constructor(private readonly maxBytes: number, private readonly encoding: string | undefined) {}
+
+  /** Adds a chunk; returns the messages it completed (usually none or one). Throws SluiceError. */
+  push(chunk: Buffer): Buffer[] {
+    if (this.buffered === 0 && chunk.length >= FRAME_HEADER_BYTES) {
+      // Fast path: the whole message in one chunk, read as a view (no copy).
+      const length = chunk.readUInt32BE(1);
+      if (chunk.length === FRAME_HEADER_BYTES + length) {
+        return [this.message(chunk[0] ?? 0, length, chunk.subarray(FRAME_HEADER_BYTES))];
+      }
+    }
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const out: Buffer[] = [];
+    for (;;) {
+      if (this.buffered < FRAME_HEADER_BYTES) return out;
+      const head = this.peek(FRAME_HEADER_BYTES);
+      const length = head.readUInt32BE(1);
+      this.checkLength(length);
+      if (this.buffered < FRAME_HEADER_BYTES + length) return out;
+      const whole = this.take(FRAME_HEADER_BYTES + length);
+      out.push(this.message(whole[0] ?? 0, length, whole.subarray(FRAME_HEADER_BYTES)));
+    }
+  }
+
+  /** True when bytes of an incomplete message are left (the body ended mid-message). */
+  get pending(): boolean { return this.buffered > 0; }
+
+  private checkLength(length: number): void {
+    if (length > this.maxBytes) {
+      throw new SluiceError('RESOURCE_EXHAUSTED',
+        `received message larger than max (${length} vs. ${this.maxBytes})`);
+    }
+  }
+
+  private message(flag: number, length: number, body: Buffer): Buffer {
+    this.checkLength(length);
+    if (flag === 0) return body;
+    if (flag !== 1) throw new SluiceError('INTERNAL', `invalid gRPC message flag ${flag}`);
+    return decompress(body, this.encoding, this.maxBytes);
+  }
+
+  private peek(n: number): Buffer {
+    const first = this.chunks[0];
+    if (first !== undefined && first.length >= n) return first.subarray(0, n);
+    return Buffer.concat(this.chunks, this.buffered).subarray(0, n);
+  }
+
+  private take(n: number): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0] as Buffer : Buffer.concat(this.chunks, this.buffered);
+    const rest = all.subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.buffered = rest.length;
+    return all.subarray(0, n);
+  }
+}
+
+function decompress(body: Buffer, encoding: string | undefined, maxBytes: number): Buffer {
+  const options = { maxOutputLength: Math.max(1, maxBytes) };
+  try {
+    if (encoding === 'gzip') return zlib.gunzipSync(body, options);
+    if (encoding === 'deflate') return zlib.inflateSync(body, options);
+  } catch (e) {
+    const tooBig = (e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE';
+    throw new SluiceError(tooBig ? 'RESOURCE_EXHAUSTED' : 'INTERNAL', tooBig
+      ? `decompressed message larger than max (${maxBytes})`
+      : `cannot decompress ${encoding} message: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (encoding === undefined || encoding === 'identity') {
+    throw new SluiceError('INTERNAL', 'compressed message received but grpc-encoding names no compression');
+  }
+  throw new SluiceError('UNIMPLEMENTED', `unsupported grpc-encoding '${encoding.slice(0, 40)}' (accepted: ${ACCEPT_ENCODING})`);
+}
+
+const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+
+/**
+ * grpc-timeout ("100m", "5S", up to 8 digits and a unit) in milliseconds; undefined when absent.
+ * A malformed value is an error, as in grpc-js.
+ */
+export function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value[0] ?? '' : value;
+  const m = /^(\d{1,8})([HMSmun])$/.exec(text);
+  const unit = m === null ? undefined : TIMEOUT_UNIT_MS[m[2] as string];
+  if (m === null || unit === undefined) {
+    throw new SluiceError('INVALID_ARGUMENT', `malformed grpc-timeout '${text.slice(0, 20)}'`);
+  }
+  return Number(m[1]) * unit;
+}
+
+/** grpc-message is percent-encoded: everything outside printable ASCII, and '%' itself. */
+export function encodeGrpcMessage(message: string): string {
+  // encodeURIComponent handles UTF-8; then undo what the spec allows to stay literal.
+  return encodeURIComponent(message).replace(/%(2[0-46-9A-F]|[3-6][0-9A-F]|7[0-9A-E])/g,
+    (all, hex: string) => (hex === '25' ? all : String.fromCharCode(parseInt(hex, 16))));
+}
