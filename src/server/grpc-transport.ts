@@ -59,6 +59,8 @@ export interface GrpcTransportOptions {
  */
 const DEADLINE_SLACK_MS = 20;
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const cancelledError = (): SluiceError => new SluiceError('CANCELLED', 'request cancelled by the client');
 const deadlineError = (): SluiceError => new SluiceError('DEADLINE_EXCEEDED', 'the request deadline passed before it completed');
 
@@ -82,9 +84,10 @@ class Call implements StreamWriter, CallContext {
   private ended = false;
 
   constructor(private readonly stream: http2.ServerHttp2Stream, readonly deadline: number) {
-    if (Number.isFinite(deadline)) {
-      this.timer = setTimeout(() => this.fail(deadlineError()), Math.max(0, deadline - Date.now()));
-    }
+    // setTimeout cannot wait past 2^31-1 ms (~24.8 days; it would fire at once): a deadline that
+    // far away is no deadline in practice.
+    const wait = deadline - Date.now();
+    if (wait <= MAX_TIMER_MS) this.timer = setTimeout(() => this.fail(deadlineError()), Math.max(0, wait));
     stream.once('close', () => {
       clearTimeout(this.timer);
       if (!this.ended) {
@@ -104,6 +107,7 @@ class Call implements StreamWriter, CallContext {
     if (this.ended) return;
     this.finish();
     const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
     stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
     stream.once('wantTrailers', () => stream.sendTrailers(OK_TRAILERS));
     stream.end(frameMessage(message));
@@ -135,14 +139,15 @@ class Call implements StreamWriter, CallContext {
   fail(error: unknown): void {
     if (this.ended) return;
     const err = toSluiceError(error);
+    const trailers = statusHeaders(err);
     this.finish();
     if (err.code === 'DEADLINE_EXCEEDED' || err.code === 'CANCELLED') this.abort.abort(err);
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
     if (!this.responded) {
-      stream.respond({ ...RESPONSE_HEADERS, ...statusHeaders(err) }, { endStream: true });
+      stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
     } else {
-      stream.once('wantTrailers', () => stream.sendTrailers(statusHeaders(err)));
+      stream.once('wantTrailers', () => stream.sendTrailers(trailers));
       stream.end();
     }
     // The client may still be sending a body we will never read.
@@ -251,9 +256,11 @@ export class GrpcTransport {
     stream.once('end', () => {
       if (!call.open) return;
       if (count !== 1 || reader.pending || request === undefined) {
-        call.fail(new SluiceError('UNIMPLEMENTED', count > 1 || reader.pending
-          ? 'a unary call carried more than one request message'
-          : 'a unary call ended without a request message'));
+        call.fail(reader.pending
+          ? new SluiceError('INTERNAL', 'the request body ended inside a message')
+          : new SluiceError('UNIMPLEMENTED', count > 1
+            ? 'a unary call carried more than one request message'
+            : 'a unary call ended without a request message'));
         return;
       }
       if (method.kind === 'serverStream') {

@@ -72,10 +72,17 @@ export class MessageReader {
     return decompress(body, this.encoding, this.maxBytes);
   }
 
+  /** The first n buffered bytes (n <= buffered), copying at most n when they span chunks. */
   private peek(n: number): Buffer {
     const first = this.chunks[0];
     if (first !== undefined && first.length >= n) return first.subarray(0, n);
-    return Buffer.concat(this.chunks, this.buffered).subarray(0, n);
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    for (const c of this.chunks) {
+      at += c.copy(out, at, 0, Math.min(c.length, n - at));
+      if (at === n) break;
+    }
+    return out;
   }
 
   private take(n: number): Buffer {
@@ -121,9 +128,13 @@ export function parseGrpcTimeout(value: string | string[] | undefined): number |
   return Number(m[1]) * unit;
 }
 
+/** Lone UTF-16 surrogates (a string cut inside a pair), which have no UTF-8 encoding. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 /** grpc-message is percent-encoded: everything outside printable ASCII, and '%' itself. */
 export function encodeGrpcMessage(message: string): string {
-  // encodeURIComponent handles UTF-8; then undo what the spec allows to stay literal.
-  return encodeURIComponent(message).replace(/%(2[0-46-9A-F]|[3-6][0-9A-F]|7[0-9A-E])/g,
+  // encodeURIComponent handles UTF-8 (and throws on a lone surrogate, hence U+FFFD for those);
+  // then undo what the spec allows to stay literal.
+  return encodeURIComponent(message.replace(LONE_SURROGATE, '\uFFFD')).replace(/%(2[0-46-9A-F]|[3-6][0-9A-F]|7[0-9A-E])/g,
     (all, hex: string) => (hex === '25' ? all : String.fromCharCode(parseInt(hex, 16))));
 }
