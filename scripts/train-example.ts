@@ -15,7 +15,9 @@
  * TypeScript forward pass on the held-out rows before anything is written.
  *
  * Writes examples/models/digits/{1,2}/model.onnx, examples/models/digits/config.pbtxt,
- * examples/data/accuracy.json and examples/data/digits-sample.json.
+ * examples/data/accuracy.json and examples/data/digits-sample.json, then runs
+ * scripts/quantize-example.ts, which writes version 3 (version 2 quantized to INT8 QDQ) and adds
+ * it to accuracy.json. config.pbtxt serves all three versions.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,6 +26,7 @@ import { buildModel, attr, type NodeSpec, type TensorSpec } from '../src/onnx/wr
 import {
   CLASSES, HELD_OUT_FRACTION, PIXELS, SEED, loadDigits, prng, shuffle, stratifiedSplit, type Sample,
 } from './digits-data';
+import { quantizeExample } from './quantize-example';
 
 const ROOT = path.resolve(__dirname, '..', '..'); // this file runs from dist/scripts/
 const DATA = path.join(ROOT, 'examples', 'data');
@@ -220,7 +223,7 @@ output [
     dims: [ ]
   }
 ]
-version_policy: { latest { num_versions: 2 } }
+version_policy: { all { } }
 `;
 
 async function main(): Promise<void> {
@@ -276,6 +279,7 @@ async function main(): Promise<void> {
   })}\n`);
   console.log(`wrote ${path.relative(ROOT, MODEL_DIR)}/{1,2}/model.onnx, config.pbtxt, ` +
     `examples/data/accuracy.json, examples/data/digits-sample.json (row ${sample.row}, label ${sample.label})`);
+  await quantizeExample();
 }
 
 main().catch((e: unknown) => {

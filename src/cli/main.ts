@@ -1,10 +1,12 @@
 #!/usr/bin/env node
+import { quantize } from './quantize';
 import { UsageError, serve } from './serve';
 
 const USAGE = `usage: sluice <command> [options]
 
 commands:
   serve     serve a model repository over KServe v2 gRPC and HTTP
+  quantize  quantize an ONNX model's MatMul/Gemm nodes to INT8 (QDQ), calibrated on sample data
 
 Run 'sluice <command> --help' for a command's options.
 `;
@@ -13,6 +15,7 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': return serve(rest);
+    case 'quantize': return quantize(rest);
     case undefined: case '-h': case '--help': case 'help':
       process.stdout.write(USAGE);
       return undefined;

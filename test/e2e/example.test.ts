@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { readOnnxSignature } from '../../src/onnx/reader';
 import { CLASSES, PIXELS, SEED, loadDigits, prng, stratifiedSplit } from '../../scripts/digits-data';
 import { KServeClient } from '../helpers/kserve-client';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
@@ -27,16 +28,27 @@ after(async () => {
 });
 
 describe('the bundled example repository', () => {
-  it('serves both versions of the digits model', async () => {
+  it('serves all three versions of the digits model', async () => {
     const md = await client.call('ModelMetadata', { name: 'digits' });
-    assert.deepEqual(md['versions'], ['1', '2']);
+    assert.deepEqual(md['versions'], ['1', '2', '3']);
+  });
+
+  it('version 3 is version 2 in INT8 QDQ form, within 0.5 points of its held-out accuracy', () => {
+    const expected = JSON.parse(fs.readFileSync(path.join(EXAMPLES, 'data', 'accuracy.json'), 'utf8')) as
+      { versions: Record<string, { accuracy: number }> };
+    const v2 = expected.versions['2']?.accuracy ?? NaN;
+    const v3 = expected.versions['3']?.accuracy ?? NaN;
+    assert.ok(Math.abs(v3 - v2) <= 0.005, `v2 ${v2}, v3 ${v3}`);
+    const sig = readOnnxSignature(fs.readFileSync(path.join(EXAMPLES, 'models', 'digits', '3', 'model.onnx')));
+    for (const op of ['QuantizeLinear', 'DequantizeLinear', 'Gemm']) assert.ok(sig.opTypes.includes(op), op);
   });
 
   it('the README\'s gRPC client classifies the real held-out sample correctly', async () => {
     const sample = JSON.parse(fs.readFileSync(path.join(EXAMPLES, 'data', 'digits-sample.json'), 'utf8')) as { label: number };
     const script = path.join(ROOT, 'dist', 'scripts', 'classify-digit.js');
     const { stdout } = await promisify(execFile)(process.execPath, [script, '--address', `127.0.0.1:${srv.grpcPort}`]);
-    assert.match(stdout, new RegExp(`version 2: predicted ${sample.label} .*true label ${sample.label}`));
+    // No version in the request: the server answers with the newest, the INT8 version 3.
+    assert.match(stdout, new RegExp(`version 3: predicted ${sample.label} .*true label ${sample.label}`));
   });
 
   it('held-out accuracy over gRPC equals examples/data/accuracy.json for each version', async () => {
