@@ -28,6 +28,9 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::Drain(TaskFn fn, const void* ctx, size_t n) {
+  // A worker that snapshot an already finished job (n == 0) must not claim: next_ may already
+  // count the following job's indices, and a claim it does not run would never be done.
+  if (n == 0) return;
   for (;;) {
     const size_t i = next_.fetch_add(1, std::memory_order_relaxed);
     if (i >= n) return;
