@@ -1,0 +1,267 @@
+// Engine: the public face over LoadModel (engine-load.cc), the per-signature plan cache
+// (engine-plan.h) and a pool of run arenas. Lock rules: plans_mu_ guards the plan cache only;
+// states_mu_ guards the idle run states only; neither is held while kernels run.
+#include "sluice/engine.h"
+
+#include <map>
+#include <mutex>
+#include <new>
+
+#include "engine-arena.h"
+#include "engine-model.h"
+#include "engine-plan.h"
+#include "op-util.h"
+
+namespace sluice {
+
+using engine::Location;
+using engine::Plan;
+
+namespace {
+
+// Plans kept per engine; past this, the cache is emptied (a client cycling through shapes must
+// not grow memory without bound; plans in use stay alive through their shared_ptr).
+constexpr size_t kMaxCachedPlans = 64;
+
+struct AlignedDelete {
+  void operator()(uint8_t* p) const {
+    ::operator delete(p, std::align_val_t(engine::kArenaAlignment));
+  }
+};
+
+}  // namespace
+
+namespace engine {
+
+// Per-run mutable state, reused across runs: the arena and the argument vectors, so after
+// warm-up the engine itself allocates nothing per run but the outputs (kernels may). One per
+// concurrent Run.
+struct RunState {
+  std::unique_ptr<uint8_t, AlignedDelete> arena;
+  size_t arena_bytes = 0;
+  std::vector<const void*> data;  // per value
+  std::vector<engine::TensorRef> in;
+  std::vector<engine::OutRef> out;
+  std::vector<int64_t> plan_key;  // input-shape signature of the current run
+
+  // Grows the arena to `bytes`; RESOURCE_EXHAUSTED (not an exception) when memory runs out,
+  // since the size follows the client's shapes.
+  Status Reserve(size_t bytes) {
+    if (bytes <= arena_bytes) return Status::Ok();
+    arena.reset(static_cast<uint8_t*>(
+        ::operator new(bytes, std::align_val_t(kArenaAlignment), std::nothrow)));
+    arena_bytes = arena != nullptr ? bytes : 0;
+    if (arena == nullptr) {
+      return Status(StatusCode::RESOURCE_EXHAUSTED,
+                    "cannot allocate a " + std::to_string(bytes) + "-byte arena");
+    }
+    return Status::Ok();
+  }
+};
+
+}  // namespace engine
+
+using engine::RunState;
+
+class EngineImpl {
+ public:
+  explicit EngineImpl(size_t threads) : pool_(threads) {}
+
+  // The cached plan for the inputs' shapes, built on first sight. `key` is caller scratch.
+  Status GetPlan(const std::vector<TensorView>& inputs, std::vector<int64_t>* key,
+                 std::shared_ptr<const Plan>* out);
+  Status Execute(const Plan& plan, const std::vector<TensorView>& inputs, RunState* state) const;
+  std::unique_ptr<RunState> AcquireState();
+  void ReleaseState(std::unique_ptr<RunState> state);
+
+  engine::Model model_;
+  mutable ThreadPool pool_;
+
+ private:
+  std::mutex plans_mu_;
+  std::map<std::vector<int64_t>, std::shared_ptr<const Plan>> plans_;  // key: rank, dims, ...
+  std::mutex states_mu_;
+  std::vector<std::unique_ptr<RunState>> idle_states_;
+};
+
+Status EngineImpl::GetPlan(const std::vector<TensorView>& inputs, std::vector<int64_t>* key,
+                           std::shared_ptr<const Plan>* out) {
+  key->clear();
+  for (const TensorView& t : inputs) {
+    key->push_back(static_cast<int64_t>(t.shape.size()));
+    key->insert(key->end(), t.shape.begin(), t.shape.end());
+  }
+  {
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    auto it = plans_.find(*key);
+    if (it != plans_.end()) {
+      *out = it->second;
+      return Status::Ok();
+    }
+  }
+  // Built outside the lock: two threads may race to build the same plan; both are valid.
+  std::vector<Shape> shapes;
+  for (const TensorView& t : inputs) shapes.push_back(t.shape);
+  auto plan = std::make_shared<Plan>();
+  RETURN_IF_ERROR(engine::BuildPlan(model_, shapes, plan.get()));
+  std::lock_guard<std::mutex> lock(plans_mu_);
+  if (plans_.size() >= kMaxCachedPlans) plans_.clear();
+  *out = plans_.emplace(*key, std::move(plan)).first->second;
+  return Status::Ok();
+}
+
+std::unique_ptr<RunState> EngineImpl::AcquireState() {
+  std::lock_guard<std::mutex> lock(states_mu_);
+  if (idle_states_.empty()) return std::make_unique<RunState>();
+  std::unique_ptr<RunState> state = std::move(idle_states_.back());
+  idle_states_.pop_back();
+  return state;
+}
+
+void EngineImpl::ReleaseState(std::unique_ptr<RunState> state) {
+  std::lock_guard<std::mutex> lock(states_mu_);
+  idle_states_.push_back(std::move(state));
+}
+
+Status EngineImpl::Execute(const Plan& plan, const std::vector<TensorView>& inputs,
+                           RunState* state) const {
+  RETURN_IF_ERROR(state->Reserve(plan.arena_bytes));
+  uint8_t* arena = state->arena.get();
+  const size_t n_values = model_.values.size();
+  state->data.resize(n_values);
+  for (size_t v = 0; v < n_values; ++v) {
+    const Location& loc = plan.locations[v];
+    switch (loc.kind) {
+      case Location::Kind::kInput: state->data[v] = inputs[loc.at].data; break;
+      case Location::Kind::kConstant: state->data[v] = model_.constants[loc.at].bytes.data(); break;
+      case Location::Kind::kArena: state->data[v] = arena + loc.at; break;
+    }
+  }
+  for (size_t s = 0; s < model_.steps.size(); ++s) {
+    if (!plan.runs[s]) continue;
+    const engine::Step& step = model_.steps[s];
+    state->in.assign(step.inputs.size(), engine::TensorRef{});
+    for (size_t i = 0; i < step.inputs.size(); ++i) {
+      const int v = step.inputs[i];
+      if (v >= 0) state->in[i] = {model_.values[v].dtype, &plan.shapes[v], state->data[v]};
+    }
+    state->out.resize(step.outputs.size());
+    for (size_t i = 0; i < step.outputs.size(); ++i) {
+      const int v = step.outputs[i];
+      // Outputs are always arena values, so casting away const is writing our own arena.
+      state->out[i] = {model_.values[v].dtype, &plan.shapes[v], const_cast<void*>(state->data[v])};
+    }
+    Status s_run = step.op->Run(state->in, state->out, {&pool_, arena + plan.scratch_offsets[s]});
+    if (!s_run.ok()) return Status(s_run.code(), step.label + ": " + s_run.message());
+  }
+  return Status::Ok();
+}
+
+Engine::Engine(std::unique_ptr<EngineImpl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+std::vector<std::string> Engine::Unsupported(const Graph& graph) {
+  Graph copy = graph;  // folding rewrites the graph
+  std::vector<Status> problems;
+  engine::ValueTypes types;
+  engine::FoldOptions options;
+  options.collect_all = true;
+  engine::FoldAndCheck(&copy, options, &problems, &types);
+  std::vector<std::string> reasons;
+  for (const Status& s : problems) reasons.push_back(s.message());
+  return reasons;
+}
+
+Status Engine::Load(Graph graph, const EngineOptions& options, std::unique_ptr<Engine>* out) {
+  auto impl = std::make_unique<EngineImpl>(options.threads);
+  RETURN_IF_ERROR(engine::LoadModel(std::move(graph), options, &impl->model_));
+  out->reset(new Engine(std::move(impl)));
+  return Status::Ok();
+}
+
+const std::vector<ValueInfo>& Engine::inputs() const { return impl_->model_.inputs; }
+const std::vector<ValueInfo>& Engine::outputs() const { return impl_->model_.outputs; }
+
+namespace {
+
+Status CheckInput(const ValueInfo& info, const TensorView& t) {
+  const std::string what = "input '" + info.name + "'";
+  if (t.dtype != info.dtype) {
+    return InvalidArgument(what + ": dtype " + DTypeName(t.dtype) + ", expected " +
+                           DTypeName(info.dtype));
+  }
+  if (t.shape.size() != info.dims.size()) {
+    return InvalidArgument(what + ": shape " + engine::ShapeString(t.shape) + ", expected rank " +
+                           std::to_string(info.dims.size()) + " " + engine::ShapeString(info.dims));
+  }
+  for (size_t d = 0; d < t.shape.size(); ++d) {
+    if (info.dims[d] >= 0 && t.shape[d] != info.dims[d]) {
+      return InvalidArgument(what + ": shape " + engine::ShapeString(t.shape) + ", expected " +
+                             engine::ShapeString(info.dims));
+    }
+  }
+  int64_t n = 0;
+  const size_t elem = DTypeSize(t.dtype);
+  if (!ElementCount(t.shape, elem, &n))
+    return InvalidArgument(what + ": invalid shape " + engine::ShapeString(t.shape));
+  if (t.bytes != static_cast<size_t>(n) * elem) {
+    return InvalidArgument(what + ": " + std::to_string(t.bytes) + " bytes, expected " +
+                           std::to_string(static_cast<size_t>(n) * elem));
+  }
+  if (t.data == nullptr && t.bytes != 0) return InvalidArgument(what + ": data is null");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Engine::Run(const std::vector<TensorView>& inputs, std::vector<OwnedTensor>* outputs) const {
+  const engine::Model& model = impl_->model_;
+  if (inputs.size() != model.inputs.size()) {
+    return InvalidArgument("expected " + std::to_string(model.inputs.size()) + " inputs, got " +
+                           std::to_string(inputs.size()));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i)
+    RETURN_IF_ERROR(CheckInput(model.inputs[i], inputs[i]));
+  std::unique_ptr<RunState> state = impl_->AcquireState();
+  std::shared_ptr<const Plan> plan;
+  Status status = impl_->GetPlan(inputs, &state->plan_key, &plan);
+  if (status.ok()) status = impl_->Execute(*plan, inputs, state.get());
+  if (status.ok()) {
+    outputs->resize(model.output_values.size());
+    for (size_t i = 0; i < model.output_values.size(); ++i) {
+      const int v = model.output_values[i];
+      OwnedTensor& o = (*outputs)[i];
+      o.dtype = model.values[v].dtype;
+      o.shape = plan->shapes[v];
+      const size_t bytes = static_cast<size_t>(engine::NumElements(o.shape)) * DTypeSize(o.dtype);
+      const uint8_t* src = static_cast<const uint8_t*>(state->data[v]);
+      o.bytes.assign(src, src + bytes);
+    }
+  }
+  impl_->ReleaseState(std::move(state));
+  return status;
+}
+
+std::string Engine::Describe() const {
+  const engine::Model& model = impl_->model_;
+  auto value_name = [&](int v) { return v < 0 ? std::string("-") : model.values[v].name; };
+  std::string text;
+  for (size_t s = 0; s < model.steps.size(); ++s) {
+    const engine::Step& step = model.steps[s];
+    std::string line = std::to_string(s) + ": " + step.op_type;
+    const std::string details = step.op->Details();
+    if (!details.empty()) line += "[" + details + "]";
+    line += " '" + step.name + "' (";
+    for (size_t i = 0; i < step.inputs.size(); ++i)
+      line += (i ? ", " : "") + value_name(step.inputs[i]);
+    line += ") ->";
+    for (int v : step.outputs) {
+      line += " " + value_name(v) + ":" + DTypeName(model.values[v].dtype) +
+              engine::ShapeString(model.values[v].dims);
+    }
+    text += line + "\n";
+  }
+  return text;
+}
+
+}  // namespace sluice

@@ -1,0 +1,51 @@
+#include "linear-epilogue.h"
+
+namespace sluice::engine {
+
+namespace {
+
+constexpr UnaryFn kActivations[] = {UnaryFn::kIdentity, UnaryFn::kRelu, UnaryFn::kLeakyRelu,
+                                    UnaryFn::kSigmoid,  UnaryFn::kTanh, UnaryFn::kGelu,
+                                    UnaryFn::kGeluTanh};
+
+}  // namespace
+
+Status ParseActivation(const std::string& name, UnaryFn* out) {
+  for (UnaryFn a : kActivations) {
+    if (name == ActivationName(a)) {
+      *out = a;
+      return Status::Ok();
+    }
+  }
+  return InvalidArgument("unknown activation '" + name + "'");
+}
+
+const char* ActivationName(UnaryFn act) {
+  switch (act) {
+    case UnaryFn::kIdentity: return "";
+    case UnaryFn::kRelu: return "Relu";
+    case UnaryFn::kLeakyRelu: return "LeakyRelu";
+    case UnaryFn::kSigmoid: return "Sigmoid";
+    case UnaryFn::kTanh: return "Tanh";
+    case UnaryFn::kGelu: return "Gelu";
+    case UnaryFn::kGeluTanh: return "GeluTanh";
+    default: return "?";  // not an activation of a fused layer
+  }
+}
+
+Status ApplyEpilogueS32(const Epilogue& e, const int32_t* acc, const float* col_scale, int64_t m,
+                        int64_t n, float* y) {
+  for (int64_t r = 0; r < m; ++r) {
+    const int32_t* a = acc + r * n;
+    float* row = y + r * n;
+    for (int64_t c = 0; c < n; ++c) {
+      float v = e.alpha * (static_cast<float>(a[c]) * col_scale[c]);
+      if (e.bias != nullptr) v += e.beta * e.bias[c];
+      row[c] = v;
+    }
+  }
+  if (e.act == UnaryFn::kIdentity) return Status::Ok();
+  return UnaryF32(e.act, e.act_alpha, y, static_cast<size_t>(m * n), y);
+}
+
+}  // namespace sluice::engine

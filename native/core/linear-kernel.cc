@@ -1,0 +1,128 @@
+#include "linear-kernel.h"
+
+#include <cstring>
+#include <string>
+
+#include "sluice/kernels/reference.h"
+
+namespace sluice::engine {
+namespace {
+
+// Copies a [rows, cols] matrix of elem-byte elements transposed into dst [cols, rows].
+void TransposeInto(const uint8_t* src, int64_t rows, int64_t cols, size_t elem, uint8_t* dst) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c)
+      std::memcpy(dst + (c * rows + r) * elem, src + (r * cols + c) * elem, elem);
+  }
+}
+
+size_t AlignUp64(size_t n) { return (n + 63) / 64 * 64; }
+
+}  // namespace
+
+Status PreparedWeightsF32::Prepare(const float* w, int64_t k, int64_t n, bool trans_b,
+                                   PreparedWeightsF32* out) {
+  if (k <= 0 || n <= 0) return InvalidArgument("weight dims must be positive");
+  const size_t ldb = static_cast<size_t>(trans_b ? k : n);
+  return PackedFp32Weights::Pack(w, static_cast<size_t>(k), static_cast<size_t>(n), ldb, trans_b,
+                                 &out->packed_);
+}
+
+Status PreparedWeightsF32::Run(const float* a, int64_t m, const Epilogue& e, float* out,
+                               ThreadPool* pool) const {
+  Fp32GemmArgs args;
+  args.m = static_cast<size_t>(m);
+  args.n = packed_.n();
+  args.k = packed_.k();
+  args.a = a;
+  args.lda = args.k;
+  args.c = out;
+  args.ldc = args.n;
+  args.epilogue.alpha = e.alpha;
+  args.epilogue.bias_kind = e.bias != nullptr ? BiasKind::kPerColumn : BiasKind::kNone;
+  args.epilogue.bias = e.bias;
+  args.epilogue.beta = e.beta;
+  args.epilogue.activation = e.act;
+  args.epilogue.activation_alpha = e.act_alpha;
+  return Fp32GemmPacked(args, packed_, pool);
+}
+
+Status PreparedWeightsS8::Prepare(DType w_type, const void* w, int64_t k, int64_t n, bool trans_b,
+                                  const void* w_zp, const float* w_scale, size_t params,
+                                  PreparedWeightsS8* out) {
+  if (w_type != DType::kInt8 && w_type != DType::kUint8) {
+    return InvalidArgument(std::string("weight dtype ") + DTypeName(w_type) + " is not int8/uint8");
+  }
+  if (k <= 0 || n <= 0) return InvalidArgument("weight dims must be positive");
+  if (params != 1 && params != static_cast<size_t>(n))
+    return InvalidArgument("weight scale needs 1 or N values");
+  out->k_ = k;
+  out->n_ = n;
+  out->w_type_ = w_type;
+  out->w_scale_.resize(static_cast<size_t>(n));
+  for (int64_t c = 0; c < n; ++c) out->w_scale_[c] = w_scale[params == 1 ? 0 : c];
+  const uint8_t* zp = static_cast<const uint8_t*>(w_zp);
+  bool symmetric = w_type == DType::kInt8;
+  for (size_t i = 0; zp != nullptr && i < params; ++i) symmetric = symmetric && zp[i] == 0;
+  if (symmetric) {
+    return PackInt8Weights(static_cast<const int8_t*>(w), k, n,
+                           trans_b ? Int8WeightLayout::kNxK : Int8WeightLayout::kKxN,
+                           out->w_scale_.data(), &out->packed_);
+  }
+  out->w_.resize(static_cast<size_t>(k * n));
+  if (trans_b)
+    TransposeInto(static_cast<const uint8_t*>(w), n, k, 1, out->w_.data());
+  else
+    std::memcpy(out->w_.data(), w, out->w_.size());
+  out->w_zp_.assign(zp, zp + (zp != nullptr ? params : 0));
+  return Status::Ok();
+}
+
+size_t PreparedWeightsS8::ScratchBytes(int64_t m) const {
+  return AlignUp64(static_cast<size_t>(m * n_) * sizeof(int32_t) +
+                   static_cast<size_t>(n_) * sizeof(float));
+}
+
+Status PreparedWeightsS8::Run(DType a_type, const void* a, int64_t m, float a_scale,
+                              const void* a_zp, const Epilogue& e, void* scratch, float* out,
+                              ThreadPool* pool) const {
+  int32_t* acc = static_cast<int32_t*>(scratch);
+  float* col_scale = reinterpret_cast<float*>(acc + m * n_);
+  if (fast()) {
+    const int32_t zp = a_type == DType::kInt8 ? *static_cast<const int8_t*>(a_zp)
+                                              : *static_cast<const uint8_t*>(a_zp);
+    Int8GemmInput in;
+    in.data = a;
+    in.is_signed = a_type == DType::kInt8;
+    in.m = m;
+    in.k = k_;
+    in.lda = k_;
+    in.scale = &a_scale;
+    in.zero_point = &zp;
+    // The kernel's float epilogue is act(v * a_scale * w_scale[n] + bias) with act none/Relu.
+    const bool kernel_epilogue = e.alpha == 1.0f && e.beta == 1.0f &&
+                                 (e.act == UnaryFn::kIdentity || e.act == UnaryFn::kRelu);
+    Int8GemmOutput c;
+    c.n = n_;
+    c.ldc = n_;
+    if (kernel_epilogue) {
+      c.type = Int8GemmOutputType::kFloat;
+      c.data = out;
+      c.bias = e.bias;
+      c.activation =
+          e.act == UnaryFn::kRelu ? Int8GemmActivation::kRelu : Int8GemmActivation::kNone;
+      return Int8Gemm(in, packed_, c, pool);
+    }
+    c.type = Int8GemmOutputType::kInt32;
+    c.data = acc;
+    RETURN_IF_ERROR(Int8Gemm(in, packed_, c, pool));
+  } else {
+    const void* w_zp = w_zp_.empty() ? nullptr : w_zp_.data();
+    RETURN_IF_ERROR(kernels::MatMulInteger(a_type, a, {m, k_}, a_zp, 1, w_type_, w_.data(),
+                                           {k_, n_}, w_zp, w_zp_.size(), acc));
+  }
+  for (int64_t c = 0; c < n_; ++c) col_scale[c] = a_scale * w_scale_[c];
+  return ApplyEpilogueS32(e, acc, col_scale, m, n_, out);
+}
+
+}  // namespace sluice::engine

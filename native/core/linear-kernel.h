@@ -1,0 +1,68 @@
+// The one seam between the engine's linear layers and the GEMMs. Weights are constants, so they
+// are prepared once at load (Prepare: packed into the fast kernels' panels) and multiplied many
+// times (Run, with the layer's epilogue fused into the kernel's store). Run splits the work
+// over the engine's ThreadPool. Both classes are immutable after Prepare and shared by every
+// concurrent run.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "linear-epilogue.h"
+#include "sluice/dtype.h"
+#include "sluice/fp32-gemm.h"
+#include "sluice/int8-gemm.h"
+#include "sluice/status.h"
+#include "sluice/thread-pool.h"
+
+namespace sluice::engine {
+
+// FP32: out[M,N] = epilogue(a[M,K] * W[K,N]).
+class PreparedWeightsF32 {
+ public:
+  // w is [K,N] row-major, or [N,K] when trans_b (Gemm transB=1).
+  static Status Prepare(const float* w, int64_t k, int64_t n, bool trans_b,
+                        PreparedWeightsF32* out);
+  Status Run(const float* a, int64_t m, const Epilogue& epilogue, float* out,
+             ThreadPool* pool) const;
+
+  int64_t k() const { return static_cast<int64_t>(packed_.k()); }
+  int64_t n() const { return static_cast<int64_t>(packed_.n()); }
+
+ private:
+  PackedFp32Weights packed_;
+};
+
+// INT8: out[M,N] = epilogue(a_scale * w_scale[n] * ((a - a_zp) . (W - w_zp))), a and W uint8 or
+// int8, a per tensor. Symmetric int8 weights (all zero points 0, the DESIGN's format) run on
+// the fast VNNI/AVX2 kernel (int8-gemm.h); other weights on the reference MatMulInteger.
+class PreparedWeightsS8 {
+ public:
+  // w is [K,N] row-major, or [N,K] when trans_b; w_zp (nullable) and w_scale hold 1 or N
+  // values (w_zp of w_type).
+  static Status Prepare(DType w_type, const void* w, int64_t k, int64_t n, bool trans_b,
+                        const void* w_zp, const float* w_scale, size_t params,
+                        PreparedWeightsS8* out);
+
+  // Bytes of scratch Run needs for m rows (the int32 accumulators, when the epilogue cannot be
+  // fused into the kernel).
+  size_t ScratchBytes(int64_t m) const;
+  // a: [m,K] elements of a_type; a_zp one value of a_type.
+  Status Run(DType a_type, const void* a, int64_t m, float a_scale, const void* a_zp,
+             const Epilogue& epilogue, void* scratch, float* out, ThreadPool* pool) const;
+
+  int64_t k() const { return k_; }
+  int64_t n() const { return n_; }
+  bool fast() const { return !packed_.empty(); }
+
+ private:
+  int64_t k_ = 0, n_ = 0;
+  std::vector<float> w_scale_;  // N values
+  PackedInt8Weights packed_;    // the fast path; empty when the weights need the reference
+  // The reference path: W as [K,N] and its zero points (0, 1 or N elements of w_type_).
+  DType w_type_ = DType::kInt8;
+  std::vector<uint8_t> w_;
+  std::vector<uint8_t> w_zp_;
+};
+
+}  // namespace sluice::engine

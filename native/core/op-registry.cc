@@ -1,0 +1,88 @@
+// CreateOp: the table of every op the engine runs, with the input/output counts ONNX allows
+// (checked here once so each op may index its inputs without re-checking arity).
+#include <string>
+
+#include "op-factories.h"
+#include "op.h"
+
+namespace sluice::engine {
+namespace {
+
+struct OpEntry {
+  const char* domain;  // "" = default ONNX domain
+  const char* op_type;
+  OpFactory factory;
+  size_t min_inputs, max_inputs, min_outputs, max_outputs;
+};
+
+constexpr size_t kMany = 1 << 20;  // variadic (Concat)
+
+constexpr OpEntry kOps[] = {
+    {"", "Add", CreateBinaryOp, 2, 2, 1, 1},
+    {"", "Sub", CreateBinaryOp, 2, 2, 1, 1},
+    {"", "Mul", CreateBinaryOp, 2, 2, 1, 1},
+    {"", "Div", CreateBinaryOp, 2, 2, 1, 1},
+    {"", "Pow", CreateBinaryOp, 2, 2, 1, 1},
+    {"", "Relu", CreateUnaryOp, 1, 1, 1, 1},
+    {"", "LeakyRelu", CreateUnaryOp, 1, 1, 1, 1},
+    {"", "Sigmoid", CreateUnaryOp, 1, 1, 1, 1},
+    {"", "Tanh", CreateUnaryOp, 1, 1, 1, 1},
+    {"", "Sqrt", CreateUnaryOp, 1, 1, 1, 1},
+    {"", "Erf", CreateUnaryOp, 1, 1, 1, 1},
+    {"", "Gelu", CreateUnaryOp, 1, 1, 1, 1},
+    {"", "Identity", CreateIdentityOp, 1, 1, 1, 1},
+    {"", "Reshape", CreateReshapeOp, 2, 2, 1, 1},
+    {"", "Flatten", CreateFlattenOp, 1, 1, 1, 1},
+    {"", "Transpose", CreateTransposeOp, 1, 1, 1, 1},
+    {"", "Concat", CreateConcatOp, 1, kMany, 1, 1},
+    {"", "Gather", CreateGatherOp, 2, 2, 1, 1},
+    {"", "Constant", CreateConstantOp, 0, 0, 1, 1},
+    {"", "Softmax", CreateSoftmaxOp, 1, 1, 1, 1},
+    {"", "LayerNormalization", CreateLayerNormOp, 2, 3, 1, 3},
+    {"", "ReduceMean", CreateReduceMeanOp, 1, 2, 1, 1},
+    {"", "MatMul", CreateMatMulOp, 2, 2, 1, 1},
+    {"", "Gemm", CreateGemmOp, 2, 3, 1, 1},
+    {"", "QuantizeLinear", CreateQuantizeOp, 2, 3, 1, 1},
+    {"", "DequantizeLinear", CreateDequantizeOp, 2, 3, 1, 1},
+    {"", "DynamicQuantizeLinear", CreateDynamicQuantizeOp, 1, 1, 3, 3},
+    {"", "MatMulInteger", CreateMatMulIntegerOp, 2, 4, 1, 1},
+    {"", "QLinearMatMul", CreateQLinearMatMulOp, 8, 8, 1, 1},
+    // Fused ops, created only by the engine's own passes (inputs documented in op-linear.cc and
+    // op-int8-linear.cc).
+    {kInternalDomain, "FusedLinear", CreateFusedLinearOp, 2, 3, 1, 1},
+    {kInternalDomain, "QuantizedLinear", CreateQuantizedLinearOp, 5, 7, 1, 1},
+};
+
+}  // namespace
+
+Status CreateOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out) {
+  const std::string domain = node.domain == "ai.onnx" ? std::string() : node.domain;
+  for (const OpEntry& e : kOps) {
+    if (domain != e.domain || node.op_type != e.op_type) continue;
+    // Trailing omitted inputs/outputs ("") count as absent.
+    size_t n_in = node.inputs.size(), n_out = node.outputs.size();
+    while (n_in > 0 && node.inputs[n_in - 1].empty()) --n_in;
+    while (n_out > 0 && node.outputs[n_out - 1].empty()) --n_out;
+    if (n_in < e.min_inputs || node.inputs.size() > e.max_inputs) {
+      const std::string most =
+          e.max_inputs == kMany ? "any number of" : std::to_string(e.max_inputs);
+      return InvalidArgument("takes " + std::to_string(e.min_inputs) + " to " + most +
+                             " inputs, got " + std::to_string(node.inputs.size()));
+    }
+    if (n_out < e.min_outputs || node.outputs.size() > e.max_outputs) {
+      return InvalidArgument("takes " + std::to_string(e.min_outputs) + " to " +
+                             std::to_string(e.max_outputs) + " outputs, got " +
+                             std::to_string(node.outputs.size()));
+    }
+    for (size_t i = 0; i < e.min_inputs; ++i) {
+      if (node.inputs[i].empty())
+        return InvalidArgument("required input " + std::to_string(i) + " is omitted");
+    }
+    if (node.outputs[0].empty()) return InvalidArgument("output 0 is omitted");
+    return e.factory(node, opset, out);
+  }
+  std::string name = domain.empty() ? node.op_type : domain + "." + node.op_type;
+  return Status(StatusCode::UNIMPLEMENTED, "unsupported op " + name);
+}
+
+}  // namespace sluice::engine

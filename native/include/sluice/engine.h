@@ -1,0 +1,77 @@
+// The native CPU inference engine: loads a Graph (validated, constants folded, fused), then runs
+// it. Shapes are resolved per distinct input-shape signature; the resulting plan (every tensor's
+// shape and its offset in one arena) is cached, and each concurrent Run borrows an arena that is
+// reused across runs, so after warm-up a Run allocates only its outputs.
+//
+// Thread safety: after Load, every const member and Run may be called from any number of threads
+// at once. Kernels of one Run use the engine's ThreadPool, which takes one job at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sluice/dtype.h"
+#include "sluice/graph.h"
+#include "sluice/status.h"
+
+namespace sluice {
+
+struct EngineOptions {
+  size_t threads = 0;    // kernel parallelism including the calling thread; 0 = hardware
+  bool optimize = true;  // fusion passes (constant folding always runs: shapes depend on it)
+};
+
+// A caller-owned input; `data` must stay valid for the duration of Run.
+struct TensorView {
+  DType dtype = DType::kUndefined;
+  Shape shape;
+  const void* data = nullptr;
+  size_t bytes = 0;  // must equal ElementCount(shape) * DTypeSize(dtype)
+};
+
+// An output, owned by the caller after Run.
+struct OwnedTensor {
+  DType dtype = DType::kUndefined;
+  Shape shape;
+  std::vector<uint8_t> bytes;  // dense row-major, little-endian
+};
+
+class EngineImpl;
+
+class Engine {
+ public:
+  // Reasons the engine cannot run `graph`, one per problem, each naming the node or tensor
+  // ("unsupported op LSTM", "node 'add' (Add): input dtype string not supported",
+  // "opset 7 < 13 minimum"); empty = Load would succeed. For `backend: auto` fallback.
+  static std::vector<std::string> Unsupported(const Graph& graph);
+
+  // Validates, folds constants, optimizes (options.optimize) and plans `graph`. A malformed or
+  // unsupported graph is INVALID_ARGUMENT / UNIMPLEMENTED naming the first problem.
+  static Status Load(Graph graph, const EngineOptions& options, std::unique_ptr<Engine>* out);
+
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Graph inputs (initializers excluded) and outputs, in graph order. Output dims are inferred:
+  // -1 where they follow a dynamic input dim.
+  const std::vector<ValueInfo>& inputs() const;
+  const std::vector<ValueInfo>& outputs() const;
+
+  // Runs the graph on `inputs` (in inputs() order; count, dtype, rank, fixed dims and byte sizes
+  // are checked) and replaces *outputs with one tensor per output, in outputs() order.
+  Status Run(const std::vector<TensorView>& inputs, std::vector<OwnedTensor>* outputs) const;
+
+  // The optimized plan, one line per step: op (with fused parts), inputs -> outputs and their
+  // inferred shapes ("?" = dynamic). For `sluice inspect`.
+  std::string Describe() const;
+
+ private:
+  explicit Engine(std::unique_ptr<EngineImpl> impl);
+  std::unique_ptr<EngineImpl> impl_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,229 @@
+// Each fusion pass on a small graph: it fires (the plan shows the fused op), and the fused graph
+// computes what optimize=false computes, up to float rounding. Patterns whose intermediates have
+// outside readers must not fuse.
+#include <cmath>
+
+#include "engine-test-util.h"
+#include "test-harness.h"
+
+namespace sluice::test {
+namespace {
+
+// Runs `graph` optimized and not on x [shape]; returns the max abs difference of output 0 (or
+// INFINITY on error) and the optimized plan.
+float FusedVsPlain(const Graph& graph, const std::vector<float>& x, const Shape& shape,
+                   std::string* plan) {
+  std::vector<OwnedTensor> plain, fused;
+  std::unique_ptr<Engine> engine;
+  Status a = LoadAndRun(graph, false, {FloatView(x, shape)}, &plain);
+  Status b = LoadAndRun(graph, true, {FloatView(x, shape)}, &fused, &engine);
+  if (!a.ok() || !b.ok()) {
+    std::printf("  %s / %s\n", a.ToString().c_str(), b.ToString().c_str());
+    return INFINITY;
+  }
+  *plan = engine->Describe();
+  return MaxAbsDiff(AsFloats(plain[0]), AsFloats(fused[0]));
+}
+
+TEST(MatMulAddReluBecomesFusedLinear) {
+  Rng rng(1);
+  GraphBuilder b;
+  b.Input("x", {-1, 3, 6});  // 3-D activations: rows are flattened
+  b.Floats("w", {6, 5}, rng.Vector(30));
+  b.Floats("bias", {5}, rng.Vector(5));
+  b.Op("MatMul", {"x", "w"}, {"mm"});
+  b.Op("Add", {"bias", "mm"}, {"sum"});  // bias first: either operand order
+  b.Op("LeakyRelu", {"sum"}, {"y"}, {AttrFloat("alpha", 0.2f)});
+  b.Output("y");
+  std::string plan;
+  // The fused layer runs on the packed FP32 GEMM, the plain MatMul on the reference.
+  EXPECT_TRUE(FusedVsPlain(b.graph, rng.Vector(36), {2, 3, 6}, &plan) < 1e-5f);
+  EXPECT_TRUE(Contains(plan, "FusedLinear[act=LeakyRelu] 'mm+sum+y'"));
+  EXPECT_TRUE(Contains(plan, "y:float[?,3,5]"));
+}
+
+TEST(GemmWithAlphaBetaBecomesFusedLinear) {
+  Rng rng(2);
+  GraphBuilder b;
+  b.Input("x", {-1, 4});
+  b.Floats("w", {3, 4}, rng.Vector(12));
+  b.Floats("c", {1, 3}, rng.Vector(3));
+  b.Op("Gemm", {"x", "w", "c"}, {"g"},
+       {AttrInt("transB", 1), AttrFloat("alpha", 0.5f), AttrFloat("beta", 2.0f)});
+  b.Op("Tanh", {"g"}, {"y"});
+  b.Output("y");
+  std::string plan;
+  EXPECT_TRUE(FusedVsPlain(b.graph, rng.Vector(8), {2, 4}, &plan) < 1e-6f);
+  EXPECT_TRUE(Contains(plan, "FusedLinear[transB alpha=0.500000 beta=2.000000 act=Tanh]"));
+}
+
+TEST(SharedIntermediateIsNotFused) {
+  Rng rng(3);
+  GraphBuilder b;
+  b.Input("x", {2, 4});
+  b.Floats("w", {4, 4}, rng.Vector(16));
+  b.Floats("bias", {4}, rng.Vector(4));
+  b.Op("MatMul", {"x", "w"}, {"mm"});
+  b.Op("Add", {"mm", "bias"}, {"sum"});
+  b.Op("Relu", {"sum"}, {"r"});
+  b.Op("Add", {"r", "sum"}, {"y"});  // `sum` has a second reader: the Relu stays separate
+  b.Output("y");
+  b.Output("mm");  // and `mm` is a graph output: the Add stays separate too
+  std::string plan;
+  EXPECT_TRUE(FusedVsPlain(b.graph, rng.Vector(8), {2, 4}, &plan) < 1e-5f);
+  EXPECT_TRUE(Contains(plan, "FusedLinear 'mm'"));
+  EXPECT_TRUE(Contains(plan, "Relu"));
+}
+
+// x * 0.5 * (1 + erf(x / sqrt2)) in the three associations exporters emit.
+Graph GeluGraph(int variant) {
+  GraphBuilder b;
+  b.Input("x", {-1, 8});
+  b.Scalar("half", 0.5f);
+  b.Scalar("one", 1.0f);
+  b.Scalar("inv_sqrt2", 0.70710678f);
+  b.Op("Mul", {"inv_sqrt2", "x"}, {"a"});
+  b.Op("Erf", {"a"}, {"e"});
+  b.Op("Add", {"one", "e"}, {"p"});
+  if (variant == 0) {
+    b.Op("Mul", {"x", "p"}, {"xp"});
+    b.Op("Mul", {"xp", "half"}, {"y"});
+  } else if (variant == 1) {
+    b.Op("Mul", {"x", "half"}, {"hx"});
+    b.Op("Mul", {"hx", "p"}, {"y"});
+  } else {
+    b.Op("Mul", {"p", "half"}, {"hp"});
+    b.Op("Mul", {"x", "hp"}, {"y"});
+  }
+  b.Output("y");
+  return b.graph;
+}
+
+TEST(DecomposedGeluBecomesGelu) {
+  Rng rng(4);
+  const std::vector<float> x = rng.Vector(24, 3.0f);
+  for (int variant = 0; variant < 3; ++variant) {
+    std::string plan;
+    EXPECT_TRUE(FusedVsPlain(GeluGraph(variant), x, {3, 8}, &plan) < 1e-6f);
+    EXPECT_TRUE(Contains(plan, "0: Gelu"));
+    EXPECT_TRUE(!Contains(plan, "Erf") && !Contains(plan, "Mul"));
+  }
+}
+
+// The PyTorch LayerNorm decomposition at opset 17 (axes attribute), with or without the affine
+// Mul/Add.
+Graph LayerNormGraph(bool affine) {
+  Rng rng(5);
+  GraphBuilder b(17);
+  b.Input("x", {-1, 2, 6});
+  b.Scalar("two", 2.0f);
+  b.Scalar("eps", 1e-5f);
+  b.Op("ReduceMean", {"x"}, {"mean"}, {AttrInts("axes", {-1})});
+  b.Op("Sub", {"x", "mean"}, {"d"});
+  b.Op("Pow", {"d", "two"}, {"sq"});
+  b.Op("ReduceMean", {"sq"}, {"var"}, {AttrInts("axes", {2})});
+  b.Op("Add", {"eps", "var"}, {"ve"});
+  b.Op("Sqrt", {"ve"}, {"std"});
+  b.Op("Div", {"d", "std"}, {affine ? "n" : "y"});
+  if (affine) {
+    b.Floats("gamma", {6}, rng.Vector(6));
+    b.Floats("beta", {6}, rng.Vector(6));
+    b.Op("Mul", {"gamma", "n"}, {"m"});
+    b.Op("Add", {"m", "beta"}, {"y"});
+  }
+  b.Output("y");
+  return b.graph;
+}
+
+TEST(DecomposedLayerNormBecomesLayerNormalization) {
+  Rng rng(6);
+  const std::vector<float> x = rng.Vector(36, 2.0f);
+  for (bool affine : {true, false}) {
+    std::string plan;
+    EXPECT_TRUE(FusedVsPlain(LayerNormGraph(affine), x, {3, 2, 6}, &plan) < 1e-5f);
+    EXPECT_TRUE(Contains(plan, "0: LayerNormalization[axis=2 epsilon=0.000010]"));
+    EXPECT_TRUE(!Contains(plan, "ReduceMean"));
+  }
+}
+
+// A QDQ linear layer as quantization tools write it: per-channel int8 weights, uint8 activation,
+// bias, an activation. `symmetric` false gives the weights nonzero zero points (the reference
+// integer path instead of the packed int8 GEMM); `act` Sigmoid is applied outside that GEMM.
+Graph QdqLinearGraph(bool gemm, bool symmetric = true, const char* act = "Relu",
+                     DType x_type = DType::kUint8) {
+  Rng rng(7);
+  GraphBuilder b;
+  b.Input("x", {-1, 8});
+  b.Scalar("x_scale", 0.02f);
+  if (x_type == DType::kUint8) {
+    b.Typed("x_zp", DType::kUint8, {}, std::vector<uint8_t>{128});
+  } else {
+    b.Typed("x_zp", DType::kInt8, {}, std::vector<int8_t>{-3});
+  }
+  std::vector<int8_t> w(8 * 4);
+  for (int8_t& v : w) v = static_cast<int8_t>(rng.Next(127.0f));
+  std::vector<float> w_scale = {0.01f, 0.02f, 0.015f, 0.03f};
+  // MatMul weights are [K,N] with per-column axis 1; Gemm transB weights are [N,K], axis 0.
+  b.Typed("w", DType::kInt8, gemm ? Shape{4, 8} : Shape{8, 4}, w);
+  b.Floats("w_scale", {4}, w_scale);
+  b.Typed("w_zp", DType::kInt8, {4},
+          symmetric ? std::vector<int8_t>{0, 0, 0, 0} : std::vector<int8_t>{0, 3, -2, 0});
+  b.Floats("bias", {4}, rng.Vector(4));
+  b.Op("QuantizeLinear", {"x", "x_scale", "x_zp"}, {"xq"});
+  b.Op("DequantizeLinear", {"xq", "x_scale", "x_zp"}, {"xd"});
+  b.Op("DequantizeLinear", {"w", "w_scale", "w_zp"}, {"wd"}, {AttrInt("axis", gemm ? 0 : 1)});
+  if (gemm) {
+    b.Op("Gemm", {"xd", "wd", "bias"}, {"lin"}, {AttrInt("transB", 1)});
+  } else {
+    b.Op("MatMul", {"xd", "wd"}, {"mm"});
+    b.Op("Add", {"mm", "bias"}, {"lin"});
+  }
+  b.Op(act, {"lin"}, {"y"});
+  b.Output("y");
+  return b.graph;
+}
+
+TEST(QdqLinearBecomesQuantizedLinear) {
+  Rng rng(8);
+  const std::vector<float> x = rng.Vector(5 * 8, 2.0f);
+  for (bool gemm : {false, true}) {
+    std::string plan;
+    EXPECT_TRUE(FusedVsPlain(QdqLinearGraph(gemm), x, {5, 8}, &plan) < 1e-5f);
+    EXPECT_TRUE(Contains(plan, "QuantizedLinear[x:uint8 int8-gemm"));
+    EXPECT_TRUE(Contains(plan, "act=Relu"));
+    EXPECT_TRUE(!Contains(plan, "QuantizeLinear") && !Contains(plan, "DequantizeLinear"));
+  }
+}
+
+TEST(QdqLinearEpilogueAndWeightVariants) {
+  Rng rng(9);
+  const std::vector<float> x = rng.Vector(3 * 8, 2.0f);
+  std::string plan;
+  EXPECT_TRUE(FusedVsPlain(QdqLinearGraph(false, false, "Relu"), x, {3, 8}, &plan) < 1e-5f);
+  EXPECT_TRUE(Contains(plan, "QuantizedLinear[x:uint8 reference act=Relu]"));
+  EXPECT_TRUE(FusedVsPlain(QdqLinearGraph(true, true, "Sigmoid"), x, {3, 8}, &plan) < 1e-5f);
+  EXPECT_TRUE(Contains(plan, "QuantizedLinear[x:uint8 int8-gemm transB act=Sigmoid]"));
+  EXPECT_TRUE(FusedVsPlain(QdqLinearGraph(false, true, "Tanh", DType::kInt8), x, {3, 8}, &plan) <
+              1e-5f);
+  EXPECT_TRUE(Contains(plan, "QuantizedLinear[x:int8 int8-gemm act=Tanh]"));
+}
+
+TEST(UnfusedWeightDequantizeIsFolded) {
+  // A DequantizeLinear of int8 weights feeding something other than a linear layer: kept for the
+  // QDQ pass, then folded to a float constant when nothing fused it.
+  GraphBuilder b;
+  b.Input("x", {4});
+  b.Typed("w", DType::kInt8, {4}, std::vector<int8_t>{1, -2, 3, -4});
+  b.Scalar("s", 0.5f);
+  b.Op("DequantizeLinear", {"w", "s"}, {"wd"});
+  b.Op("Add", {"x", "wd"}, {"y"});
+  b.Output("y");
+  std::string plan;
+  EXPECT_EQ(FusedVsPlain(b.graph, {1, 1, 1, 1}, {4}, &plan), 0.0f);
+  EXPECT_TRUE(!Contains(plan, "DequantizeLinear") && Contains(plan, "0: Add"));
+}
+
+}  // namespace
+}  // namespace sluice::test
+
+int main(int argc, char** argv) { return sluice::test::RunAll(argc, argv); }

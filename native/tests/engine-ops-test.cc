@@ -1,0 +1,222 @@
+// Op wiring through the engine (input order, attributes, dtypes), each against values computed
+// by hand. The kernels' own numerics are tested with the reference kernels; here the question
+// is whether the engine hands them the right arguments.
+#include <cstring>
+
+#include "engine-test-util.h"
+#include "test-harness.h"
+
+namespace sluice::test {
+namespace {
+
+template <typename T>
+std::vector<T> As(const OwnedTensor& t) {
+  std::vector<T> v(t.bytes.size() / sizeof(T));
+  if (!v.empty()) std::memcpy(v.data(), t.bytes.data(), t.bytes.size());
+  return v;
+}
+
+int64_t NumElementsOf(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+// Loads (optimized) and runs `graph` on `inputs`.
+Status Run(const Graph& graph, const std::vector<TensorView>& inputs,
+           std::vector<OwnedTensor>* out) {
+  return LoadAndRun(graph, true, inputs, out);
+}
+
+// numpy matmul by hand for operands of rank >= 2 with broadcast batch dims.
+std::vector<float> NaiveMatMul(const std::vector<float>& a, const Shape& as,
+                               const std::vector<float>& b, const Shape& bs, const Shape& ys) {
+  const int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
+  const size_t rank = ys.size();
+  std::vector<float> y(static_cast<size_t>(NumElementsOf(ys)));
+  const int64_t items = NumElementsOf(Shape(ys.begin(), ys.end() - 2));
+  auto offset = [&](const Shape& s, int64_t item) {  // matrix index of `item` in s's batch
+    int64_t index = 0, stride = 1, rest = item;
+    for (size_t d = rank - 2; d-- > 0;) {
+      const int64_t dim = ys[d], pos = rest % dim;
+      rest /= dim;
+      const int64_t sd = static_cast<int64_t>(d) - static_cast<int64_t>(rank - s.size());
+      if (sd >= 0) {
+        index += (s[sd] == 1 ? 0 : pos) * stride;
+        stride *= s[sd];
+      }
+    }
+    return index;
+  };
+  for (int64_t it = 0; it < items; ++it) {
+    const float* pa = a.data() + offset(as, it) * m * k;
+    const float* pb = b.data() + offset(bs, it) * k * n;
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int64_t x = 0; x < k; ++x) acc += static_cast<double>(pa[i * k + x]) * pb[x * n + j];
+        y[it * m * n + i * n + j] = static_cast<float>(acc);
+      }
+    }
+  }
+  return y;
+}
+
+TEST(BatchedMatMulBroadcasts) {
+  // Strided batches (fast GEMM) and broadcasts only the reference kernel handles.
+  const std::vector<std::vector<Shape>> cases = {
+      {{2, 3, 4, 5}, {5, 6}, {2, 3, 4, 6}},    {{2, 3, 4, 5}, {2, 3, 5, 6}, {2, 3, 4, 6}},
+      {{1, 4, 5}, {3, 5, 6}, {3, 4, 6}},       {{1, 3, 4, 5}, {2, 3, 5, 6}, {2, 3, 4, 6}},
+      {{3, 1, 4, 5}, {2, 5, 6}, {3, 2, 4, 6}}, {{7, 33}, {33, 17}, {7, 17}}};
+  Rng rng(12);
+  for (const std::vector<Shape>& c : cases) {
+    GraphBuilder b;
+    b.Input("a", c[0]);
+    b.Input("b", c[1]);
+    b.Op("MatMul", {"a", "b"}, {"y"});
+    b.Output("y");
+    const std::vector<float> a = rng.Vector(static_cast<size_t>(NumElementsOf(c[0])));
+    const std::vector<float> bv = rng.Vector(static_cast<size_t>(NumElementsOf(c[1])));
+    std::vector<OwnedTensor> out;
+    ASSERT_TRUE(Run(b.graph, {FloatView(a, c[0]), FloatView(bv, c[1])}, &out).ok());
+    EXPECT_EQ(out[0].shape, c[2]);
+    EXPECT_TRUE(MaxAbsDiff(As<float>(out[0]), NaiveMatMul(a, c[0], bv, c[1], c[2])) < 1e-5f);
+  }
+}
+
+TEST(GatherEmbeddingsWithNegativeIndices) {
+  GraphBuilder b;
+  b.Input("ids", {-1, 2}, DType::kInt64);
+  b.Floats("table", {4, 2}, {0, 1, 10, 11, 20, 21, 30, 31});
+  b.Op("Gather", {"table", "ids"}, {"emb"});
+  b.Output("emb");
+  std::vector<int64_t> ids = {3, 0, -1, 2};
+  std::vector<OwnedTensor> out;
+  ASSERT_TRUE(Run(b.graph, {{DType::kInt64, {2, 2}, ids.data(), 32}}, &out).ok());
+  EXPECT_EQ(out[0].shape, (Shape{2, 2, 2}));
+  EXPECT_EQ(As<float>(out[0]), (std::vector<float>{30, 31, 0, 1, 30, 31, 20, 21}));
+  ids[1] = 4;
+  Status s = Run(b.graph, {{DType::kInt64, {2, 2}, ids.data(), 32}}, &out);
+  EXPECT_EQ(s.code(), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST(TransposeConcatFlattenIdentity) {
+  GraphBuilder b;
+  b.Input("x", {2, 3});
+  b.Op("Transpose", {"x"}, {"t"});  // default perm reverses: [3,2]
+  b.Op("Identity", {"t"}, {"i"});
+  b.Op("Concat", {"t", "i"}, {"c"}, {AttrInt("axis", -1)});  // [3,4]
+  b.Op("Flatten", {"c"}, {"y"}, {AttrInt("axis", 0)});       // [1,12]
+  b.Output("y");
+  std::vector<float> x = {1, 2, 3, 4, 5, 6};
+  std::vector<OwnedTensor> out;
+  ASSERT_TRUE(Run(b.graph, {FloatView(x, {2, 3})}, &out).ok());
+  EXPECT_EQ(out[0].shape, (Shape{1, 12}));
+  EXPECT_EQ(As<float>(out[0]), (std::vector<float>{1, 4, 1, 4, 2, 5, 2, 5, 3, 6, 3, 6}));
+}
+
+TEST(IntegerArithmetic) {
+  GraphBuilder b;
+  b.Input("a", {3}, DType::kInt64);
+  b.Typed("d", DType::kInt64, {1}, std::vector<int64_t>{-2});
+  b.Op("Div", {"a", "d"}, {"q"});
+  b.Op("Mul", {"q", "a"}, {"y"});
+  b.Output("y");
+  std::vector<int64_t> a = {7, -7, 4};
+  std::vector<OwnedTensor> out;
+  ASSERT_TRUE(Run(b.graph, {{DType::kInt64, {3}, a.data(), 24}}, &out).ok());
+  EXPECT_EQ(out[0].dtype, DType::kInt64);
+  EXPECT_EQ(As<int64_t>(out[0]), (std::vector<int64_t>{-21, -21, -8}));  // truncating division
+}
+
+TEST(SoftmaxAxisAndReduceMeanAttribute) {
+  GraphBuilder b(13);
+  b.Input("x", {2, 2});
+  b.Op("Softmax", {"x"}, {"s"}, {AttrInt("axis", 0)});
+  b.Op("ReduceMean", {"s"}, {"m"}, {AttrInts("axes", {0}), AttrInt("keepdims", 0)});
+  b.Output("s");
+  b.Output("m");
+  std::vector<float> x = {0, 5, 0, -5};
+  std::vector<OwnedTensor> out;
+  ASSERT_TRUE(Run(b.graph, {FloatView(x, {2, 2})}, &out).ok());
+  const std::vector<float> s = As<float>(out[0]);
+  EXPECT_TRUE(std::fabs(s[0] - 0.5f) < 1e-6f && std::fabs(s[2] - 0.5f) < 1e-6f);
+  EXPECT_TRUE(std::fabs(s[1] + s[3] - 1.0f) < 1e-6f && s[1] > 0.99f);
+  EXPECT_EQ(out[1].shape, (Shape{2}));
+  EXPECT_TRUE(MaxAbsDiff(As<float>(out[1]), {0.5f, 0.5f}) < 1e-6f);
+}
+
+TEST(LayerNormalizationOutputsStatistics) {
+  GraphBuilder b;
+  b.Input("x", {1, 4});
+  b.Floats("g", {4}, {1, 1, 1, 1});
+  b.Op("LayerNormalization", {"x", "g"}, {"y", "mean", "inv"}, {AttrFloat("epsilon", 0.0f)});
+  b.Output("y");
+  b.Output("mean");
+  std::vector<float> x = {1, 2, 3, 4};
+  std::vector<OwnedTensor> out;
+  ASSERT_TRUE(Run(b.graph, {FloatView(x, {1, 4})}, &out).ok());
+  const float inv = 1.0f / std::sqrt(1.25f);
+  EXPECT_TRUE(MaxAbsDiff(As<float>(out[0]), {-1.5f * inv, -0.5f * inv, 0.5f * inv, 1.5f * inv}) <
+              1e-5f);
+  EXPECT_EQ(out[1].shape, (Shape{1, 1}));
+  EXPECT_TRUE(MaxAbsDiff(As<float>(out[1]), {2.5f}) < 1e-6f);
+}
+
+TEST(QuantizeDequantizePerAxis) {
+  GraphBuilder b(21);
+  b.Input("x", {2, 2});
+  b.Floats("s", {2}, {0.5f, 0.25f});
+  b.Typed("z", DType::kInt8, {2}, std::vector<int8_t>{0, 10});
+  b.Op("QuantizeLinear", {"x", "s", "z"}, {"q"}, {AttrInt("axis", 1)});
+  b.Op("DequantizeLinear", {"q", "s", "z"}, {"y"}, {AttrInt("axis", 1)});
+  b.Output("q");
+  b.Output("y");
+  std::vector<float> x = {1.0f, 1.0f, 100.0f, -1.3f};
+  std::vector<OwnedTensor> out;
+  ASSERT_TRUE(Run(b.graph, {FloatView(x, {2, 2})}, &out).ok());
+  EXPECT_EQ(out[0].dtype, DType::kInt8);
+  // column 0: x/0.5 -> 2, 127 (saturated); column 1: x/0.25 + 10 -> 14, round_half_even(-5.2)+10 =
+  // 5
+  EXPECT_EQ(As<int8_t>(out[0]), (std::vector<int8_t>{2, 14, 127, 5}));
+  EXPECT_TRUE(MaxAbsDiff(As<float>(out[1]), {1.0f, 1.0f, 63.5f, -1.25f}) < 1e-6f);
+}
+
+TEST(QLinearMatMulRequantizes) {
+  GraphBuilder b;
+  b.Input("a", {1, 2}, DType::kUint8);
+  b.Scalar("a_s", 0.5f);
+  b.Typed("a_z", DType::kUint8, {}, std::vector<uint8_t>{10});
+  b.Typed("w", DType::kInt8, {2, 2}, std::vector<int8_t>{1, 2, 3, -4});
+  b.Floats("w_s", {2}, {1.0f, 0.5f});
+  b.Typed("w_z", DType::kInt8, {2}, std::vector<int8_t>{0, 0});
+  b.Scalar("y_s", 1.0f);
+  b.Typed("y_z", DType::kUint8, {}, std::vector<uint8_t>{100});
+  b.Op("QLinearMatMul", {"a", "a_s", "a_z", "w", "w_s", "w_z", "y_s", "y_z"}, {"y"});
+  b.Output("y");
+  std::vector<uint8_t> a = {12, 14};  // real values 1, 2
+  std::vector<OwnedTensor> out;
+  ASSERT_TRUE(Run(b.graph, {{DType::kUint8, {1, 2}, a.data(), 2}}, &out).ok());
+  // real products: [1*1 + 2*3, (1*2 + 2*-4) * 0.5] = [7, -3] -> + 100
+  EXPECT_EQ(As<uint8_t>(out[0]), (std::vector<uint8_t>{107, 97}));
+}
+
+TEST(DynamicQuantizeThenMatMulInteger) {
+  GraphBuilder b;
+  b.Input("x", {2, 2});
+  b.Typed("w", DType::kUint8, {2, 1}, std::vector<uint8_t>{1, 2});
+  b.Op("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xz"});
+  b.Op("MatMulInteger", {"xq", "w", "xz"}, {"acc"});
+  b.Output("acc");
+  b.Output("xs");
+  std::vector<float> x = {0.0f, 2.55f, 1.0f, 0.5f};  // range [0, 2.55]: scale 0.01, zero point 0
+  std::vector<OwnedTensor> out;
+  ASSERT_TRUE(Run(b.graph, {FloatView(x, {2, 2})}, &out).ok());
+  EXPECT_EQ(As<int32_t>(out[0]), (std::vector<int32_t>{510, 200}));
+  EXPECT_TRUE(std::fabs(As<float>(out[1])[0] - 0.01f) < 1e-7f);
+}
+
+}  // namespace
+}  // namespace sluice::test
+
+int main(int argc, char** argv) { return sluice::test::RunAll(argc, argv); }
