@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "batcher-bindings.h"
+#include "engine-bindings.h"
 #include "features.h"
 #include "sluice/version.h"
 
@@ -16,7 +17,7 @@ namespace sluice::addon {
 // than in statics.
 class Addon : public Napi::Addon<Addon> {
  public:
-  Addon(Napi::Env env, Napi::Object exports) : batchers_(env) {
+  Addon(Napi::Env env, Napi::Object exports) : batchers_(env), engines_(env) {
     DefineAddon(exports,
                 {
                     InstanceMethod<&Addon::CpuFeatures>("cpuFeatures", napi_enumerable),
@@ -24,6 +25,8 @@ class Addon : public Napi::Addon<Addon> {
                     InstanceMethod<&Addon::ExitImmediately>("exitImmediately", napi_enumerable),
                     InstanceMethod<&Addon::CreateBatcher>("createBatcher", napi_enumerable),
                     InstanceMethod<&Addon::AttachBatchSource>("attachBatchSource", napi_enumerable),
+                    InstanceMethod<&Addon::EngineUnsupported>("engineUnsupported", napi_enumerable),
+                    InstanceMethod<&Addon::LoadEngine>("loadEngine", napi_enumerable),
                     InstanceValue("version", Napi::String::New(env, Version()), napi_enumerable),
                 });
   }
@@ -61,9 +64,14 @@ class Addon : public Napi::Addon<Addon> {
     return batchers_.AttachBatchSource(info);
   }
 
+  // The native engine (engine-bindings.h).
+  Napi::Value EngineUnsupported(const Napi::CallbackInfo& info) { return engines_.Unsupported(info); }
+  Napi::Value LoadEngine(const Napi::CallbackInfo& info) { return engines_.Load(info); }
+
   Napi::ObjectReference cpu_features_;
   Napi::ObjectReference cuda_;
   BatcherBindings batchers_;
+  EngineBindings engines_;
 };
 
 }  // namespace sluice::addon

@@ -14,6 +14,8 @@ import type { Tensor } from '../runtime/tensor';
  */
 export interface BackendSession {
   readonly backend: string;
+  /** Why this backend runs the version, when it was chosen (config `backend: auto`). */
+  readonly reason?: string;
   /**
    * Refuses (throws INVALID_ARGUMENT) a request whose values this backend cannot carry, before it
    * is queued, so that one bad request never fails the batch it would have joined. Inputs are

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { inspect } from './inspect';
 import { quantize } from './quantize';
 import { UsageError, serve } from './serve';
 
@@ -7,6 +8,7 @@ const USAGE = `usage: sluice <command> [options]
 commands:
   serve     serve a model repository over KServe v2 gRPC and HTTP
   quantize  quantize an ONNX model's MatMul/Gemm nodes to INT8 (QDQ), calibrated on sample data
+  inspect   show a model's signature, which backend runs it and why, and the native engine's plan
 
 Run 'sluice <command> --help' for a command's options.
 `;
@@ -16,6 +18,7 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'serve': return serve(rest);
     case 'quantize': return quantize(rest);
+    case 'inspect': return inspect(rest);
     case undefined: case '-h': case '--help': case 'help':
       process.stdout.write(USAGE);
       return undefined;

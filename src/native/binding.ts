@@ -195,6 +195,94 @@ export interface NativeBatchSource {
   fail(batchId: number, code: string, message: string): void;
 }
 
+/** A tensor's element type and dims in the native engine's terms: ONNX TensorProto numbers. */
+export interface NativeValueInfo {
+  readonly name: string;
+  /** ONNX TensorProto.DataType (src/runtime/datatypes.ts `onnx`): 1 float, 7 int64, ... */
+  readonly dtype: number;
+  /** -1 where the dim is dynamic. */
+  readonly dims: readonly number[];
+}
+
+/** An initializer or tensor attribute: raw little-endian elements, row-major. */
+export interface NativeTensorData {
+  readonly name: string;
+  readonly dtype: number;
+  readonly dims: readonly number[];
+  readonly data: Uint8Array;
+}
+
+export type NativeAttribute =
+  | { readonly name: string; readonly kind: 'float'; readonly value: number }
+  | { readonly name: string; readonly kind: 'int'; readonly value: bigint }
+  | { readonly name: string; readonly kind: 'string'; readonly value: string }
+  | { readonly name: string; readonly kind: 'tensor'; readonly value: NativeTensorData }
+  | { readonly name: string; readonly kind: 'floats'; readonly value: Float32Array }
+  | { readonly name: string; readonly kind: 'ints'; readonly value: BigInt64Array }
+  | { readonly name: string; readonly kind: 'strings'; readonly value: readonly string[] };
+
+export interface NativeNode {
+  readonly name: string;
+  readonly opType: string;
+  /** "" = the default ONNX domain. */
+  readonly domain: string;
+  /** "" marks an omitted optional input or output. */
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly attributes: readonly NativeAttribute[];
+}
+
+/** The compact graph the engine loads (src/onnx/graph-import.ts makes it from ONNX bytes). */
+export interface NativeGraph {
+  /** Opset of the default ONNX domain. */
+  readonly opset: number;
+  readonly inputs: readonly NativeValueInfo[];
+  readonly outputs: readonly NativeValueInfo[];
+  readonly initializers: readonly NativeTensorData[];
+  readonly nodes: readonly NativeNode[];
+}
+
+export interface NativeEngineTensor {
+  readonly dtype: number;
+  readonly shape: readonly number[];
+  readonly data: Uint8Array;
+}
+
+/** A model loaded into the native CPU engine. */
+export interface NativeEngine {
+  /** Graph inputs (initializers excluded) and outputs, in graph order; inferred output dims. */
+  readonly inputs: readonly NativeValueInfo[];
+  readonly outputs: readonly NativeValueInfo[];
+  /** The optimized plan, one line per step (fused ops named), for `sluice inspect`. */
+  describe(): string;
+  /**
+   * Runs once on a libuv worker thread (inputs in `inputs` order; read in place until the
+   * promise settles). For tests and tools; served models run behind a batcher (attach()).
+   */
+  run(inputs: readonly { readonly dtype: number; readonly shape: readonly number[]; readonly data: ArrayBufferView }[]):
+    Promise<NativeEngineTensor[]>;
+  /**
+   * Runs `iterations` times back to back on a libuv worker thread and resolves the mean
+   * nanoseconds per run: the engine's own time, for benchmarks (no JS or thread hop inside).
+   */
+  time(inputs: readonly { readonly dtype: number; readonly shape: readonly number[]; readonly data: ArrayBufferView }[],
+    iterations: number): Promise<number>;
+  /**
+   * Starts `threads` native executor threads serving batcher `batcherId`, whose config lists
+   * `configInputs` / `configOutputs` (mapped to the model's by name). Once per engine.
+   */
+  attach(batcherId: number, configInputs: readonly string[], configOutputs: readonly string[], threads: number): void;
+  /** Closes the attached batcher, finishes running batches, joins the threads, frees the engine. */
+  close(): Promise<void>;
+}
+
+export interface NativeEngineOptions {
+  /** Kernel threads including the calling one; 0 = one per hardware thread. */
+  readonly threads?: number;
+  /** Fusion passes (default true). */
+  readonly optimize?: boolean;
+}
+
 export interface NativeBinding {
   /** package.json version the addon was built from. */
   readonly version: string;
@@ -211,11 +299,16 @@ export interface NativeBinding {
   createBatcher(config: NativeBatcherConfig, onComplete: (completions: NativeCompletion[]) => void): NativeBatcher;
   /** Attaches the calling (worker) thread to batcher `id`; throws NOT_FOUND if it is gone. */
   attachBatchSource(id: number): NativeBatchSource;
+  /** Why the native engine cannot run `graph`, one reason per problem; empty when it can. */
+  engineUnsupported(graph: NativeGraph): string[];
+  /** Validates, optimizes and plans `graph` off the JS thread. */
+  loadEngine(graph: NativeGraph, options?: NativeEngineOptions): Promise<NativeEngine>;
 }
 
 /** Export names the loader checks for, so a stale build is reported instead of half-working. */
 export const NATIVE_EXPORTS = [
   'version', 'cpuFeatures', 'cuda', 'exitImmediately', 'createBatcher', 'attachBatchSource',
+  'engineUnsupported', 'loadEngine',
 ] as const satisfies readonly (
   keyof NativeBinding
 )[];

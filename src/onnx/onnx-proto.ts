@@ -54,13 +54,27 @@ export interface ValueInfoMsg { readonly name: string; readonly type: TypeMsg | 
 
 export interface AttributeMsg {
   readonly name: string;
+  /** AttributeProto.AttributeType (FLOAT 1, INT 2, STRING 3, TENSOR 4, GRAPH 5, FLOATS 6, ...). */
+  readonly type: number;
+  /** Set in function bodies only: the attribute refers to the calling node's attribute. */
+  readonly ref_attr_name: string;
+  readonly f: number;
+  readonly i: Int64;
+  readonly s: Uint8Array;
+  readonly t: TensorMsg | null;
   readonly g: GraphMsg | null;
+  readonly floats: readonly number[];
+  readonly ints: readonly Int64[];
+  readonly strings: readonly Uint8Array[];
   readonly graphs: readonly GraphMsg[];
 }
 
 export interface NodeMsg {
+  readonly name: string;
   readonly op_type: string;
   readonly domain: string;
+  readonly input: readonly string[];
+  readonly output: readonly string[];
   readonly attribute: readonly AttributeMsg[];
 }
 

@@ -118,6 +118,11 @@ export function readTensorProto(bytes: Uint8Array, source = '<bytes>'): OnnxTens
   } catch (e) {
     throw invalidArgument(`ONNX tensor ${source}: not a TensorProto (${(e as Error).message})`);
   }
+  return tensorFromMsg(t, source);
+}
+
+/** A decoded TensorProto message (an initializer, a Constant's value) as an OnnxTensor. */
+export function tensorFromMsg(t: TensorMsg, source: string): OnnxTensor {
   const what = `ONNX tensor ${source}${t.name === '' ? '' : ` '${t.name}'`}`;
   const datatype = fromOnnxType(t.data_type);
   if (datatype === undefined) {

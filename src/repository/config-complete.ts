@@ -2,7 +2,7 @@ import { toConfigName } from '../runtime/datatypes';
 import { invalidArgument } from '../runtime/status';
 import type { OnnxSignature, OnnxValueInfo } from '../onnx/signature';
 import { DEFAULT_DYNAMIC_BATCHING, type PartialModelConfig, type PartialTensorConfig } from './config-parse';
-import type { InstanceGroup, ModelConfig, ModelTensorConfig } from './model-config';
+import { BACKENDS, type BackendChoice, type InstanceGroup, type ModelConfig, type ModelTensorConfig } from './model-config';
 import { DEFAULT_VERSION_POLICY } from './version-policy';
 
 /**
@@ -29,7 +29,7 @@ import { DEFAULT_VERSION_POLICY } from './version-policy';
  */
 export const DEFAULT_MAX_BATCH_SIZE = 64;
 export const ONNX_PLATFORM = 'onnxruntime_onnx';
-export const ONNX_BACKEND = 'onnxruntime';
+const isBackendChoice = (s: string): s is BackendChoice => (BACKENDS as readonly string[]).includes(s);
 const DEFAULT_INSTANCE_GROUP: readonly InstanceGroup[] = [{ count: 1, kind: 'KIND_CPU' }];
 
 type TensorKind = 'input' | 'output';
@@ -46,8 +46,9 @@ export function completeConfig(modelName: string, partial: PartialModelConfig, s
   if (partial.platform !== undefined && partial.platform !== ONNX_PLATFORM) {
     problems.push(`platform "${partial.platform}" is not supported (Sluice serves "${ONNX_PLATFORM}" models)`);
   }
-  if (partial.backend !== undefined && partial.backend !== ONNX_BACKEND) {
-    problems.push(`backend "${partial.backend}" is not supported (Sluice serves "${ONNX_BACKEND}" models)`);
+  const backend = partial.backend ?? 'auto';
+  if (!isBackendChoice(backend)) {
+    problems.push(`backend "${backend}" is not supported (choose ${BACKENDS.join(', ')})`);
   }
   const maxBatchSize = partial.maxBatchSize ?? inferMaxBatchSize(partial, signature);
   const batching = maxBatchSize > 0;
@@ -65,7 +66,7 @@ export function completeConfig(modelName: string, partial: PartialModelConfig, s
   const config: ModelConfig = {
     name: modelName,
     platform: ONNX_PLATFORM,
-    backend: ONNX_BACKEND,
+    backend: isBackendChoice(backend) ? backend : 'auto',
     maxBatchSize,
     input: completeTensors('input', partial.input, signature.inputs, batching, problems),
     output: completeTensors('output', partial.output, signature.outputs, batching, problems),

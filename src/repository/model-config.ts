@@ -44,12 +44,23 @@ export interface InstanceGroup {
   readonly kind: InstanceKind;
 }
 
+/**
+ * Which engine runs a model: the native engine, ONNX Runtime, or `auto` (the default): the
+ * native engine when it supports every op of the version's graph, ONNX Runtime otherwise.
+ * Triton's own value for ONNX models, "onnxruntime", keeps meaning ONNX Runtime.
+ */
+export const BACKENDS = ['auto', 'native', 'onnxruntime'] as const;
+export type BackendChoice = typeof BACKENDS[number];
+
 export interface ModelConfig {
   readonly name: string;
   /** "onnxruntime_onnx" for every model Sluice loads today. */
   readonly platform: string;
-  /** "onnxruntime" (the only backend until the native engine lands). */
-  readonly backend: string;
+  /**
+   * The backend the config asks for (BACKENDS above). Which one runs a version is
+   * decided at load ("auto") and reported by the runtime per version.
+   */
+  readonly backend: BackendChoice;
   /** 0 = the model does not batch; otherwise the largest batch (rows). */
   readonly maxBatchSize: number;
   readonly input: readonly ModelTensorConfig[];

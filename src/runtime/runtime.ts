@@ -1,5 +1,5 @@
 import type { Backend, BackendSession } from '../backends/backend';
-import { OrtBackend } from '../backends/onnxruntime/ort-backend';
+import { SelectingBackend } from '../backends/select-backend';
 import type { ModelConfig } from '../repository/model-config';
 import { scanRepository } from '../repository/scan';
 import { modelStats, RequestStats } from './model-stats';
@@ -16,7 +16,7 @@ export type LogLevel = 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string) => void;
 
 export interface RuntimeOptions {
-  /** Backend that runs every model (default: ONNX Runtime in worker threads). */
+  /** Backend that runs every model (default: per the config, native engine or ONNX Runtime). */
   readonly backend?: Backend;
   /** Told of every successful request and executed batch (the server's histograms). */
   readonly observer?: InferObserver;
@@ -53,6 +53,9 @@ interface ModelEntry {
   readonly versions: VersionEntry[];
 }
 
+/** ModelConfig parameter that says why a version runs on its backend. */
+export const BACKEND_REASON_PARAMETER = 'sluice.backend_reason';
+
 export const defaultLogger: Logger = (level, message) => {
   process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${message}\n`);
 };
@@ -71,7 +74,7 @@ export class Runtime {
   ) {}
 
   static async open(repository: string, options: RuntimeOptions = {}): Promise<Runtime> {
-    const backend = options.backend ?? new OrtBackend();
+    const backend = options.backend ?? new SelectingBackend();
     const log = options.logger ?? defaultLogger;
     const scan = await scanRepository(repository);
     const models = new Map<string, ModelEntry>();
@@ -158,10 +161,20 @@ export class Runtime {
     };
   }
 
+  /**
+   * The model's config as a version runs it: `backend` is the backend that runs that version
+   * (the latest READY one by default) and parameter `sluice.backend_reason` says why; a version
+   * that is not loaded shows the configured choice.
+   */
   config(name: string, version?: string): ModelConfig {
     const m = this.model(name);
-    this.version(m, version, false); // NOT_FOUND / INVALID_ARGUMENT for a bad version
-    return this.configOf(m);
+    const v = this.version(m, version, false); // NOT_FOUND / INVALID_ARGUMENT for a bad version
+    const config = this.configOf(m);
+    const session = v?.session;
+    if (session === undefined || (session.backend !== 'native' && session.backend !== 'onnxruntime')) return config;
+    const parameters = new Map(config.parameters);
+    if (session.reason !== undefined) parameters.set(BACKEND_REASON_PARAMETER, session.reason);
+    return { ...config, backend: session.backend, parameters };
   }
 
   /** Queue depth and executing requests per model version, from the batchers' counters. */
@@ -327,5 +340,6 @@ async function loadVersion(entry: VersionEntry, model: string, modelFile: string
   entry.session = session;
   entry.scheduler = scheduler;
   entry.state = 'READY';
-  log('info', `model '${model}' version ${entry.version} READY (backend ${session.backend})`);
+  log('info', `model '${model}' version ${entry.version} READY (backend ${session.backend}` +
+    `${session.reason === undefined ? '' : `: ${session.reason}`})`);
 }

@@ -94,7 +94,7 @@ describe('config.pbtxt and config.json', () => {
     const expected: ModelConfig = {
       name: 'classifier',
       platform: 'onnxruntime_onnx',
-      backend: 'onnxruntime',
+      backend: 'auto',
       maxBatchSize: 16,
       input: [{ name: 'x', dataType: 'FP32', dims: [3, -1] }],
       output: [{ name: 'probs', dataType: 'FP32', dims: [10] }, { name: 'label', dataType: 'INT64', dims: [1] }],
@@ -285,7 +285,7 @@ describe('completion from the ONNX graph', () => {
     assert.deepEqual(completeConfig('identity', EMPTY_PARTIAL_CONFIG, IDENTITY_BATCHED), {
       name: 'identity',
       platform: 'onnxruntime_onnx',
-      backend: 'onnxruntime',
+      backend: 'auto',
       maxBatchSize: DEFAULT_MAX_BATCH_SIZE,
       input: [{ name: 'INPUT0', dataType: 'FP32', dims: [4] }],
       output: [{ name: 'OUTPUT0', dataType: 'FP32', dims: [4] }],
@@ -374,18 +374,20 @@ describe('completion from the ONNX graph', () => {
       invalid(/^input "INPUT0": dims \[1, -1\] do not fit the graph's \[1, 4\]$/));
   });
 
-  test('the config name must be the directory name; platform and backend must be ONNX Runtime', () => {
+  test('the config name must be the directory name, platform ONNX, backend auto, native or onnxruntime', () => {
     const foreign = pbtxt('name: "other" platform: "tensorrt_plan" backend: "python"');
     assert.throws(() => completeConfig('identity', foreign, IDENTITY_BATCHED), (e: Error) => {
       assert.deepEqual(e.message.split('; '), [
         'name "other" does not match the model directory "identity"',
         'platform "tensorrt_plan" is not supported (Sluice serves "onnxruntime_onnx" models)',
-        'backend "python" is not supported (Sluice serves "onnxruntime" models)',
+        'backend "python" is not supported (choose auto, native, onnxruntime)',
       ]);
       return true;
     });
-    const own = pbtxt('name: "identity" backend: "onnxruntime"');
-    assert.doesNotThrow(() => completeConfig('identity', own, IDENTITY_BATCHED));
+    for (const backend of ['auto', 'native', 'onnxruntime']) {
+      const own = pbtxt(`name: "identity" backend: "${backend}"`);
+      assert.equal(completeConfig('identity', own, IDENTITY_BATCHED).backend, backend);
+    }
   });
 
   test('dynamic batching is checked against the final max_batch_size', () => {
