@@ -1,7 +1,18 @@
 import { Histogram, Registry } from 'prom-client';
-import type { BatchEvent, InferObserver, RequestEvent } from '../runtime/types';
+import type { BatchEvent, InferObserver, RequestEvent, VersionLabels } from '../runtime/types';
 
 type ModelLabels = 'model' | 'version';
+type Child = ReturnType<Histogram<ModelLabels>['labels']>;
+
+/** One version's histogram children, so a request does not hash its labels five times. */
+interface VersionChildren {
+  readonly request: Child;
+  readonly queue: Child;
+  readonly computeInput: Child;
+  readonly computeInfer: Child;
+  readonly computeOutput: Child;
+  readonly batchSize: Child;
+}
 
 /**
  * Duration buckets in seconds: 10 µs … 30 s, ten per decade (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8),
@@ -42,6 +53,8 @@ export class ServerMetrics implements InferObserver {
   readonly #computeInfer: Histogram<ModelLabels>;
   readonly #computeOutput: Histogram<ModelLabels>;
   readonly #batchSize: Histogram<ModelLabels>;
+  /** Keyed by the version's labels object, which its scheduler creates once (frozen). */
+  readonly #children = new WeakMap<VersionLabels, VersionChildren>();
 
   constructor() {
     const registers = [this.registry];
@@ -63,14 +76,30 @@ export class ServerMetrics implements InferObserver {
   }
 
   onRequest(e: RequestEvent): void {
-    this.#request.observe(e.labels, e.durationNs / 1e9);
-    this.#queue.observe(e.labels, e.queueNs / 1e9);
+    const c = this.#childrenOf(e.labels);
+    c.request.observe(e.durationNs / 1e9);
+    c.queue.observe(e.queueNs / 1e9);
   }
 
   onBatch(e: BatchEvent): void {
-    this.#computeInput.observe(e.labels, e.computeInputNs / 1e9);
-    this.#computeInfer.observe(e.labels, e.computeInferNs / 1e9);
-    this.#computeOutput.observe(e.labels, e.computeOutputNs / 1e9);
-    this.#batchSize.observe(e.labels, e.rows);
+    const c = this.#childrenOf(e.labels);
+    c.computeInput.observe(e.computeInputNs / 1e9);
+    c.computeInfer.observe(e.computeInferNs / 1e9);
+    c.computeOutput.observe(e.computeOutputNs / 1e9);
+    c.batchSize.observe(e.rows);
+  }
+
+  #childrenOf(labels: VersionLabels): VersionChildren {
+    let c = this.#children.get(labels);
+    if (c === undefined) {
+      const l = { model: labels.model, version: labels.version };
+      c = {
+        request: this.#request.labels(l), queue: this.#queue.labels(l), computeInput: this.#computeInput.labels(l),
+        computeInfer: this.#computeInfer.labels(l), computeOutput: this.#computeOutput.labels(l),
+        batchSize: this.#batchSize.labels(l),
+      };
+      this.#children.set(labels, c);
+    }
+    return c;
   }
 }

@@ -17,7 +17,7 @@ import { dataTypeInfo, type DataTypeInfo } from './datatypes';
 import { fromNativeTensor, toNativeTensor } from './native-tensor';
 import { fromNativeError, invalidArgument, isErrorCode, SluiceError, toSluiceError } from './status';
 import type { Tensor } from './tensor';
-import type { InferObserver, VersionLabels } from './types';
+import type { CancelSignal, InferObserver, VersionLabels } from './types';
 
 export interface ScheduleOptions {
   /** Protocol priority: 0 = the model's default level, 1 = most urgent. */
@@ -25,7 +25,7 @@ export interface ScheduleOptions {
   /** Microseconds the request may wait in the queue; 0 = the model's default. */
   readonly timeoutUs: number;
   /** Aborting cancels the request (see the class comment). */
-  readonly signal: AbortSignal | undefined;
+  readonly signal: CancelSignal | undefined;
 }
 
 export interface ScheduledResult {
@@ -52,7 +52,7 @@ class PendingRequest {
     readonly id: number,
     /** Indices into the config's outputs, in the order the caller asked for them. */
     readonly outputs: readonly number[],
-    readonly signal: AbortSignal | undefined,
+    readonly signal: CancelSignal | undefined,
     readonly resolve: (r: ScheduledResult) => void,
     readonly reject: (e: SluiceError) => void,
   ) {}
@@ -67,7 +67,7 @@ class PendingRequest {
 }
 
 /** The signal's own reason when it is a SluiceError (e.g. DEADLINE_EXCEEDED), else CANCELLED. */
-function abortError(signal: AbortSignal | undefined): SluiceError {
+function abortError(signal: CancelSignal | undefined): SluiceError {
   const reason: unknown = signal?.reason;
   return reason instanceof SluiceError ? reason : new SluiceError('CANCELLED', 'request cancelled by the client');
 }

@@ -1,6 +1,7 @@
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import { SluiceError, toSluiceError } from '../runtime/status';
+import type { CancelListener, CancelSignal } from '../runtime/types';
 import { ACCEPT_ENCODING, MessageReader, encodeGrpcMessage, frameMessage, parseGrpcTimeout } from './grpc-wire';
 
 /**
@@ -19,7 +20,7 @@ const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, HTTP2
 
 /** Per call: aborted (with a SluiceError reason) when the client cancels or the deadline passes. */
 export interface CallContext {
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** ms since the epoch; Infinity without grpc-timeout. */
   readonly deadline: number;
 }
@@ -76,9 +77,37 @@ function statusHeaders(error: unknown): http2.OutgoingHttpHeaders {
   return { 'grpc-status': String(err.grpcCode), 'grpc-message': encodeGrpcMessage(err.message) };
 }
 
+/**
+ * A call's cancel signal: the part of AbortSignal the runtime uses, without an EventTarget per
+ * request. Listeners run once, in order, when the call is cancelled or its deadline passes.
+ */
+class CallSignal implements CancelSignal {
+  aborted = false;
+  reason: unknown = undefined;
+  #listeners: CancelListener[] | undefined;
+
+  addEventListener(_type: 'abort', listener: CancelListener): void {
+    (this.#listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: CancelListener): void {
+    const i = this.#listeners?.indexOf(listener) ?? -1;
+    if (i >= 0) this.#listeners?.splice(i, 1);
+  }
+
+  abort(reason: SluiceError): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listeners = this.#listeners ?? [];
+    this.#listeners = undefined;
+    for (const l of listeners) l.handleEvent();
+  }
+}
+
 /** One gRPC call on one HTTP/2 stream. */
 class Call implements StreamWriter, CallContext {
-  private readonly abort = new AbortController();
+  readonly signal = new CallSignal();
   private timer: NodeJS.Timeout | undefined;
   private responded = false;
   private ended = false;
@@ -92,14 +121,13 @@ class Call implements StreamWriter, CallContext {
       clearTimeout(this.timer);
       if (!this.ended) {
         this.ended = true;
-        this.abort.abort(Date.now() >= this.deadline - DEADLINE_SLACK_MS ? deadlineError() : cancelledError());
+        this.signal.abort(Date.now() >= this.deadline - DEADLINE_SLACK_MS ? deadlineError() : cancelledError());
       }
     });
     // An RST or socket error; 'close' follows and does the cleanup.
     stream.on('error', () => undefined);
   }
 
-  get signal(): AbortSignal { return this.abort.signal; }
   get open(): boolean { return !this.ended; }
 
   /** A unary answer: headers, one message and OK trailers. */
@@ -141,7 +169,7 @@ class Call implements StreamWriter, CallContext {
     const err = toSluiceError(error);
     const trailers = statusHeaders(err);
     this.finish();
-    if (err.code === 'DEADLINE_EXCEEDED' || err.code === 'CANCELLED') this.abort.abort(err);
+    if (err.code === 'DEADLINE_EXCEEDED' || err.code === 'CANCELLED') this.signal.abort(err);
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
     if (!this.responded) {

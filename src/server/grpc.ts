@@ -2,6 +2,7 @@ import type * as protobuf from 'protobufjs';
 import { decodeGrpcInferRequest, encodeGrpcInferResponse, encodeGrpcStreamResponse } from '../codec/grpc-infer';
 import { protoRoot, protoType } from '../codec/proto';
 import type { Runtime } from '../runtime/runtime';
+import type { CancelSignal } from '../runtime/types';
 import { SluiceError, invalidArgument, toSluiceError, unimplemented } from '../runtime/status';
 import {
   GrpcTransport, type BidiHandler, type CallContext, type Method, type ServerStreamHandler, type UnaryHandler,
@@ -46,7 +47,7 @@ const notSupported = (what: string): Method => unaryMethod(() => {
 });
 
 /** Runs one ModelInfer request, cancelled when `signal` aborts (client gone or deadline passed). */
-async function runInfer(runtime: Runtime, bytes: Buffer, signal: AbortSignal) {
+async function runInfer(runtime: Runtime, bytes: Buffer, signal: CancelSignal) {
   const req = decodeGrpcInferRequest(bytes);
   return runtime.infer(req.modelName, req.inputs, {
     version: req.modelVersion,
@@ -130,7 +131,7 @@ export function healthHandlers(runtime: Runtime): Handlers {
     send();
     const timer = setInterval(send, 1000);
     timer.unref();
-    ctx.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+    ctx.signal.addEventListener('abort', { handleEvent: () => clearInterval(timer) }, { once: true });
   };
   return { Check: unaryMethod(check), Watch: { kind: 'serverStream', handler: watch } };
 }

@@ -27,7 +27,7 @@ let recording: { headers: http2.IncomingHttpHeaders[]; firstBytes: number[] } | 
 function abortReason(ctx: CallContext): Promise<unknown> {
   return new Promise((resolve) => {
     if (ctx.signal.aborted) resolve(ctx.signal.reason);
-    else ctx.signal.addEventListener('abort', () => resolve(ctx.signal.reason), { once: true });
+    else ctx.signal.addEventListener('abort', { handleEvent: () => resolve(ctx.signal.reason) }, { once: true });
   });
 }
 
