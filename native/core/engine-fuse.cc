@@ -125,6 +125,8 @@ void RunFusionPasses(Graph* graph, const ValueTypes& types) {
   FuseLayerNorm(graph, types);
   FuseGelu(graph, types);
   FuseQdqLinear(graph, types);
+  RemoveDeadNodes(graph);  // the activation Q/DQ pairs the QDQ pass fully absorbed
+  FuseFakeQuantize(graph, types);
   FuseLinear(graph, types);
   RemoveDeadNodes(graph);
 }

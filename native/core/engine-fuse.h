@@ -93,6 +93,10 @@ int FuseLayerNorm(Graph* graph, const ValueTypes& types);
 int FuseGelu(Graph* graph, const ValueTypes& types);
 // MatMul/Gemm(DQ(Q(x)), DQ(int8 weights)) [+ bias] [+ activation]  =>  QuantizedLinear.
 int FuseQdqLinear(Graph* graph, const ValueTypes& types);
+// DequantizeLinear(QuantizeLinear(x, s, z), s, z), per tensor, that no linear fusion took (the
+// activation x activation MatMuls of attention)  =>  FakeQuantize(x, s, z): one float pass with
+// the same rounding instead of two passes and a uint8 tensor.
+int FuseFakeQuantize(Graph* graph, const ValueTypes& types);
 // MatMul(x, W const) [+ Add bias] [+ activation], Gemm(x, W const, C) [+ activation]
 //   =>  FusedLinear.
 int FuseLinear(Graph* graph, const ValueTypes& types);
@@ -102,7 +106,8 @@ int FuseLinear(Graph* graph, const ValueTypes& types);
 int RemoveDeadNodes(Graph* graph);
 
 // All passes in dependency order (Gelu before the linear passes that absorb it as an
-// activation). Types of surviving tensors stay valid: fusion never renames a kept tensor.
+// activation; FakeQuantize after the QDQ pass, on the pairs it left). Types of surviving
+// tensors stay valid: fusion never renames a kept tensor.
 void RunFusionPasses(Graph* graph, const ValueTypes& types);
 
 }  // namespace sluice::engine

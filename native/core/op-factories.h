@@ -27,6 +27,8 @@ Status CreateConstantOp(const Node& node, int64_t opset, std::unique_ptr<Op>* ou
 Status CreateSoftmaxOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateLayerNormOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateReduceMeanOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
+// op-argmax.cc: ArgMax.
+Status CreateArgMaxOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 // op-linear.cc: MatMul, Gemm and the fused FusedLinear.
 Status CreateMatMulOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateGemmOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
@@ -34,10 +36,11 @@ Status CreateFusedLinearOp(const Node& node, int64_t opset, std::unique_ptr<Op>*
 // The attributes FusedLinear and QuantizedLinear share: trans_b, alpha, beta, activation,
 // act_alpha (the Epilogue's bias is left null: it is an input).
 Status ReadLinearAttrs(const Node& node, bool* trans_b, Epilogue* epilogue);
-// op-quantize.cc: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear.
+// op-quantize.cc: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, fused FakeQuantize.
 Status CreateQuantizeOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateDequantizeOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateDynamicQuantizeOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
+Status CreateFakeQuantizeOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 // op-int8-linear.cc: MatMulInteger, QLinearMatMul and the fused QuantizedLinear.
 Status CreateMatMulIntegerOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateQLinearMatMulOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);

@@ -154,8 +154,9 @@ class QuantizedLinear final : public Op {
     const int64_t k = weights_.k();
     const int64_t m = NumElements(*in[0].shape) / k;
     uint8_t* xq = static_cast<uint8_t*>(env.scratch);
-    RETURN_IF_ERROR(kernels::QuantizeLinear(static_cast<const float*>(in[0].data), {m, k},
-                                            &x_scale_, &x_zp_, 1, 1, x_type_, xq));
+    const int32_t zp = x_type_ == DType::kInt8 ? static_cast<int8_t>(x_zp_) : x_zp_;
+    RETURN_IF_ERROR(QuantizeLinearFixed(static_cast<const float*>(in[0].data), m * k, x_scale_,
+                                        zp, x_type_ == DType::kInt8, xq, env.pool));
     Epilogue e = epilogue_;
     if (Present(in, 6)) e.bias = static_cast<const float*>(in[6].data);
     return weights_.Run(x_type_, xq, m, x_scale_, &x_zp_, e,

@@ -1,11 +1,14 @@
 // QuantizeLinear / DequantizeLinear (uint8/int8, per tensor or per axis; int32 input for
-// Dequantize) and DynamicQuantizeLinear (uint8, scale and zero point from the data).
+// Dequantize), DynamicQuantizeLinear (uint8, scale and zero point from the data) and the fused
+// FakeQuantize (QuantizeLinear then DequantizeLinear, per tensor). Per-tensor quantization runs
+// on the SIMD quantizer (int8-gemm.h), which rounds exactly as the reference.
 #include <memory>
 #include <string>
 
 #include "op-attrs.h"
 #include "op-factories.h"
 #include "op-util.h"
+#include "sluice/int8-gemm.h"
 #include "sluice/kernels/reference.h"
 
 namespace sluice::engine {
@@ -37,6 +40,12 @@ Status QuantParams(const std::vector<TensorRef>& in, int64_t axis, size_t* param
   return Status::Ok();
 }
 
+// The value of a one-element uint8/int8 zero point (null = 0).
+int32_t ZeroPoint(const void* zp, bool is_signed) {
+  if (zp == nullptr) return 0;
+  return is_signed ? *static_cast<const int8_t*>(zp) : *static_cast<const uint8_t*>(zp);
+}
+
 class Quantize final : public Op {
  public:
   Quantize(int64_t axis, DType output_dtype) : axis_(axis), output_dtype_(output_dtype) {}
@@ -58,10 +67,16 @@ class Quantize final : public Op {
   }
 
   Status Run(const std::vector<TensorRef>& in, const std::vector<OutRef>& out,
-             const RunEnv&) const override {
+             const RunEnv& env) const override {
     size_t params = 0;
     RETURN_IF_ERROR(QuantParams(in, axis_, &params));
     const void* zp = in.size() > 2 && in[2].present() ? in[2].data : nullptr;
+    if (params == 1) {
+      const bool is_signed = out[0].dtype == DType::kInt8;
+      return QuantizeLinearFixed(static_cast<const float*>(in[0].data), NumElements(*in[0].shape),
+                                 *static_cast<const float*>(in[1].data), ZeroPoint(zp, is_signed),
+                                 is_signed, out[0].data, env.pool);
+    }
     return kernels::QuantizeLinear(static_cast<const float*>(in[0].data), *in[0].shape,
                                    static_cast<const float*>(in[1].data), zp, params, axis_,
                                    out[0].dtype, out[0].data);
@@ -122,6 +137,55 @@ class DynamicQuantize final : public Op {
   }
 };
 
+// Inputs: 0 x float; 1 scale (one float); 2 zero_point (optional, one uint8/int8 value, of the
+// `signed` attribute's type). y = (saturate(round(x / scale) + zp) - zp) * scale, float, exactly
+// DequantizeLinear(QuantizeLinear(x)). Runs in place.
+class FakeQuantize final : public Op {
+ public:
+  explicit FakeQuantize(bool is_signed) : signed_(is_signed) {}
+
+  Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
+    RETURN_IF_ERROR(RequireDType(in[0], "x", {DType::kFloat}));
+    RETURN_IF_ERROR(RequireDType(in[1], "scale", {DType::kFloat}));
+    if (NumElements(*in[1].shape) != 1) return InvalidArgument("scale must have one element");
+    if (in.size() > 2 && in[2].present() &&
+        (in[2].dtype != (signed_ ? DType::kInt8 : DType::kUint8) ||
+         NumElements(*in[2].shape) != 1)) {
+      return InvalidArgument("zero point must be one value of the quantized type");
+    }
+    (*out)[0] = {DType::kFloat, *in[0].shape};
+    return Status::Ok();
+  }
+
+  Aliasing aliasing() const override { return Aliasing::kInPlace; }
+  size_t ScratchBytes(const std::vector<TensorRef>& in) const override {
+    return static_cast<size_t>(NumElements(*in[0].shape));
+  }
+
+  Status Run(const std::vector<TensorRef>& in, const std::vector<OutRef>& out,
+             const RunEnv& env) const override {
+    const int64_t n = NumElements(*in[0].shape);
+    const float scale = *static_cast<const float*>(in[1].data);
+    const int32_t zp = ZeroPoint(in.size() > 2 && in[2].present() ? in[2].data : nullptr, signed_);
+    // x is read completely before y is written, so y may be x.
+    RETURN_IF_ERROR(QuantizeLinearFixed(static_cast<const float*>(in[0].data), n, scale, zp,
+                                        signed_, env.scratch, env.pool));
+    float* y = static_cast<float*>(out[0].data);
+    if (signed_) {
+      const int8_t* q = static_cast<const int8_t*>(env.scratch);
+      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(q[i] - zp) * scale;
+    } else {
+      const uint8_t* q = static_cast<const uint8_t*>(env.scratch);
+      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(q[i] - zp) * scale;
+    }
+    return Status::Ok();
+  }
+  std::string Details() const override { return signed_ ? "int8" : "uint8"; }
+
+ private:
+  bool signed_;
+};
+
 Status ReadAxisAndBlock(const Node& node, int64_t* axis) {
   const Attrs attrs(node);
   int64_t block_size = 0;
@@ -160,6 +224,15 @@ Status CreateDequantizeOp(const Node& node, int64_t, std::unique_ptr<Op>* out) {
 Status CreateDynamicQuantizeOp(const Node& node, int64_t, std::unique_ptr<Op>* out) {
   RETURN_IF_ERROR(Attrs(node).OnlyKnown({}));
   *out = std::make_unique<DynamicQuantize>();
+  return Status::Ok();
+}
+
+Status CreateFakeQuantizeOp(const Node& node, int64_t, std::unique_ptr<Op>* out) {
+  const Attrs attrs(node);
+  RETURN_IF_ERROR(attrs.OnlyKnown({"signed"}));
+  int64_t is_signed = 0;
+  RETURN_IF_ERROR(attrs.Int("signed", 0, &is_signed));
+  *out = std::make_unique<FakeQuantize>(is_signed != 0);
   return Status::Ok();
 }
 

@@ -40,6 +40,7 @@ constexpr OpEntry kOps[] = {
     {"", "Softmax", CreateSoftmaxOp, 1, 1, 1, 1},
     {"", "LayerNormalization", CreateLayerNormOp, 2, 3, 1, 3},
     {"", "ReduceMean", CreateReduceMeanOp, 1, 2, 1, 1},
+    {"", "ArgMax", CreateArgMaxOp, 1, 1, 1, 1},
     {"", "MatMul", CreateMatMulOp, 2, 2, 1, 1},
     {"", "Gemm", CreateGemmOp, 2, 3, 1, 1},
     {"", "QuantizeLinear", CreateQuantizeOp, 2, 3, 1, 1},
@@ -47,10 +48,11 @@ constexpr OpEntry kOps[] = {
     {"", "DynamicQuantizeLinear", CreateDynamicQuantizeOp, 1, 1, 3, 3},
     {"", "MatMulInteger", CreateMatMulIntegerOp, 2, 4, 1, 1},
     {"", "QLinearMatMul", CreateQLinearMatMulOp, 8, 8, 1, 1},
-    // Fused ops, created only by the engine's own passes (inputs documented in op-linear.cc and
-    // op-int8-linear.cc).
+    // Fused ops, created only by the engine's own passes (inputs documented in op-linear.cc,
+    // op-int8-linear.cc and op-quantize.cc).
     {kInternalDomain, "FusedLinear", CreateFusedLinearOp, 2, 3, 1, 1},
     {kInternalDomain, "QuantizedLinear", CreateQuantizedLinearOp, 5, 7, 1, 1},
+    {kInternalDomain, "FakeQuantize", CreateFakeQuantizeOp, 2, 3, 1, 1},
 };
 
 }  // namespace

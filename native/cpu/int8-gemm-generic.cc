@@ -83,8 +83,16 @@ void QuantizeGeneric(const float* x, int64_t rows, int64_t k, int64_t ldx, uint8
   }
 }
 
+void QuantizeFixedGeneric(const float* x, int64_t count, float scale, float zero_point,
+                          bool is_signed, void* y) {
+  const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
+  uint8_t* out = static_cast<uint8_t*>(y);
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = static_cast<uint8_t>(QuantizeFixedValue(x[i], scale, zero_point, lo, hi));
+}
+
 }  // namespace
 
-const Variant kGenericVariant = {BlockGeneric, QuantizeGeneric};
+const Variant kGenericVariant = {BlockGeneric, QuantizeGeneric, QuantizeFixedGeneric};
 
 }  // namespace sluice::int8_gemm

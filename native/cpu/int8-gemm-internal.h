@@ -61,9 +61,15 @@ using BlockFn = void (*)(const Args& args, int64_t m0, int64_t m1, int64_t p0, i
 using QuantizeFn = void (*)(const float* x, int64_t rows, int64_t k, int64_t ldx, uint8_t* y,
                             int64_t ldy, float* scales, int32_t* zero_points);
 
+// Quantizes `count` floats with a fixed scale and zero point as QuantizeLinearFixed describes
+// (arguments already validated); y holds uint8 or, when is_signed, int8 bytes.
+using QuantizeFixedFn = void (*)(const float* x, int64_t count, float scale, float zero_point,
+                                 bool is_signed, void* y);
+
 struct Variant {
   BlockFn block;
   QuantizeFn quantize;
+  QuantizeFixedFn quantize_fixed;
 };
 
 extern const Variant kGenericVariant;
@@ -125,6 +131,18 @@ inline uint8_t QuantizeValue(float x, float scale, float zero_point) {
   q = q >= 0.0f ? q : 0.0f;
   q = q <= 255.0f ? q : 255.0f;
   return static_cast<uint8_t>(q);
+}
+
+// saturate(round_half_even(x / scale) + zero_point) into [lo, hi]; NaN -> zero_point (as the
+// reference QuantizeLinear). The SIMD variants zero NaN quotients, round, add and clamp in this
+// order, so they agree bit for bit.
+inline int32_t QuantizeFixedValue(float x, float scale, float zero_point, float lo, float hi) {
+  float v = x / scale;
+  v = v == v ? v : 0.0f;
+  float q = std::nearbyint(v) + zero_point;
+  q = q >= lo ? q : lo;
+  q = q <= hi ? q : hi;
+  return static_cast<int32_t>(q);
 }
 
 }  // namespace sluice::int8_gemm

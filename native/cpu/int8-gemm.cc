@@ -24,6 +24,8 @@ constexpr int64_t kMaxDim = std::numeric_limits<int32_t>::max();
 // machine, shared with A and C) while its row tiles sweep over them.
 constexpr int64_t kBlockWeightBytes = 512 * 1024;
 constexpr int64_t kBlockRows = 16 * int8_gemm::kMaxTileRows;
+// Multiply-accumulates below which Int8Gemm stays on the calling thread.
+constexpr int64_t kMinParallelMacs = 256 * 1024;
 // At least this many blocks per thread, so that a dynamic schedule evens out the last ones.
 constexpr int64_t kBlocksPerThread = 4;
 
@@ -311,6 +313,8 @@ Status Int8Gemm(const Int8GemmInput& a, const PackedInt8Weights& b, const Int8Ge
     args.a_row_sums = row_sums.data();
   }
 
+  // A GEMM this small (~1 us of VNNI work) finishes before a pool wake-up would pay off.
+  if (a.m * b.n() * b.k() < kMinParallelMacs) pool = nullptr;
   // Blocks: row ranges aligned to the register tile x panel ranges whose weights fit the L2
   // budget; smaller blocks when there are too few for the threads (M = 1 splits over N only).
   const int64_t threads = pool ? static_cast<int64_t>(pool->size()) : 1;
@@ -364,6 +368,37 @@ Status QuantizeRowsUint8(const float* x, int64_t m, int64_t k, int64_t ldx, uint
     variant->quantize(x + begin * ldx, end - begin, k, ldx, y + begin * ldy, ldy, scales + begin,
                       zero_points + begin);
   });
+  return Status::Ok();
+}
+
+Status QuantizeLinearFixed(const float* x, int64_t count, float scale, int32_t zero_point,
+                           bool is_signed, void* y, ThreadPool* pool, Int8GemmKernel kernel) {
+  const Variant* variant;
+  RETURN_IF_ERROR(FindVariantOrError(kernel, &variant));
+  if (count < 0) return InvalidArgument("quantize: count is negative");
+  if (!std::isfinite(scale) || scale == 0.0f)
+    return InvalidArgument("quantize: scale must be finite and nonzero");
+  if (zero_point < (is_signed ? -128 : 0) || zero_point > (is_signed ? 127 : 255))
+    return InvalidArgument("quantize: zero point is outside the output type's range");
+  if (count == 0) return Status::Ok();
+  if (x == nullptr || y == nullptr) return InvalidArgument("quantize: a buffer is null");
+  // Below ~32K elements (~10 us) a pool wake-up costs more than it saves.
+  constexpr int64_t kChunk = 32 * 1024;
+  const int64_t parts = pool ? std::min<int64_t>(static_cast<int64_t>(pool->size()),
+                                                 CeilDiv(count, kChunk))
+                             : 1;
+  auto run = [&](size_t part) {
+    size_t begin, end;
+    SplitRange(static_cast<size_t>(count), static_cast<size_t>(parts), part, &begin, &end);
+    variant->quantize_fixed(x + begin, static_cast<int64_t>(end - begin), scale,
+                            static_cast<float>(zero_point), is_signed,
+                            static_cast<uint8_t*>(y) + begin);
+  };
+  if (parts > 1) {
+    pool->ParallelFor(static_cast<size_t>(parts), run);
+  } else {
+    run(0);
+  }
   return Status::Ok();
 }
 

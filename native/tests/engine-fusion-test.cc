@@ -208,6 +208,109 @@ TEST(QdqLinearEpilogueAndWeightVariants) {
   EXPECT_TRUE(Contains(plan, "QuantizedLinear[x:int8 int8-gemm act=Tanh]"));
 }
 
+// Runs `graph` optimized and not on x; returns the max abs difference over all float outputs
+// (INFINITY on error or a count mismatch) and the optimized plan.
+float AllOutputsFusedVsPlain(const Graph& graph, const std::vector<float>& x, const Shape& shape,
+                             std::string* plan) {
+  std::vector<OwnedTensor> plain, fused;
+  std::unique_ptr<Engine> engine;
+  Status a = LoadAndRun(graph, false, {FloatView(x, shape)}, &plain);
+  Status b = LoadAndRun(graph, true, {FloatView(x, shape)}, &fused, &engine);
+  if (!a.ok() || !b.ok() || plain.size() != fused.size()) return INFINITY;
+  *plan = engine->Describe();
+  float worst = 0;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    if (plain[i].dtype != DType::kFloat) {
+      if (plain[i].bytes != fused[i].bytes) return INFINITY;
+      continue;
+    }
+    worst = std::fmax(worst, MaxAbsDiff(AsFloats(plain[i]), AsFloats(fused[i])));
+  }
+  return worst;
+}
+
+size_t Count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+// One DQ(Q(x)) read by three linear layers (the Q/K/V projections): each becomes its own
+// QuantizedLinear on x. With `extra_reader`, a Relu also reads the DQ, whose value must stay.
+Graph SharedQdqGraph(bool extra_reader) {
+  Rng rng(10);
+  GraphBuilder b;
+  b.Input("x", {-1, 8});
+  b.Scalar("x_scale", 0.03f);
+  b.Typed("x_zp", DType::kUint8, {}, std::vector<uint8_t>{120});
+  b.Op("QuantizeLinear", {"x", "x_scale", "x_zp"}, {"xq"});
+  b.Op("DequantizeLinear", {"xq", "x_scale", "x_zp"}, {"xd"});
+  for (int i = 0; i < 3; ++i) {
+    const std::string s = std::to_string(i);
+    std::vector<int8_t> w(8 * 6);
+    for (int8_t& v : w) v = static_cast<int8_t>(rng.Next(127.0f));
+    b.Typed("w" + s, DType::kInt8, {8, 6}, w);
+    b.Floats("ws" + s, {6}, rng.Vector(6, 0.02f));
+    b.Floats("bias" + s, {6}, rng.Vector(6));
+    b.Op("DequantizeLinear", {"w" + s, "ws" + s}, {"wd" + s});
+    if (i == 1) {
+      b.Op("Gemm", {"xd", "wd" + s, "bias" + s}, {"y" + s});
+    } else {
+      b.Op("MatMul", {"xd", "wd" + s}, {"mm" + s});
+      b.Op("Add", {"mm" + s, "bias" + s}, {"y" + s});
+    }
+    b.Output("y" + s);
+  }
+  if (extra_reader) {
+    b.Op("Relu", {"xd"}, {"r"});
+    b.Output("r");
+  }
+  return b.graph;
+}
+
+TEST(SharedQdqActivationFeedsEveryQuantizedLinear) {
+  Rng rng(11);
+  const std::vector<float> x = rng.Vector(5 * 8, 3.0f);
+  for (bool extra_reader : {false, true}) {
+    std::string plan;
+    EXPECT_TRUE(AllOutputsFusedVsPlain(SharedQdqGraph(extra_reader), x, {5, 8}, &plan) < 1e-5f);
+    EXPECT_EQ(Count(plan, "QuantizedLinear[x:uint8 int8-gemm]"), size_t{3});
+    // The Relu's DQ(Q(x)) stays, as one FakeQuantize.
+    EXPECT_EQ(Contains(plan, "FakeQuantize[uint8]"), extra_reader);
+    EXPECT_TRUE(!Contains(plan, "QuantizeLinear["));
+    EXPECT_TRUE(!Contains(plan, "MatMul") && !Contains(plan, "Gemm"));
+  }
+}
+
+// Attention's activation x activation MatMul with Q/DQ on both inputs (one uint8, one int8 with
+// no zero point input): each pair becomes one FakeQuantize and the MatMul stays float; results
+// are bit-identical. `xq` is also a graph output, so its QuantizeLinear stays.
+TEST(ActivationQdqPairsBecomeFakeQuantize) {
+  GraphBuilder b;
+  b.Input("x", {-1, 3, 4});
+  b.Scalar("sa", 0.05f);
+  b.Typed("za", DType::kUint8, {}, std::vector<uint8_t>{100});
+  b.Scalar("sb", 0.125f);
+  b.Op("QuantizeLinear", {"x", "sa", "za"}, {"xq"});
+  b.Op("DequantizeLinear", {"xq", "sa", "za"}, {"a"});
+  b.Op("Transpose", {"x"}, {"xt"}, {AttrInts("perm", {0, 2, 1})});
+  b.Op("QuantizeLinear", {"xt", "sb"}, {"xtq"}, {AttrInt("output_dtype", 3)});
+  b.Op("DequantizeLinear", {"xtq", "sb"}, {"bt"});
+  b.Op("MatMul", {"a", "bt"}, {"y"});
+  b.Output("y");
+  b.Output("xq");
+  Rng rng(12);
+  std::vector<float> x = rng.Vector(2 * 3 * 4, 8.0f);
+  x[0] = 0.0625f;  // a tie for scale 0.125 (rounds to even)
+  x[1] = 1000.0f;  // saturates
+  std::string plan;
+  EXPECT_EQ(AllOutputsFusedVsPlain(b.graph, x, {2, 3, 4}, &plan), 0.0f);
+  EXPECT_TRUE(Contains(plan, "FakeQuantize[uint8]") && Contains(plan, "FakeQuantize[int8]"));
+  EXPECT_EQ(Count(plan, "QuantizeLinear["), size_t{1});  // the one feeding the output xq
+  EXPECT_TRUE(!Contains(plan, "DequantizeLinear") && Contains(plan, "MatMul"));
+}
+
 TEST(UnfusedWeightDequantizeIsFolded) {
   // A DequantizeLinear of int8 weights feeding something other than a linear layer: kept for the
   // QDQ pass, then folded to a float constant when nothing fused it.

@@ -216,6 +216,47 @@ TEST(DynamicQuantizeThenMatMulInteger) {
   EXPECT_TRUE(std::fabs(As<float>(out[1])[0] - 0.01f) < 1e-7f);
 }
 
+// x [2,3] = [[1, 5, 5], [7, NaN, 2]]: ties take the first index (last with select_last_index),
+// NaN wins as in numpy.
+TEST(ArgMaxAlongEachAxis) {
+  const std::vector<float> x = {1, 5, 5, 7, NAN, 2};
+  auto argmax = [&](int64_t axis, int64_t keepdims, int64_t last, Shape* shape) {
+    GraphBuilder b;
+    b.Input("x", {2, 3});
+    b.Op("ArgMax", {"x"}, {"y"},
+         {AttrInt("axis", axis), AttrInt("keepdims", keepdims), AttrInt("select_last_index", last)});
+    b.Output("y");
+    std::vector<OwnedTensor> out;
+    EXPECT_TRUE(Run(b.graph, {FloatView(x, {2, 3})}, &out).ok());
+    if (out.size() != 1 || out[0].dtype != DType::kInt64) return std::vector<int64_t>{};
+    *shape = out[0].shape;
+    return As<int64_t>(out[0]);
+  };
+  Shape shape;
+  EXPECT_TRUE(argmax(1, 1, 0, &shape) == (std::vector<int64_t>{1, 1}));
+  EXPECT_TRUE(shape == (Shape{2, 1}));
+  EXPECT_TRUE(argmax(-1, 0, 1, &shape) == (std::vector<int64_t>{2, 1}));
+  EXPECT_TRUE(shape == (Shape{2}));
+  EXPECT_TRUE(argmax(0, 0, 0, &shape) == (std::vector<int64_t>{1, 1, 0}));
+  EXPECT_TRUE(shape == (Shape{3}));
+}
+
+TEST(ArgMaxOfIntegersAndBadAxis) {
+  GraphBuilder b;
+  b.Input("x", {-1, 4}, DType::kInt64);
+  b.Op("ArgMax", {"x"}, {"y"}, {AttrInt("axis", 1), AttrInt("keepdims", 0)});
+  b.Output("y");
+  const std::vector<int64_t> x = {-9, -3, -3, -4, 8, 0, 9, 9};
+  std::vector<OwnedTensor> out;
+  ASSERT_TRUE(Run(b.graph, {{DType::kInt64, {2, 4}, x.data(), x.size() * 8}}, &out).ok());
+  EXPECT_TRUE(As<int64_t>(out[0]) == (std::vector<int64_t>{1, 2}));
+  b.graph.nodes[0].attributes = {AttrInt("axis", 2)};
+  std::unique_ptr<Engine> engine;
+  const Status s = Engine::Load(b.graph, EngineOptions(), &engine);
+  EXPECT_EQ(s.code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(s.message(), "ArgMax") && Contains(s.message(), "axis 2"));
+}
+
 }  // namespace
 }  // namespace sluice::test
 

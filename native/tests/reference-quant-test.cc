@@ -1,12 +1,15 @@
 // Hand-computed cases for the reference linear-algebra and quantisation kernels
 // (sluice/kernels/reference.h): MatMulF32, GemmF32, MatMulInteger, QLinearMatMul,
-// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear.
+// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear; and the SIMD per-tensor quantizer
+// (QuantizeLinearFixed) against the reference on every kernel variant.
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
 
+#include "sluice/int8-gemm.h"
 #include "sluice/kernels/reference.h"
+#include "sluice/thread-pool.h"
 #include "test-harness.h"
 
 namespace {
@@ -310,6 +313,46 @@ TEST(DynamicQuantizeEdgeRanges) {
   const std::vector<float> bad{1, std::numeric_limits<float>::infinity()};
   EXPECT_TRUE(IsInvalid(k::DynamicQuantizeLinear(bad.data(), 2, y.data(), &scale, &zp)));
   EXPECT_TRUE(IsInvalid(k::DynamicQuantizeLinear(zeros.data(), 3, y.data(), nullptr, &zp)));
+}
+
+// ---- QuantizeLinearFixed (int8-gemm.h) ----
+
+TEST(FixedQuantizerMatchesReferenceOnEveryVariant) {
+  // Ties (x/scale = n + 0.5), both saturation ends, infinities, NaN, huge values, and lengths
+  // around the 8- and 16-lane vectors plus one past the threading chunk.
+  const float inf = std::numeric_limits<float>::infinity();
+  const float special[] = {0.25f, 0.75f, -0.25f, -1.25f, 2.5f, 1e30f, -1e30f, inf, -inf,
+                           std::numeric_limits<float>::quiet_NaN(), 63.75f, -64.25f, 0.0f};
+  for (int64_t n : {1, 7, 8, 17, 33, 40000}) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      x[i] = i < 13 ? special[i] : static_cast<float>((i * 7919) % 2001 - 1000) * 0.0371f;
+    }
+    for (DType type : {DType::kUint8, DType::kInt8}) {
+      const bool is_signed = type == DType::kInt8;
+      const int32_t zp = is_signed ? -3 : 130;
+      const uint8_t zp_byte = static_cast<uint8_t>(zp);
+      const float scale = 0.5f;
+      std::vector<uint8_t> want(static_cast<size_t>(n));
+      ASSERT_TRUE(
+          k::QuantizeLinear(x.data(), {n}, &scale, &zp_byte, 1, 0, type, want.data()).ok());
+      sluice::ThreadPool pool(2);
+      for (auto kernel : {sluice::Int8GemmKernel::kGeneric, sluice::Int8GemmKernel::kAvx2,
+                          sluice::Int8GemmKernel::kAvx512Vnni}) {
+        if (!sluice::Int8GemmKernelSupported(kernel)) continue;
+        std::vector<uint8_t> got(static_cast<size_t>(n), 0xAA);
+        ASSERT_TRUE(sluice::QuantizeLinearFixed(x.data(), n, scale, zp, is_signed, got.data(),
+                                                &pool, kernel)
+                        .ok());
+        EXPECT_TRUE(got == want);
+      }
+    }
+  }
+  uint8_t y = 0;
+  const float x0 = 1.0f;
+  EXPECT_TRUE(IsInvalid(sluice::QuantizeLinearFixed(&x0, 1, 0.0f, 0, false, &y)));
+  EXPECT_TRUE(IsInvalid(sluice::QuantizeLinearFixed(&x0, 1, 1.0f, 128, true, &y)));
+  EXPECT_TRUE(IsInvalid(sluice::QuantizeLinearFixed(nullptr, 1, 1.0f, 0, false, &y)));
 }
 
 }  // namespace

@@ -155,4 +155,13 @@ Status QuantizeRowsUint8(const float* x, int64_t m, int64_t k, int64_t ldx, uint
                          int64_t ldy, float* scales, int32_t* zero_points,
                          ThreadPool* pool = nullptr, Int8GemmKernel kernel = Int8GemmKernel::kAuto);
 
+// Static per-tensor quantization (ONNX QuantizeLinear with one scale and zero point) of `count`
+// floats: y[i] = saturate(round_half_even(x[i] / scale) + zero_point), uint8 or (is_signed)
+// int8, NaN -> zero_point; bit-identical to kernels::QuantizeLinear. scale must be finite and
+// nonzero, zero_point in the output type's range (else INVALID_ARGUMENT). Large inputs are split
+// over `pool`.
+Status QuantizeLinearFixed(const float* x, int64_t count, float scale, int32_t zero_point,
+                           bool is_signed, void* y, ThreadPool* pool = nullptr,
+                           Int8GemmKernel kernel = Int8GemmKernel::kAuto);
+
 }  // namespace sluice

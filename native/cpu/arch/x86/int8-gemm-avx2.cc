@@ -203,8 +203,31 @@ void QuantizeAvx2(const float* x, int64_t rows, int64_t k, int64_t ldx, uint8_t*
   }
 }
 
+void QuantizeFixedAvx2(const float* x, int64_t count, float scale, float zero_point,
+                       bool is_signed, void* y) {
+  const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
+  const __m256 vscale = _mm256_set1_ps(scale), vzp = _mm256_set1_ps(zero_point);
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  uint8_t* out = static_cast<uint8_t*>(y);
+  const int64_t full = count / 8 * 8;
+  for (int64_t i = 0; i < full; i += 8) {
+    __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + i), vscale);
+    v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));  // NaN -> 0
+    __m256 q = _mm256_add_ps(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vzp);
+    q = _mm256_min_ps(_mm256_max_ps(q, vlo), vhi);
+    const __m256i q32 = _mm256_cvtps_epi32(q);
+    const __m128i a = _mm256_castsi256_si128(q32), b = _mm256_extracti128_si256(q32, 1);
+    // In range already, so the saturating packs only narrow.
+    const __m128i q16 = is_signed ? _mm_packs_epi32(a, b) : _mm_packus_epi32(a, b);
+    const __m128i q8 = is_signed ? _mm_packs_epi16(q16, q16) : _mm_packus_epi16(q16, q16);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), q8);
+  }
+  for (int64_t i = full; i < count; ++i)
+    out[i] = static_cast<uint8_t>(QuantizeFixedValue(x[i], scale, zero_point, lo, hi));
+}
+
 }  // namespace
 
-const Variant kAvx2Variant = {BlockAvx2, QuantizeAvx2};
+const Variant kAvx2Variant = {BlockAvx2, QuantizeAvx2, QuantizeFixedAvx2};
 
 }  // namespace sluice::int8_gemm

@@ -257,8 +257,27 @@ void QuantizeAvx512(const float* x, int64_t rows, int64_t k, int64_t ldx, uint8_
   }
 }
 
+void QuantizeFixedAvx512(const float* x, int64_t count, float scale, float zero_point,
+                         bool is_signed, void* y) {
+  const __m512 vscale = _mm512_set1_ps(scale), vzp = _mm512_set1_ps(zero_point);
+  const __m512 vlo = _mm512_set1_ps(is_signed ? -128.0f : 0.0f);
+  const __m512 vhi = _mm512_set1_ps(is_signed ? 127.0f : 255.0f);
+  uint8_t* out = static_cast<uint8_t*>(y);
+  for (int64_t i = 0; i < count; i += 16) {
+    const __mmask16 mask =
+        count - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (count - i)) - 1);
+    __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(mask, x + i), vscale);
+    v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);  // NaN -> 0
+    __m512 q = _mm512_add_ps(
+        _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vzp);
+    q = _mm512_min_ps(_mm512_max_ps(q, vlo), vhi);
+    // In range already: the truncating narrow keeps the value (two's complement for int8).
+    _mm_mask_storeu_epi8(out + i, mask, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q)));
+  }
+}
+
 }  // namespace
 
-const Variant kAvx512VnniVariant = {BlockAvx512Vnni, QuantizeAvx512};
+const Variant kAvx512VnniVariant = {BlockAvx512Vnni, QuantizeAvx512, QuantizeFixedAvx512};
 
 }  // namespace sluice::int8_gemm
