@@ -66,6 +66,7 @@ bool Match(const GraphIndex& index, const Node& erf, Rewrite* rewrite) {
   for (const Node* n : nodes) rewrite->remove.push_back(index.IndexOf(n));
   rewrite->node.name = FusedName(nodes);
   rewrite->node.op_type = "Gelu";
+  rewrite->node.domain = kInternalDomain;  // not bound by the model's opset (Gelu is opset 20)
   rewrite->node.inputs = {x};
   rewrite->node.outputs = {last->outputs[0]};
   return true;

@@ -112,6 +112,7 @@ bool Match(const GraphIndex& index, int64_t opset, const Node& div, std::vector<
   Node& ln = rewrite->node;
   ln.name = FusedName(nodes);
   ln.op_type = "LayerNormalization";
+  ln.domain = kInternalDomain;  // not bound by the model's opset (LayerNormalization is opset 17)
   ln.inputs = {x, gamma};
   if (!beta.empty()) ln.inputs.push_back(beta);
   ln.outputs = {y};

@@ -89,8 +89,10 @@ std::string OtherInput(const Node& node, const std::string& known) {
 }
 
 bool IsOp(const Node* node, const char* op_type) {
+  // Ops a pass made (Gelu, LayerNormalization from their decomposed forms) live in the internal
+  // domain, so the model's opset does not limit them, and later passes still match them.
   return node != nullptr && node->op_type == op_type &&
-         (node->domain.empty() || node->domain == "ai.onnx");
+         (node->domain.empty() || node->domain == "ai.onnx" || node->domain == kInternalDomain);
 }
 
 bool NearlyEqual(float a, float b) { return std::fabs(a - b) <= 1e-5f * std::fabs(b); }

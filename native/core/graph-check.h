@@ -11,8 +11,8 @@
 
 namespace sluice::engine {
 
-inline constexpr int64_t kMinOpset = 13;
-inline constexpr int64_t kMaxOpset = 21;
+inline constexpr int64_t kMinOpset = 7;
+inline constexpr int64_t kMaxOpset = 25;
 
 // Appends every problem found to *problems (INVALID_ARGUMENT for malformed graphs, UNIMPLEMENTED
 // for valid ONNX the engine does not run), each message naming the node or tensor. When the

@@ -13,46 +13,51 @@ struct OpEntry {
   const char* op_type;
   OpFactory factory;
   size_t min_inputs, max_inputs, min_outputs, max_outputs;
+  // The first opset whose semantics the op implements (later versions only added types or
+  // attributes, which the factories check); older models are refused rather than misread.
+  int64_t since;
 };
 
 constexpr size_t kMany = 1 << 20;  // variadic (Concat)
 
 constexpr OpEntry kOps[] = {
-    {"", "Add", CreateBinaryOp, 2, 2, 1, 1},
-    {"", "Sub", CreateBinaryOp, 2, 2, 1, 1},
-    {"", "Mul", CreateBinaryOp, 2, 2, 1, 1},
-    {"", "Div", CreateBinaryOp, 2, 2, 1, 1},
-    {"", "Pow", CreateBinaryOp, 2, 2, 1, 1},
-    {"", "Relu", CreateUnaryOp, 1, 1, 1, 1},
-    {"", "LeakyRelu", CreateUnaryOp, 1, 1, 1, 1},
-    {"", "Sigmoid", CreateUnaryOp, 1, 1, 1, 1},
-    {"", "Tanh", CreateUnaryOp, 1, 1, 1, 1},
-    {"", "Sqrt", CreateUnaryOp, 1, 1, 1, 1},
-    {"", "Erf", CreateUnaryOp, 1, 1, 1, 1},
-    {"", "Gelu", CreateUnaryOp, 1, 1, 1, 1},
-    {"", "Identity", CreateIdentityOp, 1, 1, 1, 1},
-    {"", "Reshape", CreateReshapeOp, 2, 2, 1, 1},
-    {"", "Flatten", CreateFlattenOp, 1, 1, 1, 1},
-    {"", "Transpose", CreateTransposeOp, 1, 1, 1, 1},
-    {"", "Concat", CreateConcatOp, 1, kMany, 1, 1},
-    {"", "Gather", CreateGatherOp, 2, 2, 1, 1},
-    {"", "Constant", CreateConstantOp, 0, 0, 1, 1},
-    {"", "Softmax", CreateSoftmaxOp, 1, 1, 1, 1},
-    {"", "LayerNormalization", CreateLayerNormOp, 2, 3, 1, 3},
-    {"", "ReduceMean", CreateReduceMeanOp, 1, 2, 1, 1},
-    {"", "ArgMax", CreateArgMaxOp, 1, 1, 1, 1},
-    {"", "MatMul", CreateMatMulOp, 2, 2, 1, 1},
-    {"", "Gemm", CreateGemmOp, 2, 3, 1, 1},
-    {"", "QuantizeLinear", CreateQuantizeOp, 2, 3, 1, 1},
-    {"", "DequantizeLinear", CreateDequantizeOp, 2, 3, 1, 1},
-    {"", "DynamicQuantizeLinear", CreateDynamicQuantizeOp, 1, 1, 3, 3},
-    {"", "MatMulInteger", CreateMatMulIntegerOp, 2, 4, 1, 1},
-    {"", "QLinearMatMul", CreateQLinearMatMulOp, 8, 8, 1, 1},
+    {"", "Add", CreateBinaryOp, 2, 2, 1, 1, 7},
+    {"", "Sub", CreateBinaryOp, 2, 2, 1, 1, 7},
+    {"", "Mul", CreateBinaryOp, 2, 2, 1, 1, 7},
+    {"", "Div", CreateBinaryOp, 2, 2, 1, 1, 7},
+    {"", "Pow", CreateBinaryOp, 2, 2, 1, 1, 7},
+    {"", "Relu", CreateUnaryOp, 1, 1, 1, 1, 6},
+    {"", "LeakyRelu", CreateUnaryOp, 1, 1, 1, 1, 6},
+    {"", "Sigmoid", CreateUnaryOp, 1, 1, 1, 1, 6},
+    {"", "Tanh", CreateUnaryOp, 1, 1, 1, 1, 6},
+    {"", "Sqrt", CreateUnaryOp, 1, 1, 1, 1, 6},
+    {"", "Erf", CreateUnaryOp, 1, 1, 1, 1, 9},
+    {"", "Gelu", CreateUnaryOp, 1, 1, 1, 1, 20},
+    {"", "Identity", CreateIdentityOp, 1, 1, 1, 1, 1},
+    {"", "Reshape", CreateReshapeOp, 2, 2, 1, 1, 5},
+    {"", "Flatten", CreateFlattenOp, 1, 1, 1, 1, 11},
+    {"", "Transpose", CreateTransposeOp, 1, 1, 1, 1, 1},
+    {"", "Concat", CreateConcatOp, 1, kMany, 1, 1, 11},
+    {"", "Gather", CreateGatherOp, 2, 2, 1, 1, 11},
+    {"", "Constant", CreateConstantOp, 0, 0, 1, 1, 1},
+    {"", "Softmax", CreateSoftmaxOp, 1, 1, 1, 1, 13},
+    {"", "LayerNormalization", CreateLayerNormOp, 2, 3, 1, 3, 17},
+    {"", "ReduceMean", CreateReduceMeanOp, 1, 2, 1, 1, 13},
+    {"", "ArgMax", CreateArgMaxOp, 1, 1, 1, 1, 11},
+    {"", "MatMul", CreateMatMulOp, 2, 2, 1, 1, 1},
+    {"", "Gemm", CreateGemmOp, 2, 3, 1, 1, 11},
+    {"", "QuantizeLinear", CreateQuantizeOp, 2, 3, 1, 1, 10},
+    {"", "DequantizeLinear", CreateDequantizeOp, 2, 3, 1, 1, 10},
+    {"", "DynamicQuantizeLinear", CreateDynamicQuantizeOp, 1, 1, 3, 3, 11},
+    {"", "MatMulInteger", CreateMatMulIntegerOp, 2, 4, 1, 1, 10},
+    {"", "QLinearMatMul", CreateQLinearMatMulOp, 8, 8, 1, 1, 10},
     // Fused ops, created only by the engine's own passes (inputs documented in op-linear.cc,
     // op-int8-linear.cc and op-quantize.cc).
-    {kInternalDomain, "FusedLinear", CreateFusedLinearOp, 2, 3, 1, 1},
-    {kInternalDomain, "QuantizedLinear", CreateQuantizedLinearOp, 5, 7, 1, 1},
-    {kInternalDomain, "FakeQuantize", CreateFakeQuantizeOp, 2, 3, 1, 1},
+    {kInternalDomain, "FusedLinear", CreateFusedLinearOp, 2, 3, 1, 1, 0},
+    {kInternalDomain, "QuantizedLinear", CreateQuantizedLinearOp, 5, 7, 1, 1, 0},
+    {kInternalDomain, "FakeQuantize", CreateFakeQuantizeOp, 2, 3, 1, 1, 0},
+    {kInternalDomain, "Gelu", CreateUnaryOp, 1, 1, 1, 1, 0},
+    {kInternalDomain, "LayerNormalization", CreateLayerNormOp, 2, 3, 1, 3, 0},
 };
 
 }  // namespace
@@ -61,6 +66,10 @@ Status CreateOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out) {
   const std::string domain = node.domain == "ai.onnx" ? std::string() : node.domain;
   for (const OpEntry& e : kOps) {
     if (domain != e.domain || node.op_type != e.op_type) continue;
+    if (opset < e.since) {
+      return Status(StatusCode::UNIMPLEMENTED, node.op_type + " before opset " + std::to_string(e.since) +
+                                                   " (its semantics differ) is not supported");
+    }
     // Trailing omitted inputs/outputs ("") count as absent.
     size_t n_in = node.inputs.size(), n_out = node.outputs.size();
     while (n_in > 0 && node.inputs[n_in - 1].empty()) --n_in;

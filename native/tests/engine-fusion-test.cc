@@ -110,11 +110,11 @@ TEST(DecomposedGeluBecomesGelu) {
   }
 }
 
-// The PyTorch LayerNorm decomposition at opset 17 (axes attribute), with or without the affine
+// The PyTorch LayerNorm decomposition (axes attribute, so opset < 18), with or without the affine
 // Mul/Add.
-Graph LayerNormGraph(bool affine) {
+Graph LayerNormGraph(bool affine, int64_t opset = 17) {
   Rng rng(5);
-  GraphBuilder b(17);
+  GraphBuilder b(opset);
   b.Input("x", {-1, 2, 6});
   b.Scalar("two", 2.0f);
   b.Scalar("eps", 1e-5f);
@@ -141,6 +141,9 @@ TEST(DecomposedLayerNormBecomesLayerNormalization) {
   for (bool affine : {true, false}) {
     std::string plan;
     EXPECT_TRUE(FusedVsPlain(LayerNormGraph(affine), x, {3, 2, 6}, &plan) < 1e-5f);
+    EXPECT_TRUE(Contains(plan, "0: LayerNormalization[axis=2 epsilon=0.000010]"));
+    // At opset 14, before LayerNormalization exists in ONNX, the fused op still runs.
+    EXPECT_TRUE(FusedVsPlain(LayerNormGraph(affine, 14), x, {3, 2, 6}, &plan) < 1e-5f);
     EXPECT_TRUE(Contains(plan, "0: LayerNormalization[axis=2 epsilon=0.000010]"));
     EXPECT_TRUE(!Contains(plan, "ReduceMean"));
   }

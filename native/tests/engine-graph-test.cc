@@ -117,24 +117,35 @@ TEST(RefusesMissingRequiredInputAndOutput) {
 }
 
 TEST(UnsupportedListsEveryProblem) {
-  GraphBuilder b(7);
+  GraphBuilder b(6);
   b.Input("x", {1, 2, 3});
   b.Input("s", {1}, DType::kString);
   b.Op("LSTM", {"x"}, {"h"});
   b.Op("Relu", {"h"}, {"r"});  // downstream of the LSTM: not reported again
-  b.Op("Gelu", {"x"}, {"g"}, {AttrString("approximate", "cubic")});
+  b.Op("Gelu", {"x"}, {"g"});  // an op newer than the model's opset
   b.Output("r");
   b.Output("g");
   const std::vector<std::string> reasons = Engine::Unsupported(b.graph);
   std::string all;
   for (const std::string& r : reasons) all += r + "\n";
   EXPECT_EQ(reasons.size(), size_t{4});
-  EXPECT_TRUE(Contains(all, "opset 7 < 13 minimum"));
+  EXPECT_TRUE(Contains(all, "opset 6 < 7 minimum"));
   EXPECT_TRUE(Contains(all, "graph input 's': dtype string not supported"));
   EXPECT_TRUE(Contains(all, "unsupported op LSTM"));
-  EXPECT_TRUE(Contains(all, "approximate"));
+  EXPECT_TRUE(Contains(all, "Gelu before opset 20"));
   std::unique_ptr<Engine> engine;
   EXPECT_EQ(Engine::Load(b.graph, EngineOptions{}, &engine).code(), StatusCode::UNIMPLEMENTED);
+}
+
+TEST(OpsOlderThanTheSemanticsImplementedAreRefused) {
+  // Softmax before opset 13 flattens to 2-D around the axis: a different computation.
+  GraphBuilder b(11);
+  b.Input("x", {2, 3, 4});
+  b.Op("Softmax", {"x"}, {"y"});
+  b.Output("y");
+  const std::vector<std::string> reasons = Engine::Unsupported(b.graph);
+  EXPECT_EQ(reasons.size(), size_t{1});
+  EXPECT_TRUE(!reasons.empty() && Contains(reasons[0], "Softmax before opset 13"));
 }
 
 TEST(UnsupportedNamesDtypeAndAttribute) {
