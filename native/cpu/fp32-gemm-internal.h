@@ -8,7 +8,7 @@
 //
 // Packed A ("strips"): for one K pass of depth kc, rows are grouped mr at a time (mr is the
 // variant's register-tile height); strip s holds kc steps of mr floats (A[row][k] at
-// [s][k][row % mr]), rows past the block's end zero-padded.
+// [s][k][row % mr]). Rows past the block's end are not written: kernels read only live rows.
 #pragma once
 
 #include <cstddef>

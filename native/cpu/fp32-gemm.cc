@@ -5,7 +5,8 @@
 // strips of mr rows by nc columns; one block is one task. A task walks K in passes of kKc:
 // it packs its A rows for the pass (<= 14 x 8 x 256 floats = 112 KiB, L2-resident; the kernel
 // keeps one 14 x 256 strip, 14 KiB, in L1) and streams the pass's B panels (kKc x nc, <= 512 KiB)
-// once per strip. Tasks are handed out dynamically, and every C element is computed by exactly
+// once per strip (outputs of at most kShortM rows take K in one pass: see kShortKc). Tasks are
+// handed out dynamically, and every C element is computed by exactly
 // one task in a fixed k order, so results do not depend on the number of threads.
 #include "sluice/fp32-gemm.h"
 
@@ -58,6 +59,12 @@ namespace {
 using internal::kPanelWidth;
 
 constexpr size_t kKc = 256;         // K depth of one pass
+// Short outputs (M <= kShortM: batch-1 inference) take K in one pass of up to kShortKc: their A
+// strip is small, every B element is used by only M rows, so the kernel is bound by streaming
+// B, and one pass streams each packed panel front to back instead of in 16 KiB pieces with a C
+// round trip between them.
+constexpr size_t kShortM = 6;
+constexpr size_t kShortKc = 4096;
 constexpr size_t kMaxStrips = 8;    // strips per block
 constexpr size_t kMaxNc = 512;      // columns per block
 constexpr size_t kMinNc = 64;       // narrowest block when splitting N for parallelism
@@ -81,8 +88,7 @@ void PackA(const float* a, size_t lda, bool trans_a, size_t i0, size_t rows, siz
         for (size_t r = 0; r < live; ++r) strip[k * mr + r] = src[r];
       }
     }
-    for (size_t r = live; r < mr; ++r)
-      for (size_t k = 0; k < kc; ++k) strip[k * mr + r] = 0.0f;
+    // Rows past the block's end are left unwritten: the kernels never read them.
   }
 }
 
@@ -150,7 +156,7 @@ struct Plan {
   Dispatch dispatch;
   const float* b_packed;  // item 0's panels
   size_t b_item_stride;   // floats between items' panels (0: shared weights)
-  size_t mc, nc, tiles_m, tiles_n, tasks;
+  size_t mc, nc, kc, tiles_m, tiles_n, tasks;
 };
 
 void RunTask(const Plan& plan, size_t task, float* a_buf) {
@@ -170,8 +176,8 @@ void RunTask(const Plan& plan, size_t task, float* a_buf) {
   const float* b = plan.b_packed + item * plan.b_item_stride + (j0 / kPanelWidth) * panel_stride;
   float* c = args.c + item * plan.batch->stride_c;
 
-  for (size_t k0 = 0;; k0 += kKc) {  // at least one pass, so K = 0 still writes the epilogue
-    const size_t kc = std::min(kKc, args.k - k0);
+  for (size_t k0 = 0;; k0 += plan.kc) {  // at least one pass, so K = 0 still writes the epilogue
+    const size_t kc = std::min(plan.kc, args.k - k0);
     PackA(a, args.lda, args.trans_a, i0, rows, k0, kc, mr, a_buf);
     internal::BlockJob job = {a_buf, rows, b + k0 * kPanelWidth, panel_stride, cols, kc,
                               c + i0 * args.ldc + j0, args.ldc, i0, j0,
@@ -185,7 +191,8 @@ Status Run(const Fp32GemmArgs& args, const Dispatch& dispatch, const float* b_pa
            size_t b_item_stride, ThreadPool* pool, const Fp32Batch& batch) {
   const size_t mr = dispatch.kernel->mr;
   const size_t threads = pool == nullptr ? 1 : pool->size();
-  Plan plan = {&args, &batch, dispatch, b_packed, b_item_stride, 0, 0, 0, 0, 0};
+  Plan plan = {&args, &batch, dispatch, b_packed, b_item_stride, 0, 0, 0, 0, 0, 0};
+  plan.kc = args.m <= kShortM ? kShortKc : kKc;
   // Equal-height row blocks, each a whole number of strips.
   plan.tiles_m = CeilDiv(args.m, kMaxStrips * mr);
   plan.mc = CeilDiv(CeilDiv(args.m, plan.tiles_m), mr) * mr;
@@ -198,7 +205,7 @@ Status Run(const Fp32GemmArgs& args, const Dispatch& dispatch, const float* b_pa
   plan.tasks = batch.count * plan.tiles_m * plan.tiles_n;
 
   const size_t workers = std::min(threads, plan.tasks);
-  const size_t a_buf_floats = plan.mc * std::min(kKc, std::max<size_t>(args.k, 1));
+  const size_t a_buf_floats = plan.mc * std::min(plan.kc, std::max<size_t>(args.k, 1));
   float* a_bufs = internal::AllocateAlignedFloats(workers * a_buf_floats);
   if (a_bufs == nullptr) return Status(StatusCode::RESOURCE_EXHAUSTED, "fp32 gemm: out of memory");
   std::atomic<size_t> next{0};

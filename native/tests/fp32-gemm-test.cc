@@ -177,7 +177,9 @@ const UnaryFn kActs[] = {UnaryFn::kIdentity, UnaryFn::kRelu,  UnaryFn::kLeakyRel
 struct Shape { size_t m, n, k; };
 const Shape kShapes[] = {{1, 1, 1},     {1, 17, 5},     {3, 33, 7},    {14, 32, 256}, {15, 31, 257},
                          {29, 65, 300}, {1, 100, 513},  {7, 48, 3},    {100, 1, 9},   {2, 130, 0},
-                         {6, 64, 16},   {5, 113, 40},   {37, 81, 600}, {2, 49, 33},   {130, 70, 20}};
+                         {6, 64, 16},   {5, 113, 40},   {37, 81, 600}, {2, 49, 33},   {130, 70, 20},
+                         // M <= 2: 128-column tiles with masked tails, K in one pass past 256
+                         {1, 250, 700}, {2, 241, 300},  {1, 384, 40},  {4, 200, 520}};
 
 }  // namespace
 

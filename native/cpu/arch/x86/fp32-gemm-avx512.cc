@@ -1,7 +1,9 @@
 // AVX-512 FP32 GEMM block kernel. Register tile: up to 14 rows x 32 columns (28 ZMM accumulators,
-// 2 B vectors, 1 broadcast A value = 31 of 32 registers), or up to 6 rows x 64 columns (24 + 4 +
-// 1) for short strips such as M = 1..6, which would otherwise have too few independent
-// accumulators to cover the FMA latency. Each k step: 2 (or 4) aligned B loads from the packed
+// 2 B vectors, 1 broadcast A value = 31 of 32 registers), up to 6 rows x 64 columns (24 + 4 +
+// 1) for short strips such as M = 3..6, or up to 2 rows x 128 columns (16 + 8 + 1) for M = 1..2
+// (batch-1 inference), which would otherwise have too few independent accumulators to cover the
+// FMA latency (4 chains of latency 4 leave no slack for a late B line). Every tile sums k in the
+// same order, so a row's result does not depend on the tile that computed it. Each k step: 2 (or 4) aligned B loads from the packed
 // panels and one broadcast of each row's A value. B is also prefetched kPrefetchK steps ahead:
 // for short strips the kernel is bound by streaming B from L3/DRAM, and the software prefetch
 // measured ~1.5x on M = 1 and +5-15% on large M (noisy shared machine, CPU-time figures).
@@ -24,6 +26,7 @@ namespace {
 
 constexpr size_t kMr = 14;
 constexpr size_t kWideMaxRows = 6;  // strips this short use 64-column tiles
+constexpr size_t kWiderMaxRows = 2;  // and strips this short 128-column tiles
 constexpr size_t kPrefetchK = 32;  // k steps ahead (2 KiB per panel stream): covers L3 latency
 
 // alpha * v + beta * bias for the 16 columns [col, col+16) of row `row` (absolute in C).
@@ -49,7 +52,7 @@ void Tile(const BlockJob& job, const float* a, const float* b, float* c, size_t 
   __m512 acc[ROWS][NV];
 #pragma GCC unroll 16
   for (size_t r = 0; r < ROWS; ++r)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (size_t j = 0; j < NV; ++j) acc[r][j] = _mm512_setzero_ps();
   // The C tile is read (later passes) and written after the K loop: start fetching it now.
   for (size_t r = 0; r < ROWS; ++r)
@@ -57,12 +60,14 @@ void Tile(const BlockJob& job, const float* a, const float* b, float* c, size_t 
       _mm_prefetch(reinterpret_cast<const char*>(c + r * job.ldc + j * 16), _MM_HINT_T0);
     }
   const float* bp[NV];
+#pragma GCC unroll 8
   for (size_t j = 0; j < NV; ++j) bp[j] = b + j * job.panel_stride;
   // kc in a local: __m512 is declared may_alias, so GCC would otherwise reload job.kc (and may
   // mirror accumulators to memory) on every k step.
   const size_t kc = job.kc;
   for (size_t k = 0; k < kc; ++k) {
     __m512 bv[NV];
+#pragma GCC unroll 8
     for (size_t j = 0; j < NV; ++j) {
       bv[j] = _mm512_load_ps(bp[j] + k * kPanelWidth);
       _mm_prefetch(reinterpret_cast<const char*>(bp[j] + (k + kPrefetchK) * kPanelWidth), _MM_HINT_T0);
@@ -70,7 +75,7 @@ void Tile(const BlockJob& job, const float* a, const float* b, float* c, size_t 
 #pragma GCC unroll 16
     for (size_t r = 0; r < ROWS; ++r) {
       const __m512 av = _mm512_set1_ps(a[k * kMr + r]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (size_t j = 0; j < NV; ++j) acc[r][j] = _mm512_fmadd_ps(av, bv[j], acc[r][j]);
     }
   }
@@ -78,7 +83,7 @@ void Tile(const BlockJob& job, const float* a, const float* b, float* c, size_t 
 #pragma GCC unroll 16
   for (size_t r = 0; r < ROWS; ++r) {
     float* cr = c + r * job.ldc;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (size_t j = 0; j < NV; ++j) {
       const __mmask16 mask = j + 1 == NV ? tail : static_cast<__mmask16>(0xFFFF);
       __m512 v = acc[r][j];
@@ -103,6 +108,7 @@ constexpr std::array<TileFn, sizeof...(R)> MakeTiles(std::index_sequence<R...>) 
 constexpr auto kTiles16 = MakeTiles<1>(std::make_index_sequence<kMr>());
 constexpr auto kTiles32 = MakeTiles<2>(std::make_index_sequence<kMr>());
 constexpr auto kTiles64 = MakeTiles<4>(std::make_index_sequence<kWideMaxRows>());
+constexpr auto kTiles128 = MakeTiles<8>(std::make_index_sequence<kWiderMaxRows>());
 
 void Block(const BlockJob& job) {
   for (size_t r0 = 0; r0 < job.rows; r0 += kMr) {
@@ -112,7 +118,9 @@ void Block(const BlockJob& job) {
       const size_t remaining = job.cols - c0;
       TileFn tile;
       size_t width;
-      if (rows <= kWideMaxRows && remaining > 48) {
+      if (rows <= kWiderMaxRows && remaining > 112) {
+        tile = kTiles128[rows - 1], width = 128;
+      } else if (rows <= kWideMaxRows && remaining > 48) {
         tile = kTiles64[rows - 1], width = 64;
       } else if (remaining > 16) {
         tile = kTiles32[rows - 1], width = 32;
