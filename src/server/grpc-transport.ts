@@ -142,7 +142,7 @@ class Call implements StreamWriter, CallContext {
   }
 
   write(message: Buffer): void {
-    if (this.ended) return;
+    if (this.ended || this.stream.destroyed || this.stream.closed) return;
     if (!this.responded) {
       this.responded = true;
       this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
@@ -155,6 +155,7 @@ class Call implements StreamWriter, CallContext {
     if (this.ended) return;
     this.finish();
     const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
     if (!this.responded) {
       stream.respond({ ...RESPONSE_HEADERS, ...OK_TRAILERS }, { endStream: true });
       return;
