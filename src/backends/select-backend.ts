@@ -5,6 +5,7 @@
  * and its reason go in the session, so the log, ModelConfig and `sluice inspect` can say why.
  */
 import type { ModelConfig } from '../repository/model-config';
+import { SluiceError } from '../runtime/status';
 import type { Backend, BackendSession } from './backend';
 import { NativeBackend, nativeCandidate, readModelBytes } from './native/native-backend';
 import { OrtBackend } from './onnxruntime/ort-backend';
@@ -38,10 +39,17 @@ export class SelectingBackend implements Backend {
 
   async load(modelFile: string, config: ModelConfig): Promise<BackendSession> {
     const choice = await chooseBackend(modelFile, config);
-    const session = choice.backend === 'native'
-      ? await this.#native.load(modelFile, config, choice.candidate)
-      : await this.#ort.load(modelFile, config);
-    return new ChosenSession(session, choice.reason);
+    if (choice.backend !== 'native') return new ChosenSession(await this.#ort.load(modelFile, config), choice.reason);
+    try {
+      return new ChosenSession(await this.#native.load(modelFile, config, choice.candidate), choice.reason);
+    } catch (e) {
+      // The op check passed but loading did not (a shape that only resolves at load, say):
+      // under `auto` that is a reason to use ONNX Runtime, not to fail the version.
+      const refused = e instanceof SluiceError && (e.code === 'UNIMPLEMENTED' || e.code === 'INVALID_ARGUMENT');
+      if (config.backend !== 'auto' || !refused) throw e;
+      const reason = `auto: the native engine refused it at load: ${e.message}`;
+      return new ChosenSession(await this.#ort.load(modelFile, config), reason);
+    }
   }
 }
 
