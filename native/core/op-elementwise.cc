@@ -1,10 +1,12 @@
-// Elementwise ops: broadcasting binaries (reference kernel), float unaries (in place when the
+// Elementwise ops: broadcasting binaries (float same-shape / tiled / scalar operands on the
+// fast path of op-fast-paths.h, the rest on the reference kernel), float unaries (in place when the
 // planner allows), and Identity (a view: it never runs).
 #include <memory>
 #include <string>
 
 #include "op-attrs.h"
 #include "op-factories.h"
+#include "op-fast-paths.h"
 #include "op-util.h"
 #include "sluice/kernels/reference.h"
 #include "sluice/row-kernels.h"
@@ -35,7 +37,13 @@ class BinaryElementwise final : public Op {
   }
 
   Status Run(const std::vector<TensorRef>& in, const std::vector<OutRef>& out,
-             const RunEnv&) const override {
+             const RunEnv& env) const override {
+    if (in[0].dtype == DType::kFloat &&
+        FastBinaryF32(op_, static_cast<const float*>(in[0].data), *in[0].shape,
+                      static_cast<const float*>(in[1].data), *in[1].shape, *out[0].shape,
+                      static_cast<float*>(out[0].data), env.pool)) {
+      return Status::Ok();
+    }
     return kernels::Binary(op_, in[0].dtype, in[0].data, *in[0].shape, in[1].data, *in[1].shape,
                            out[0].data);
   }

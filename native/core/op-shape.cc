@@ -1,5 +1,6 @@
 // Data-movement ops. Reshape and Flatten are views (the planner aliases their output to their
-// input and never calls Run); Transpose, Concat and Gather copy; Constant produces its value and
+// input and never calls Run); Transpose (block copies or a batched 2-D transpose when it reduces
+// to one: op-fast-paths.h), Concat and Gather copy; Constant produces its value and
 // is always folded at load.
 #include <cstring>
 #include <memory>
@@ -7,6 +8,7 @@
 
 #include "op-attrs.h"
 #include "op-factories.h"
+#include "op-fast-paths.h"
 #include "op-util.h"
 #include "sluice/kernels/reference.h"
 
@@ -120,7 +122,11 @@ class Transpose final : public Op {
   }
 
   Status Run(const std::vector<TensorRef>& in, const std::vector<OutRef>& out,
-             const RunEnv&) const override {
+             const RunEnv& env) const override {
+    if (FastTranspose(DTypeSize(in[0].dtype), in[0].data, *in[0].shape, perm_, out[0].data,
+                      env.pool)) {
+      return Status::Ok();
+    }
     return kernels::Transpose(in[0].dtype, in[0].data, *in[0].shape, perm_, out[0].data);
   }
   std::string Details() const override { return "perm=" + ShapeString(perm_); }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine-test-util.h"
+#include "sluice/kernels/reference.h"
 #include "test-harness.h"
 
 namespace sluice::test {
@@ -255,6 +256,95 @@ TEST(ArgMaxOfIntegersAndBadAxis) {
   const Status s = Engine::Load(b.graph, EngineOptions(), &engine);
   EXPECT_EQ(s.code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(Contains(s.message(), "ArgMax") && Contains(s.message(), "axis 2"));
+}
+
+// The float binaries' fast paths (same shape, a tiled operand on either side, scalars, split
+// across the pool when large) and the broadcasts left to the reference walk, bit for bit
+// against the reference kernel.
+TEST(BinaryFastPathsMatchReference) {
+  const std::vector<std::pair<Shape, Shape>> cases = {
+      {{4, 7}, {4, 7}},           {{5, 33}, {33}},          {{33}, {5, 33}},
+      {{2, 3, 5, 7}, {1, 5, 7}},  {{2, 3, 5, 7}, {}},       {{1}, {2, 3, 5}},
+      {{3, 1}, {1, 4}},           {{2, 1, 7}, {2, 3, 7}},   {{2, 3, 7}, {3, 1}},
+      {{300, 257}, {300, 257}},   {{300, 257}, {257}},      {{1, 257}, {3, 100, 257}},
+      {{4, 130, 131}, {1}},       {{70001}, {70001}},       {{6, 1, 1}, {6, 5, 9}}};
+  const std::vector<std::pair<const char*, kernels::BinaryOp>> ops = {
+      {"Add", kernels::BinaryOp::kAdd},
+      {"Sub", kernels::BinaryOp::kSub},
+      {"Mul", kernels::BinaryOp::kMul},
+      {"Div", kernels::BinaryOp::kDiv}};
+  Rng rng(31);
+  for (const auto& c : cases) {
+    for (const auto& op : ops) {
+      GraphBuilder b;
+      b.Input("a", c.first);
+      b.Input("b", c.second);
+      b.Op(op.first, {"a", "b"}, {"y"});
+      b.Output("y");
+      const std::vector<float> a = rng.Vector(static_cast<size_t>(NumElementsOf(c.first)));
+      const std::vector<float> bv = rng.Vector(static_cast<size_t>(NumElementsOf(c.second)));
+      Shape ys;
+      ASSERT_TRUE(kernels::BroadcastShapes(c.first, c.second, &ys).ok());
+      std::vector<float> want(static_cast<size_t>(NumElementsOf(ys)));
+      ASSERT_TRUE(kernels::Binary(op.second, DType::kFloat, a.data(), c.first, bv.data(), c.second,
+                                  want.data())
+                      .ok());
+      std::vector<OwnedTensor> out;
+      ASSERT_TRUE(LoadAndRun(b.graph, false, {FloatView(a, c.first), FloatView(bv, c.second)}, &out)
+                      .ok());
+      EXPECT_EQ(out[0].shape, ys);
+      const std::vector<float> got = As<float>(out[0]);
+      EXPECT_EQ(got.size(), want.size());
+      EXPECT_TRUE(got.size() == want.size() &&
+                  std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
+// Transpose's fast paths (contiguous block copies, the batched 2-D transpose with ragged edges,
+// merged and size-1 dims, the pool split) and the permutations left to the reference, for 1-,
+// 4- and 8-byte elements, bit for bit against the reference kernel.
+TEST(TransposeFastPathsMatchReference) {
+  const std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
+      {{2, 5, 3, 7}, {0, 2, 1, 3}},    {{2, 5, 3, 7}, {0, 2, 3, 1}},
+      {{2, 5, 3, 7}, {0, 3, 1, 2}},    {{2, 5, 3, 7}, {3, 2, 1, 0}},
+      {{2, 5, 3, 7}, {}},              {{2, 5, 3, 7}, {0, 1, 2, 3}},
+      {{1, 33, 4, 17}, {0, 2, 1, 3}},  {{3, 1, 5}, {2, 1, 0}},
+      {{9, 13}, {1, 0}},               {{4, 64, 4, 67}, {0, 2, 1, 3}},
+      {{4, 64, 4, 67}, {0, 2, 3, 1}},  {{3, 66, 4, 64}, {0, 2, 3, 1}},
+      {{2, 3, 4, 5, 6}, {0, 3, 4, 1, 2}}, {{7}, {0}}};
+  const std::vector<DType> dtypes = {DType::kFloat, DType::kInt64, DType::kUint8};
+  uint64_t seed = 77;
+  for (const auto& c : cases) {
+    for (DType dtype : dtypes) {
+      GraphBuilder b;
+      b.Input("x", c.first, dtype);
+      if (c.second.empty()) {
+        b.Op("Transpose", {"x"}, {"y"});
+      } else {
+        b.Op("Transpose", {"x"}, {"y"}, {AttrInts("perm", c.second)});
+      }
+      b.Output("y");
+      const size_t elem = DTypeSize(dtype);
+      const size_t n = static_cast<size_t>(NumElementsOf(c.first));
+      std::vector<uint8_t> x(n * elem);
+      for (uint8_t& v : x) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        v = static_cast<uint8_t>(seed >> 56);
+      }
+      if (dtype == DType::kFloat) {  // finite floats: keep NaN patterns out of the float view
+        for (size_t i = 0; i < n; ++i) x[i * 4 + 3] &= 0x3f;
+      }
+      std::vector<uint8_t> want(x.size());
+      ASSERT_TRUE(kernels::Transpose(dtype, x.data(), c.first, c.second, want.data()).ok());
+      std::vector<OwnedTensor> out;
+      ASSERT_TRUE(
+          LoadAndRun(b.graph, false, {{dtype, c.first, x.data(), x.size()}}, &out).ok());
+      EXPECT_EQ(out[0].bytes.size(), want.size());
+      EXPECT_TRUE(out[0].bytes.size() == want.size() &&
+                  std::memcmp(out[0].bytes.data(), want.data(), want.size()) == 0);
+    }
+  }
 }
 
 }  // namespace
