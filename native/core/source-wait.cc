@@ -23,6 +23,8 @@ int64_t MonotonicNowNs() {
 }
 
 bool SourceWait::Changed(int64_t now_ns) {
+  if (last_change_ns_ != 0) gap_ewma_ns_ += (now_ns - last_change_ns_ - gap_ewma_ns_) / 8;
+  last_change_ns_ = now_ns;
   last_activity_ns_ = now_ns;
   version_.fetch_add(1, std::memory_order_release);
   return sleepers_ > 0 && !spinning_.load(std::memory_order_acquire);
@@ -39,11 +41,17 @@ bool SourceWait::Spin(uint64_t seen, int64_t until_ns) const {
   }
 }
 
+int64_t SourceWait::SpinWindowNs() const {
+  if (spin_ns_ == 0) return 0;
+  const int64_t adaptive = 2 * gap_ewma_ns_;
+  return adaptive > spin_ns_ && adaptive <= kMaxSpinNs ? adaptive : spin_ns_;
+}
+
 void SourceWait::Wait(std::unique_lock<std::mutex>* lock, uint64_t seen, int64_t until_ns) {
   if (version() != seen) return;
   const int64_t now = MonotonicNowNs();
   if (now >= until_ns) return;
-  const int64_t spin_end = last_activity_ns_ + spin_ns_;
+  const int64_t spin_end = last_activity_ns_ + SpinWindowNs();
   bool expected = false;
   if (spin_ns_ > 0 && now < spin_end && spinning_.compare_exchange_strong(expected, true)) {
     const int64_t spin_until = std::min(spin_end, until_ns);

@@ -23,6 +23,13 @@
 // costs at most 200 us of one core per idle period. SLUICE_BATCHER_SPIN_US overrides it in the
 // addon.
 //
+// Adaptive extension: requests that keep arriving at a steady gap longer than the budget (a
+// client at ~1 ms intervals) would find the source asleep every time. So the window is twice
+// the recent mean gap between pushes (an EWMA) when that is longer than the budget but at most
+// kMaxSpinNs: the next request is then likely to find the source spinning. Longer gaps keep the
+// plain budget (spinning through them would burn a core for nothing). The cost is bounded: at
+// most kMaxSpinNs of one core per request, only while requests come at least every 1.25 ms.
+//
 // Lock rules: the caller owns one std::mutex (the batcher's), passed in as a unique_lock.
 // Changed() must be called with it held; Wait() is entered and left with it held and releases
 // it while spinning or sleeping; Notify*() must be called without it (after unlocking).
@@ -39,6 +46,8 @@ namespace sluice {
 int64_t MonotonicNowNs();
 
 constexpr int64_t kDefaultSpinNs = 200'000;
+// The longest adaptive window: twice a mean gap of up to 1.25 ms.
+constexpr int64_t kMaxSpinNs = 2'500'000;
 
 class SourceWait {
  public:
@@ -69,8 +78,12 @@ class SourceWait {
  private:
   // Spins without the lock until a change or `until_ns`; true if it saw a change.
   bool Spin(uint64_t seen, int64_t until_ns) const;
+  // The spin window now (see the header comment); lock held.
+  int64_t SpinWindowNs() const;
 
   const int64_t spin_ns_;
+  int64_t last_change_ns_ = 0;        // guarded by the caller's lock
+  int64_t gap_ewma_ns_ = 0;           // mean gap between changes, 1/8 weight per change; lock
   std::atomic<uint64_t> version_{0};  // written under the lock, read without it by the spinner
   std::atomic<bool> spinning_{false};
   int sleepers_ = 0;                  // guarded by the caller's lock
