@@ -17,16 +17,7 @@ using sluice::Shape;
 using sluice::StatusCode;
 namespace k = sluice::kernels;
 
-bool Near(const std::vector<float>& got, const std::vector<float>& want, float tol = 1e-6f) {
-  if (got.size() != want.size()) return false;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::isnan(want[i]) ? !std::isnan(got[i]) : std::fabs(got[i] - want[i]) > tol * (1 + std::fabs(want[i]))) {
-      std::fprintf(stderr, "  [%zu] got %.9g want %.9g\n", i, got[i], want[i]);
-      return false;
-    }
-  }
-  return true;
-}
+using sluice::test::NearFloats;
 
 bool IsInvalid(const sluice::Status& s) { return s.code() == StatusCode::INVALID_ARGUMENT; }
 
@@ -79,9 +70,9 @@ TEST(BinaryFloatBroadcastsRowAndColumn) {
   const std::vector<float> b{10, 20};       // [2]
   std::vector<float> out(6);
   ASSERT_TRUE(k::Binary(k::BinaryOp::kAdd, DType::kFloat, a.data(), {3, 1}, b.data(), {2}, out.data()).ok());
-  EXPECT_TRUE(Near(out, {11, 21, 12, 22, 13, 23}));
+  EXPECT_TRUE(NearFloats(out, {11, 21, 12, 22, 13, 23}));
   ASSERT_TRUE(k::Binary(k::BinaryOp::kSub, DType::kFloat, b.data(), {2}, a.data(), {3, 1}, out.data()).ok());
-  EXPECT_TRUE(Near(out, {9, 19, 8, 18, 7, 17}));
+  EXPECT_TRUE(NearFloats(out, {9, 19, 8, 18, 7, 17}));
 }
 
 TEST(BinaryScalarAndRankMismatch) {
@@ -89,18 +80,18 @@ TEST(BinaryScalarAndRankMismatch) {
   const float two = 2;
   std::vector<float> out(8);
   ASSERT_TRUE(k::Binary(k::BinaryOp::kMul, DType::kFloat, a.data(), {2, 2, 2}, &two, {}, out.data()).ok());
-  EXPECT_TRUE(Near(out, {2, 4, 6, 8, 10, 12, 14, 16}));
+  EXPECT_TRUE(NearFloats(out, {2, 4, 6, 8, 10, 12, 14, 16}));
   // [2,1,2] against [2]: middle dim broadcast and a missing leading dim.
   const std::vector<float> c{1, 2, 3, 4};
   const std::vector<float> d{10, 100};
   std::vector<float> out4(4);
   ASSERT_TRUE(k::Binary(k::BinaryOp::kMul, DType::kFloat, c.data(), {2, 1, 2}, d.data(), {2}, out4.data()).ok());
-  EXPECT_TRUE(Near(out4, {10, 200, 30, 400}));
+  EXPECT_TRUE(NearFloats(out4, {10, 200, 30, 400}));
   // [2,1,2] with [1,3,1] -> [2,3,2]: both sides broadcast.
   const std::vector<float> e{0, 1, 2};
   std::vector<float> out12(12);
   ASSERT_TRUE(k::Binary(k::BinaryOp::kAdd, DType::kFloat, c.data(), {2, 1, 2}, e.data(), {1, 3, 1}, out12.data()).ok());
-  EXPECT_TRUE(Near(out12, {1, 2, 2, 3, 3, 4, 3, 4, 4, 5, 5, 6}));
+  EXPECT_TRUE(NearFloats(out12, {1, 2, 2, 3, 3, 4, 3, 4, 4, 5, 5, 6}));
 }
 
 TEST(BinaryZeroSizeWritesNothing) {
@@ -124,7 +115,7 @@ TEST(BinaryFloatDivAndPow) {
   const float half = 0.5f;
   std::vector<float> p(3);
   ASSERT_TRUE(k::Binary(k::BinaryOp::kPow, DType::kFloat, base.data(), {3}, &half, {}, p.data()).ok());
-  EXPECT_TRUE(Near(p, {std::sqrt(2.0f), std::sqrt(3.0f), 2}));
+  EXPECT_TRUE(NearFloats(p, {std::sqrt(2.0f), std::sqrt(3.0f), 2}));
 }
 
 TEST(BinaryIntegerSemantics) {
@@ -220,17 +211,17 @@ TEST(UnaryActivations) {
     EXPECT_TRUE(k::UnaryF32(op, x.data(), x.size(), alpha, y.data()).ok());
     return y;
   };
-  EXPECT_TRUE(Near(run(k::UnaryOp::kRelu), {0, 0, 0, 1.5f}));
-  EXPECT_TRUE(Near(run(k::UnaryOp::kLeakyRelu, 0.1f), {-0.2f, -0.05f, 0, 1.5f}));
-  EXPECT_TRUE(Near(run(k::UnaryOp::kNeg), {2, 0.5f, 0, -1.5f}));
-  EXPECT_TRUE(Near(run(k::UnaryOp::kSigmoid), {0.11920292f, 0.37754067f, 0.5f, 0.81757448f}));
-  EXPECT_TRUE(Near(run(k::UnaryOp::kTanh), {-0.96402758f, -0.46211716f, 0, 0.90514825f}));
-  EXPECT_TRUE(Near(run(k::UnaryOp::kErf), {-0.99532227f, -0.52049988f, 0, 0.96610515f}));
+  EXPECT_TRUE(NearFloats(run(k::UnaryOp::kRelu), {0, 0, 0, 1.5f}));
+  EXPECT_TRUE(NearFloats(run(k::UnaryOp::kLeakyRelu, 0.1f), {-0.2f, -0.05f, 0, 1.5f}));
+  EXPECT_TRUE(NearFloats(run(k::UnaryOp::kNeg), {2, 0.5f, 0, -1.5f}));
+  EXPECT_TRUE(NearFloats(run(k::UnaryOp::kSigmoid), {0.11920292f, 0.37754067f, 0.5f, 0.81757448f}));
+  EXPECT_TRUE(NearFloats(run(k::UnaryOp::kTanh), {-0.96402758f, -0.46211716f, 0, 0.90514825f}));
+  EXPECT_TRUE(NearFloats(run(k::UnaryOp::kErf), {-0.99532227f, -0.52049988f, 0, 0.96610515f}));
   // 0.5x(1+erf(x/sqrt2)) and the tanh form, from numpy in float64.
-  EXPECT_TRUE(Near(run(k::UnaryOp::kGelu), {-0.04550026f, -0.15426877f, 0, 1.39978920f}));
-  EXPECT_TRUE(Near(run(k::UnaryOp::kGeluTanh), {-0.04540231f, -0.15428599f, 0, 1.39957065f}));
-  EXPECT_TRUE(Near(run(k::UnaryOp::kExp), {0.13533528f, 0.60653066f, 1, 4.48168907f}));
-  EXPECT_TRUE(Near(run(k::UnaryOp::kIdentity), x));
+  EXPECT_TRUE(NearFloats(run(k::UnaryOp::kGelu), {-0.04550026f, -0.15426877f, 0, 1.39978920f}));
+  EXPECT_TRUE(NearFloats(run(k::UnaryOp::kGeluTanh), {-0.04540231f, -0.15428599f, 0, 1.39957065f}));
+  EXPECT_TRUE(NearFloats(run(k::UnaryOp::kExp), {0.13533528f, 0.60653066f, 1, 4.48168907f}));
+  EXPECT_TRUE(NearFloats(run(k::UnaryOp::kIdentity), x));
 }
 
 TEST(UnaryEdgeValues) {
@@ -250,7 +241,7 @@ TEST(UnaryEdgeValues) {
 TEST(UnaryInPlaceAndErrors) {
   std::vector<float> x{4, 9};
   ASSERT_TRUE(k::UnaryF32(k::UnaryOp::kSqrt, x.data(), 2, 0, x.data()).ok());
-  EXPECT_TRUE(Near(x, {2, 3}));
+  EXPECT_TRUE(NearFloats(x, {2, 3}));
   EXPECT_TRUE(IsInvalid(k::UnaryF32(k::UnaryOp::kSqrt, nullptr, 2, 0, x.data())));
   EXPECT_TRUE(IsInvalid(k::UnaryF32(static_cast<k::UnaryOp>(-1), x.data(), 2, 0, x.data())));
   EXPECT_TRUE(k::UnaryF32(k::UnaryOp::kSqrt, nullptr, 0, 0, nullptr).ok());
@@ -262,14 +253,14 @@ TEST(SoftmaxOverEachAxis) {
   const std::vector<float> x{1, 2, 3, 1, 1, 1};  // [2,3]
   std::vector<float> y(6);
   ASSERT_TRUE(k::Softmax(x.data(), {2, 3}, -1, y.data()).ok());
-  EXPECT_TRUE(Near(y, {0.09003057f, 0.24472847f, 0.66524096f, 1 / 3.0f, 1 / 3.0f, 1 / 3.0f}));
+  EXPECT_TRUE(NearFloats(y, {0.09003057f, 0.24472847f, 0.66524096f, 1 / 3.0f, 1 / 3.0f, 1 / 3.0f}));
   ASSERT_TRUE(k::Softmax(x.data(), {2, 3}, 0, y.data()).ok());  // strided lanes
-  EXPECT_TRUE(Near(y, {0.5f, 0.73105858f, 0.88079708f, 0.5f, 0.26894142f, 0.11920292f}));
+  EXPECT_TRUE(NearFloats(y, {0.5f, 0.73105858f, 0.88079708f, 0.5f, 0.26894142f, 0.11920292f}));
   // Large inputs do not overflow: the max is subtracted first.
   const std::vector<float> big{1000, 1001};
   std::vector<float> yb(2);
   ASSERT_TRUE(k::Softmax(big.data(), {2}, 0, yb.data()).ok());
-  EXPECT_TRUE(Near(yb, {0.26894142f, 0.73105858f}));
+  EXPECT_TRUE(NearFloats(yb, {0.26894142f, 0.73105858f}));
   EXPECT_TRUE(IsInvalid(k::Softmax(x.data(), {2, 3}, 2, y.data())));
   EXPECT_TRUE(IsInvalid(k::Softmax(x.data(), {}, 0, y.data())));
 }
@@ -281,9 +272,9 @@ TEST(LayerNormLastAxisWithStats) {
   std::vector<float> y(8), mean(2), inv(2);
   ASSERT_TRUE(k::LayerNorm(x.data(), {2, 4}, -1, 1e-5f, scale.data(), bias.data(), y.data(), mean.data(), inv.data()).ok());
   const float i0 = 1 / std::sqrt(1.25f + 1e-5f), i1 = 1 / std::sqrt(1e-5f);
-  EXPECT_TRUE(Near(mean, {2.5f, 2}));
-  EXPECT_TRUE(Near(inv, {i0, i1}, 1e-5f));
-  EXPECT_TRUE(Near(y, {-1.5f * i0, -0.5f * i0, 1.0f * i0, 3.0f * i0 + 1, 0, 0, 0, 1}, 1e-5f));
+  EXPECT_TRUE(NearFloats(mean, {2.5f, 2}));
+  EXPECT_TRUE(NearFloats(inv, {i0, i1}, 1e-5f));
+  EXPECT_TRUE(NearFloats(y, {-1.5f * i0, -0.5f * i0, 1.0f * i0, 3.0f * i0 + 1, 0, 0, 0, 1}, 1e-5f));
 }
 
 TEST(LayerNormOverSeveralDims) {
@@ -293,7 +284,7 @@ TEST(LayerNormOverSeveralDims) {
   std::vector<float> y(4);
   ASSERT_TRUE(k::LayerNorm(x.data(), {2, 2}, -2, 0, scale.data(), nullptr, y.data(), nullptr, nullptr).ok());
   const float s = 1 / std::sqrt(5.0f);
-  EXPECT_TRUE(Near(y, {-3 * s, -1 * s, 1 * s, 3 * s}));
+  EXPECT_TRUE(NearFloats(y, {-3 * s, -1 * s, 1 * s, 3 * s}));
   EXPECT_TRUE(IsInvalid(k::LayerNorm(x.data(), {2, 2}, 2, 0, scale.data(), nullptr, y.data(), nullptr, nullptr)));
   EXPECT_TRUE(IsInvalid(k::LayerNorm(x.data(), {2, 2}, 1, 0, nullptr, nullptr, y.data(), nullptr, nullptr)));
 }
@@ -305,17 +296,17 @@ TEST(ReduceMeanAxesAndKeepdims) {
   ASSERT_TRUE(k::ReduceMean(x.data(), {2, 3}, {0}, true, false, nullptr, &shape).ok());  // shape only
   EXPECT_TRUE((shape == Shape{1, 3}));
   ASSERT_TRUE(k::ReduceMean(x.data(), {2, 3}, {0}, true, false, y.data(), &shape).ok());
-  EXPECT_TRUE(Near(y, {2.5f, 3.5f, 4.5f}));
+  EXPECT_TRUE(NearFloats(y, {2.5f, 3.5f, 4.5f}));
   ASSERT_TRUE(k::ReduceMean(x.data(), {2, 3}, {-1}, false, false, y.data(), &shape).ok());
   EXPECT_TRUE((shape == Shape{2}));
-  EXPECT_TRUE(Near({y[0], y[1]}, {2, 5}));
+  EXPECT_TRUE(NearFloats({y[0], y[1]}, {2, 5}));
   ASSERT_TRUE(k::ReduceMean(x.data(), {2, 3}, {}, false, false, y.data(), &shape).ok());  // all dims
   EXPECT_TRUE(shape.empty());
-  EXPECT_TRUE(Near({y[0]}, {3.5f}));
+  EXPECT_TRUE(NearFloats({y[0]}, {3.5f}));
   std::vector<float> copy(6);
   ASSERT_TRUE(k::ReduceMean(x.data(), {2, 3}, {}, true, true, copy.data(), &shape).ok());  // no-op
   EXPECT_TRUE((shape == Shape{2, 3}));
-  EXPECT_TRUE(Near(copy, x));
+  EXPECT_TRUE(NearFloats(copy, x));
 }
 
 TEST(ReduceMeanMiddleAxisAndEmpty) {
@@ -325,7 +316,7 @@ TEST(ReduceMeanMiddleAxisAndEmpty) {
   Shape shape;
   ASSERT_TRUE(k::ReduceMean(x.data(), {2, 3, 2}, {1}, true, false, y.data(), &shape).ok());
   EXPECT_TRUE((shape == Shape{2, 1, 2}));
-  EXPECT_TRUE(Near(y, {2, 3, 8, 9}));
+  EXPECT_TRUE(NearFloats(y, {2, 3, 8, 9}));
   // Reducing a zero-size dim: the mean of nothing is NaN.
   ASSERT_TRUE(k::ReduceMean(nullptr, {2, 0}, {1}, false, false, y.data(), &shape).ok());
   EXPECT_TRUE((shape == Shape{2}));
@@ -369,10 +360,10 @@ TEST(ConcatAlongInnerAndOuterAxes) {
   const std::vector<float> b{5, 6};        // [2,1]
   std::vector<float> out(6);
   ASSERT_TRUE(k::Concat(DType::kFloat, {a.data(), b.data()}, {{2, 2}, {2, 1}}, -1, out.data()).ok());
-  EXPECT_TRUE(Near(out, {1, 2, 5, 3, 4, 6}));
+  EXPECT_TRUE(NearFloats(out, {1, 2, 5, 3, 4, 6}));
   const std::vector<float> c{7, 8};  // [1,2]
   ASSERT_TRUE(k::Concat(DType::kFloat, {a.data(), c.data(), nullptr}, {{2, 2}, {1, 2}, {0, 2}}, 0, out.data()).ok());
-  EXPECT_TRUE(Near(out, {1, 2, 3, 4, 7, 8}));
+  EXPECT_TRUE(NearFloats(out, {1, 2, 3, 4, 7, 8}));
   EXPECT_TRUE(IsInvalid(k::Concat(DType::kFloat, {a.data(), b.data()}, {{2, 2}, {2, 1}}, 0, out.data())));
   EXPECT_TRUE(IsInvalid(k::Concat(DType::kFloat, {a.data(), b.data()}, {{2, 2}, {2}}, 0, out.data())));
   EXPECT_TRUE(IsInvalid(k::Concat(DType::kFloat, {a.data()}, {{2, 2}}, 2, out.data())));
@@ -386,15 +377,15 @@ TEST(GatherNegativeIndicesAndAxes) {
   const std::vector<int64_t> idx{2, -3, -1};
   std::vector<float> out(6);
   ASSERT_TRUE(k::Gather(DType::kFloat, data.data(), {3, 2}, DType::kInt64, idx.data(), {3}, 0, out.data()).ok());
-  EXPECT_TRUE(Near(out, {5, 6, 1, 2, 5, 6}));
+  EXPECT_TRUE(NearFloats(out, {5, 6, 1, 2, 5, 6}));
   const std::vector<int32_t> idx2{1, 0, 0, 1};  // [2,2] along axis -1 -> [3,2,2]
   std::vector<float> out12(12);
   ASSERT_TRUE(k::Gather(DType::kFloat, data.data(), {3, 2}, DType::kInt32, idx2.data(), {2, 2}, -1, out12.data()).ok());
-  EXPECT_TRUE(Near(out12, {2, 1, 1, 2, 4, 3, 3, 4, 6, 5, 5, 6}));
+  EXPECT_TRUE(NearFloats(out12, {2, 1, 1, 2, 4, 3, 3, 4, 6, 5, 5, 6}));
   const int32_t scalar_idx = 1;  // scalar index drops the axis: [2]
   std::vector<float> row(2);
   ASSERT_TRUE(k::Gather(DType::kFloat, data.data(), {3, 2}, DType::kInt32, &scalar_idx, {}, 0, row.data()).ok());
-  EXPECT_TRUE(Near(row, {3, 4}));
+  EXPECT_TRUE(NearFloats(row, {3, 4}));
 }
 
 TEST(GatherRejectsOutOfRange) {

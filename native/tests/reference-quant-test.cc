@@ -19,16 +19,7 @@ using sluice::Shape;
 using sluice::StatusCode;
 namespace k = sluice::kernels;
 
-bool Near(const std::vector<float>& got, const std::vector<float>& want, float tol = 1e-6f) {
-  if (got.size() != want.size()) return false;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::fabs(got[i] - want[i]) > tol * (1 + std::fabs(want[i]))) {
-      std::fprintf(stderr, "  [%zu] got %.9g want %.9g\n", i, got[i], want[i]);
-      return false;
-    }
-  }
-  return true;
-}
+using sluice::test::NearFloats;
 
 bool IsInvalid(const sluice::Status& s) { return s.code() == StatusCode::INVALID_ARGUMENT; }
 
@@ -39,14 +30,14 @@ TEST(MatMul2DAndOneDOperands) {
   const std::vector<float> b{1, 0, 0, 1, 1, 1};  // [3,2]
   std::vector<float> out(4);
   ASSERT_TRUE(k::MatMulF32(a.data(), {2, 3}, b.data(), {3, 2}, out.data()).ok());
-  EXPECT_TRUE(Near(out, {4, 5, 10, 11}));
+  EXPECT_TRUE(NearFloats(out, {4, 5, 10, 11}));
   const std::vector<float> v{1, 1, 1};
   std::vector<float> mv(2);
   ASSERT_TRUE(k::MatMulF32(a.data(), {2, 3}, v.data(), {3}, mv.data()).ok());  // [2,3] x [3] -> [2]
-  EXPECT_TRUE(Near(mv, {6, 15}));
+  EXPECT_TRUE(NearFloats(mv, {6, 15}));
   float dot = 0;
   ASSERT_TRUE(k::MatMulF32(v.data(), {3}, a.data(), {3}, &dot).ok());  // 1-D x 1-D -> scalar
-  EXPECT_TRUE(Near({dot}, {6}));
+  EXPECT_TRUE(NearFloats({dot}, {6}));
 }
 
 TEST(MatMulBroadcastsBatchDims) {
@@ -55,18 +46,18 @@ TEST(MatMulBroadcastsBatchDims) {
   const std::vector<float> b{1, 0, 0, 1, 1, 1};
   std::vector<float> out(6);
   ASSERT_TRUE(k::MatMulF32(a.data(), {2, 1, 1, 2}, b.data(), {3, 2, 1}, out.data()).ok());
-  EXPECT_TRUE(Near(out, {1, 2, 3, 3, 4, 7}));
+  EXPECT_TRUE(NearFloats(out, {1, 2, 3, 3, 4, 7}));
   // A shared 2-D B against a batched A.
   const std::vector<float> eye{1, 0, 0, 1};
   std::vector<float> same(4);
   ASSERT_TRUE(k::MatMulF32(a.data(), {2, 1, 2}, eye.data(), {2, 2}, same.data()).ok());
-  EXPECT_TRUE(Near(same, a));
+  EXPECT_TRUE(NearFloats(same, a));
 }
 
 TEST(MatMulZeroKAndErrors) {
   std::vector<float> out(4, 7.0f);
   ASSERT_TRUE(k::MatMulF32(nullptr, {2, 0}, nullptr, {0, 2}, out.data()).ok());  // empty sums are 0
-  EXPECT_TRUE(Near(out, {0, 0, 0, 0}));
+  EXPECT_TRUE(NearFloats(out, {0, 0, 0, 0}));
   const std::vector<float> a(6);
   EXPECT_TRUE(IsInvalid(k::MatMulF32(a.data(), {2, 3}, a.data(), {2, 3}, out.data())));
   EXPECT_TRUE(IsInvalid(k::MatMulF32(nullptr, {2, 3}, a.data(), {3, 2}, out.data())));
@@ -91,13 +82,13 @@ TEST(GemmTransposesAndScales) {
   std::vector<float> out(4);
   ASSERT_TRUE(k::GemmF32(at.data(), {3, 2}, true, bt.data(), {2, 3}, true, c.data(), {2}, 2.0f, 0.5f, out.data()).ok());
   // A*B = [[4,5],[10,11]]; 2*AB + 0.5*c
-  EXPECT_TRUE(Near(out, {13, 20, 25, 32}));
+  EXPECT_TRUE(NearFloats(out, {13, 20, 25, 32}));
   const std::vector<float> col{1, 2};  // [2,1] broadcast over columns
   ASSERT_TRUE(k::GemmF32(at.data(), {3, 2}, true, bt.data(), {2, 3}, true, col.data(), {2, 1}, 1, 1, out.data()).ok());
-  EXPECT_TRUE(Near(out, {5, 6, 12, 13}));
+  EXPECT_TRUE(NearFloats(out, {5, 6, 12, 13}));
   const float scalar = 100;
   ASSERT_TRUE(k::GemmF32(at.data(), {3, 2}, true, bt.data(), {2, 3}, true, &scalar, {}, 1, 1, out.data()).ok());
-  EXPECT_TRUE(Near(out, {104, 105, 110, 111}));
+  EXPECT_TRUE(NearFloats(out, {104, 105, 110, 111}));
 }
 
 TEST(GemmSkipsCWhenBetaIsZero) {
@@ -249,7 +240,7 @@ TEST(QuantizePerAxis) {
   EXPECT_TRUE((y == std::vector<int8_t>{1, 2, 0, 4, 3, 1}));
   std::vector<float> back(6);
   ASSERT_TRUE(k::DequantizeLinear(DType::kInt8, y.data(), {2, 3}, scales.data(), zps.data(), 3, 1, back.data()).ok());
-  EXPECT_TRUE(Near(back, {1, 2, 4, 4, 4, 8}));
+  EXPECT_TRUE(NearFloats(back, {1, 2, 4, 4, 4, 8}));
   EXPECT_TRUE(IsInvalid(k::QuantizeLinear(x.data(), {2, 3}, scales.data(), zps.data(), 3, 0, DType::kInt8, y.data())));
   EXPECT_TRUE(IsInvalid(k::QuantizeLinear(x.data(), {2, 3}, scales.data(), zps.data(), 3, 2, DType::kInt8, y.data())));
 }
@@ -270,10 +261,10 @@ TEST(DequantizeTypes) {
   const float scale = 0.5f;
   std::vector<float> y(3);
   ASSERT_TRUE(k::DequantizeLinear(DType::kUint8, xu.data(), {3}, &scale, &zp, 1, 0, y.data()).ok());
-  EXPECT_TRUE(Near(y, {-64, 0, 63.5f}));
+  EXPECT_TRUE(NearFloats(y, {-64, 0, 63.5f}));
   const std::vector<int32_t> xi{-1000, 7, 1 << 20};
   ASSERT_TRUE(k::DequantizeLinear(DType::kInt32, xi.data(), {3}, &scale, nullptr, 1, 0, y.data()).ok());
-  EXPECT_TRUE(Near(y, {-500, 3.5f, float(1 << 19)}));
+  EXPECT_TRUE(NearFloats(y, {-500, 3.5f, float(1 << 19)}));
   const int32_t nonzero = 1;
   EXPECT_TRUE(IsInvalid(k::DequantizeLinear(DType::kInt32, xi.data(), {3}, &scale, &nonzero, 1, 0, y.data())));
   EXPECT_TRUE(IsInvalid(k::DequantizeLinear(DType::kFloat, xi.data(), {3}, &scale, nullptr, 1, 0, y.data())));
@@ -289,7 +280,7 @@ TEST(DynamicQuantizeMatchesOnnxExample) {
   float scale = 0;
   uint8_t zp = 0;
   ASSERT_TRUE(k::DynamicQuantizeLinear(x.data(), x.size(), y.data(), &scale, &zp).ok());
-  EXPECT_TRUE(Near({scale}, {0.019607844f}));
+  EXPECT_TRUE(NearFloats({scale}, {0.019607844f}));
   EXPECT_EQ(int(zp), 153);
   EXPECT_TRUE((y == std::vector<uint8_t>{153, 255, 0, 26, 221, 179}));
 }
@@ -300,7 +291,7 @@ TEST(DynamicQuantizeEdgeRanges) {
   uint8_t zp = 0;
   const std::vector<float> zeros{0, 0, 0};
   ASSERT_TRUE(k::DynamicQuantizeLinear(zeros.data(), 3, y.data(), &scale, &zp).ok());
-  EXPECT_TRUE(Near({scale}, {1 / 255.0f}));
+  EXPECT_TRUE(NearFloats({scale}, {1 / 255.0f}));
   EXPECT_EQ(int(zp), 0);
   const std::vector<float> positive{1, 2, 5.1f};  // min clamps to 0: zp 0
   ASSERT_TRUE(k::DynamicQuantizeLinear(positive.data(), 3, y.data(), &scale, &zp).ok());

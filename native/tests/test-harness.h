@@ -8,6 +8,7 @@
 // `./x-test NAME` runs only the cases whose name contains NAME.
 #pragma once
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
@@ -17,6 +18,20 @@
 #include <vector>
 
 namespace sluice::test {
+
+// Element-wise |got - want| <= tol * (1 + |want|), NaN matching NaN; prints the first mismatch.
+inline bool NearFloats(const std::vector<float>& got, const std::vector<float>& want, float tol = 1e-6f) {
+  if (got.size() != want.size()) return false;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const bool ok = std::isnan(want[i]) ? std::isnan(got[i])
+                                        : std::fabs(got[i] - want[i]) <= tol * (1 + std::fabs(want[i]));
+    if (!ok) {
+      std::fprintf(stderr, "  [%zu] got %.9g want %.9g\n", i, got[i], want[i]);
+      return false;
+    }
+  }
+  return true;
+}
 
 struct Case {
   const char* name;

@@ -7,7 +7,8 @@
 import type { ModelConfig } from '../repository/model-config';
 import { SluiceError } from '../runtime/status';
 import type { Backend, BackendSession } from './backend';
-import { NativeBackend, nativeCandidate, readModelBytes } from './native/native-backend';
+import { readModelBytes } from './model-file';
+import { NativeBackend, nativeCandidate } from './native/native-backend';
 import { OrtBackend } from './onnxruntime/ort-backend';
 
 export interface BackendChoiceReport {

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { nativeCandidate, readModelBytes } from '../backends/native/native-backend';
+import { readModelBytes } from '../backends/model-file';
+import { nativeCandidate } from '../backends/native/native-backend';
 import { native } from '../native';
 import { readOnnxSignature } from '../onnx/reader';
 import { fromNativeError } from '../runtime/status';

@@ -1,8 +1,8 @@
 import { dataTypeInfo } from '../runtime/datatypes';
 import { SluiceError, invalidArgument, printable } from '../runtime/status';
 import type { NativeAttribute, NativeGraph, NativeTensorData, NativeValueInfo } from '../native/binding';
-import { int64ToBigInt, onnxType, type AttributeMsg, type ModelMsg, type TensorMsg } from './onnx-proto';
-import { readOnnxSignature, tensorFromMsg } from './reader';
+import { int64ToBigInt, type AttributeMsg, type TensorMsg } from './onnx-proto';
+import { decodeOnnxModel, signatureOf, tensorFromMsg } from './reader';
 
 /**
  * ONNX model bytes → the compact graph the native engine loads (src/native/binding.ts NativeGraph):
@@ -30,8 +30,9 @@ const ATTR_TYPE_NAME: Readonly<Record<number, string>> = {
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 export function importOnnxGraph(bytes: Uint8Array, source = '<bytes>'): ImportedGraph {
-  const signature = readOnnxSignature(bytes, source); // validates the model and its inputs/outputs
-  const model = onnxType('ModelProto').decode(bytes) as unknown as ModelMsg;
+  // One decode (models can be hundreds of MB); the signature validates it and its inputs/outputs.
+  const model = decodeOnnxModel(bytes, source);
+  const signature = signatureOf(model, source);
   const graph = model.graph;
   if (graph === null) throw invalidArgument(`ONNX model ${source}: no graph`);
   const problems: string[] = [];

@@ -31,13 +31,21 @@ export async function readOnnxSignatureFile(file: string): Promise<OnnxSignature
 }
 
 export function readOnnxSignature(bytes: Uint8Array, source = '<bytes>'): OnnxSignature {
-  const fail = (reason: string): SluiceError => invalidArgument(`ONNX model ${source}: ${reason}`);
-  let model: ModelMsg;
+  return signatureOf(decodeOnnxModel(bytes, source), source);
+}
+
+/** Decodes a ModelProto; INVALID_ARGUMENT when the bytes are not one. */
+export function decodeOnnxModel(bytes: Uint8Array, source = '<bytes>'): ModelMsg {
   try {
-    model = onnxType('ModelProto').decode(bytes) as unknown as ModelMsg;
+    return onnxType('ModelProto').decode(bytes) as unknown as ModelMsg;
   } catch (e) {
-    throw fail(`not an ONNX protobuf (${(e as Error).message})`);
+    throw invalidArgument(`ONNX model ${source}: not an ONNX protobuf (${(e as Error).message})`);
   }
+}
+
+/** The signature of a decoded model, validated as readOnnxSignature describes. */
+export function signatureOf(model: ModelMsg, source = '<bytes>'): OnnxSignature {
+  const fail = (reason: string): SluiceError => invalidArgument(`ONNX model ${source}: ${reason}`);
   const irVersion = int64ToSafeNumber(model.ir_version) ?? 0;
   if (irVersion < 1) throw fail('no ir_version (not an ONNX model?)');
   if (irVersion > MAX_IR_VERSION) {

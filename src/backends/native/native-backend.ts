@@ -3,25 +3,16 @@
  * loaded into the addon's C++ engine, and executed by native executor threads that pull batches
  * straight from the version's batcher — no JS thread touches a batch.
  */
-import { readFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import { native } from '../../native';
 import type { NativeEngine, NativeGraph } from '../../native/binding';
 import { importOnnxGraph } from '../../onnx/graph-import';
 import type { ModelConfig } from '../../repository/model-config';
-import { SluiceError, fromNativeError, internal, notFound, unimplemented } from '../../runtime/status';
+import { fromNativeError, unimplemented } from '../../runtime/status';
 import type { Backend, BackendSession } from '../backend';
+import { intParameter, readModelBytes } from '../model-file';
 import { workerCount } from '../onnxruntime/ort-backend';
 
-export async function readModelBytes(modelFile: string): Promise<Buffer> {
-  try {
-    return await readFile(modelFile);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw notFound(`model file ${modelFile} does not exist`);
-    throw internal(`cannot read model file ${modelFile}: ${String(e)}`, e);
-  }
-}
 
 /** A model imported for the native engine, with every reason the engine cannot run it. */
 export interface NativeCandidate {
@@ -43,15 +34,8 @@ export function nativeCandidate(bytes: Uint8Array, source: string): NativeCandid
 }
 
 /** Kernel threads of one engine: the config's intra_op_thread_count, else every core. */
-function engineThreads(config: ModelConfig): number {
-  const raw = config.parameters.get('intra_op_thread_count');
-  const n = raw === undefined ? os.availableParallelism() : Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new SluiceError('INVALID_ARGUMENT',
-      `model '${config.name}': parameter intra_op_thread_count must be a positive integer, got '${raw}'`);
-  }
-  return n;
-}
+const engineThreads = (config: ModelConfig): number =>
+  intParameter(config, 'intra_op_thread_count', os.availableParallelism());
 
 class NativeSession implements BackendSession {
   readonly backend = 'native';

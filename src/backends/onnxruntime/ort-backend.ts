@@ -3,11 +3,11 @@
  * thread, so inference never blocks the event loop (see ort-worker.ts for why); the workers pull
  * batches from the version's native batcher.
  */
-import { readFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import type { ModelConfig } from '../../repository/model-config';
-import { internal, invalidArgument, notFound, SluiceError } from '../../runtime/status';
+import { internal, invalidArgument, SluiceError } from '../../runtime/status';
 import type { Backend, BackendSession } from '../backend';
+import { intParameter, readModelBytes } from '../model-file';
 import type { OrtSessionOptions, WorkerInit } from './ort-messages';
 import { OrtSession } from './ort-session';
 import { startOrtWorker } from './ort-worker-handle';
@@ -24,17 +24,6 @@ export function workerCount(config: ModelConfig): number {
     n += g.count;
   }
   return n;
-}
-
-/** A positive-integer model parameter (Triton ORT backend names), or `fallback` when absent. */
-function intParameter(config: ModelConfig, key: string, fallback: number): number {
-  const raw = config.parameters.get(key);
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 1) {
-    throw invalidArgument(`model '${config.name}': parameter ${key} must be a positive integer, got '${raw}'`);
-  }
-  return v;
 }
 
 /**
@@ -59,14 +48,7 @@ export function sessionOptions(config: ModelConfig, workers: number): OrtSession
 }
 
 async function readModel(modelFile: string): Promise<SharedArrayBuffer> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(modelFile);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw notFound(`model file ${modelFile} does not exist`);
-    throw internal(`cannot read model file ${modelFile}: ${String(e)}`, e);
-  }
+  const bytes = await readModelBytes(modelFile);
   // Read once; every worker maps this same memory instead of receiving its own clone.
   const shared = new SharedArrayBuffer(bytes.byteLength);
   new Uint8Array(shared).set(bytes);
