@@ -90,6 +90,9 @@ export function statusFromHttp(httpStatus: number): status {
   }
 }
 
+const SESSION_WINDOW_BYTES = 16 * 2 ** 20;
+const STREAM_WINDOW_BYTES = 2 ** 20;
+
 // ---- sessions and calls ----------------------------------------------------------------------
 
 interface Session {
@@ -176,12 +179,17 @@ export class H2Client {
 
   #connect(): Session {
     const h2 = http2.connect(this.#authority, {
-      settings: { enablePush: false },
+      // Flow-control windows for the answers, as grpc-js's 'grpc-node.flow_control_window' sets
+      // them (and grpc core's BDP probing grows them): with HTTP/2's 64 KiB default, answers
+      // would queue in the server for a WINDOW_UPDATE round trip through this busy event loop
+      // every ~30 one-row MLP answers, and the bench would measure its own flow control.
+      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW_BYTES },
       // Node caps what one session may hold (10 MB by default) and refuses streams beyond it;
       // the thousands of streams outstanding under overload must not hit that cap before the
       // server does. grpc-js lifts it the same way.
       maxSessionMemory: Number.MAX_SAFE_INTEGER,
     });
+    h2.once('connect', () => h2.setLocalWindowSize(SESSION_WINDOW_BYTES));
     const s: Session = { h2, active: 0, maxStreams: 0, ready: false, dead: false, goawayCode: undefined, error: undefined };
     // Pending calls hold ref'd deadline timers; an idle connection must not keep the process alive.
     h2.unref();

@@ -189,6 +189,16 @@ class Call implements StreamWriter, CallContext {
   }
 }
 
+/**
+ * HTTP/2 flow-control windows the server grants its clients. With HTTP/2's 64 KiB defaults a
+ * connection carries at most 64 KiB of requests per WINDOW_UPDATE round trip through the event
+ * loop: ~30 one-row MLP requests, so under load requests pile up unsent in the client for
+ * seconds (and are neither served nor refused) while the server idles. The windows bound what a
+ * connection may have buffered in this process, not what it may send in total.
+ */
+const SESSION_WINDOW_BYTES = 16 * 2 ** 20;
+const STREAM_WINDOW_BYTES = 2 ** 20;
+
 export class GrpcTransport {
   private readonly server: http2.Http2Server;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
@@ -199,10 +209,11 @@ export class GrpcTransport {
       // Requests of up to maxMessageBytes each on many streams at once; nghttp2's default
       // (10 MiB per session) would reset streams with ENHANCE_YOUR_CALM under load.
       maxSessionMemory: Math.max(64, Math.ceil((options.maxMessageBytes * 4) / 2 ** 20)),
-      settings: { enablePush: false },
+      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW_BYTES },
     });
     this.server.on('session', (session) => {
       if (this.closed) { session.destroy(); return; }
+      session.setLocalWindowSize(SESSION_WINDOW_BYTES);
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
       session.on('error', () => undefined);
