@@ -7,6 +7,7 @@
 #include "batcher-bindings.h"
 #include "engine-bindings.h"
 #include "features.h"
+#include "sluice/thread-priority.h"
 #include "sluice/version.h"
 
 namespace sluice::addon {
@@ -23,6 +24,8 @@ class Addon : public Napi::Addon<Addon> {
                     InstanceMethod<&Addon::CpuFeatures>("cpuFeatures", napi_enumerable),
                     InstanceMethod<&Addon::Cuda>("cuda", napi_enumerable),
                     InstanceMethod<&Addon::ExitImmediately>("exitImmediately", napi_enumerable),
+                    InstanceMethod<&Addon::LowerThreadPriority>("lowerThreadPriorityForCompute",
+                                                                napi_enumerable),
                     InstanceMethod<&Addon::CreateBatcher>("createBatcher", napi_enumerable),
                     InstanceMethod<&Addon::AttachBatchSource>("attachBatchSource", napi_enumerable),
                     InstanceMethod<&Addon::EngineUnsupported>("engineUnsupported", napi_enumerable),
@@ -53,6 +56,12 @@ class Addon : public Napi::Addon<Addon> {
     int code = 0;
     if (info.Length() > 0 && info[0].IsNumber()) code = info[0].As<Napi::Number>().Int32Value();
     std::_Exit(code);
+  }
+
+  // For compute threads JS owns (the ONNX Runtime workers): see sluice/thread-priority.h.
+  Napi::Value LowerThreadPriority(const Napi::CallbackInfo& info) {
+    LowerThreadPriorityForCompute();
+    return info.Env().Undefined();
   }
 
   // The native dynamic batcher (batcher-bindings.h): creation on any thread, sources attached

@@ -1,5 +1,7 @@
 #include "sluice/batch-executor.h"
 
+#include "sluice/thread-priority.h"
+
 #include <exception>
 #include <string>
 #include <system_error>
@@ -35,6 +37,7 @@ ExecutorThreads::~ExecutorThreads() {
 }
 
 void ExecutorThreads::Run() {
+  LowerThreadPriorityForCompute();
   TakenBatch batch;
   std::vector<TensorRef> outputs;
   for (;;) {

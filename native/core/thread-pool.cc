@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "sluice/thread-priority.h"
+
 namespace sluice {
 namespace {
 // How long an idle worker keeps polling for the next job before it sleeps. Layers of one batch
@@ -63,6 +65,7 @@ void ThreadPool::Run(size_t n, TaskFn fn, const void* ctx) {
 }
 
 void ThreadPool::WorkerLoop() {
+  LowerThreadPriorityForCompute();
   uint64_t seen = 0;
   TaskFn fn = nullptr;
   const void* ctx = nullptr;

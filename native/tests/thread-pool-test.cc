@@ -1,9 +1,18 @@
 #include "sluice/thread-pool.h"
 
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
+#include "sluice/thread-priority.h"
 #include "test-harness.h"
 
 using sluice::ThreadPool;
@@ -48,5 +57,42 @@ TEST(SplitRangeCoversEverything) {
     }
   }
 }
+
+#if defined(__linux__)
+int ThreadNice() {
+  return getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+}
+
+// Compute threads yield to the event loop: the pool's workers (and any thread that asks) run
+// ComputeNiceIncrement() nicer than the thread that started them, and asking twice changes
+// nothing. The main thread is left as it was.
+TEST(ComputeThreadsRunAtALowerPriority) {
+  const int inc = sluice::ComputeNiceIncrement();
+  EXPECT_EQ(inc, std::getenv("SLUICE_COMPUTE_NICE") == nullptr ? sluice::kDefaultComputeNice : inc);
+  const int base = ThreadNice();
+  if (base + inc > 19) SKIP("the process already runs at the lowest priority");
+  int own = 0, again = 0;
+  std::thread t([&] {
+    sluice::LowerThreadPriorityForCompute();
+    own = ThreadNice();
+    sluice::LowerThreadPriorityForCompute();
+    again = ThreadNice();
+  });
+  t.join();
+  EXPECT_EQ(own, base + inc);
+  EXPECT_EQ(again, base + inc);
+  EXPECT_EQ(ThreadNice(), base);
+
+  std::atomic<int> worker_nice{-100};
+  ThreadPool pool(2);
+  pool.ParallelFor(64, [&](size_t) {
+    if (syscall(SYS_gettid) != getpid()) worker_nice = ThreadNice();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  });
+  // The calling thread may have drained every index; only a worker that ran one is checked.
+  if (worker_nice.load() != -100) EXPECT_EQ(worker_nice.load(), base + inc);
+  EXPECT_EQ(ThreadNice(), base);
+}
+#endif
 
 int main(int argc, char** argv) { return sluice::test::RunAll(argc, argv); }

@@ -295,6 +295,12 @@ export interface NativeBinding {
    * a shutdown whose grace period is over while native work (an ONNX Runtime run) is in flight.
    */
   exitImmediately(code: number): never;
+  /**
+   * Lowers the calling thread's scheduling priority by SLUICE_COMPUTE_NICE (default 5), once:
+   * compute threads (the ORT workers; native executor and pool threads do it themselves) yield
+   * to the event loop that reads and refuses requests. No-op off Linux.
+   */
+  lowerThreadPriorityForCompute(): void;
   /** A batcher owned by the calling thread; onComplete runs on it, once per finished batch. */
   createBatcher(config: NativeBatcherConfig, onComplete: (completions: NativeCompletion[]) => void): NativeBatcher;
   /** Attaches the calling (worker) thread to batcher `id`; throws NOT_FOUND if it is gone. */
@@ -307,8 +313,8 @@ export interface NativeBinding {
 
 /** Export names the loader checks for, so a stale build is reported instead of half-working. */
 export const NATIVE_EXPORTS = [
-  'version', 'cpuFeatures', 'cuda', 'exitImmediately', 'createBatcher', 'attachBatchSource',
-  'engineUnsupported', 'loadEngine',
+  'version', 'cpuFeatures', 'cuda', 'exitImmediately', 'lowerThreadPriorityForCompute', 'createBatcher',
+  'attachBatchSource', 'engineUnsupported', 'loadEngine',
 ] as const satisfies readonly (
   keyof NativeBinding
 )[];

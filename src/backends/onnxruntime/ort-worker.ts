@@ -18,6 +18,9 @@ if (parentPort === null) throw new Error('ort-worker must run in a worker thread
 const port = parentPort;
 const init = workerData as WorkerInit;
 const outputNames = init.outputs.map((o) => o.name);
+// This thread computes batches (ONNX Runtime runs on the caller with one intra-op thread): it
+// yields to the main thread's event loop, which reads and refuses requests (thread-priority.h).
+native().lowerThreadPriorityForCompute();
 
 /**
  * How long one next() may block, ms. Between calls the thread returns to its event loop, where
