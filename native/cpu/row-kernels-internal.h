@@ -21,6 +21,8 @@ struct RowKernelTable {
 
 const RowKernelTable& GenericRowKernels();
 #if defined(__x86_64__) || defined(__i386__)
+// Call only when GetCpuFeatures() reports avx2 and fma (the file is compiled for them).
+const RowKernelTable& Avx2RowKernels();
 // Call only when GetCpuFeatures() reports avx512f/bw/vl (the file is compiled for them).
 const RowKernelTable& Avx512RowKernels();
 #endif
@@ -31,7 +33,7 @@ float UnaryReference(UnaryFn fn, float alpha, float x);
 // kAuto resolved against the CPU (once per process); returns false for a variant the CPU lacks.
 bool ResolveKernelIsa(KernelIsa requested, KernelIsa* resolved);
 
-// The table for a resolved variant; AVX2 has no row kernels of its own and uses the generic ones.
+// The table for a resolved variant (kGeneric, kAvx2 or kAvx512; generic off x86).
 const RowKernelTable& RowKernelsFor(KernelIsa resolved);
 
 }  // namespace sluice::internal

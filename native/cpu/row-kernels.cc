@@ -38,6 +38,7 @@ bool ResolveKernelIsa(KernelIsa requested, KernelIsa* resolved) {
 
 const RowKernelTable& RowKernelsFor(KernelIsa resolved) {
 #if defined(__x86_64__) || defined(__i386__)
+  if (resolved == KernelIsa::kAvx2) return Avx2RowKernels();
   if (resolved == KernelIsa::kAvx512) return Avx512RowKernels();
 #endif
   return GenericRowKernels();

@@ -1,7 +1,9 @@
-// Row kernels: every variant against <cmath> (elementwise) and against the generic reference
-// (softmax, layer norm), on sweeps that include tails, large |x| and special values.
+// Row kernels: every variant (generic, AVX2, AVX-512: whatever this CPU runs) against <cmath>
+// (elementwise) and against the generic reference (softmax, layer norm), on sweeps that include
+// every tail length, odd sizes, in-place calls, large |x| and special values.
 #include "sluice/row-kernels.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "../cpu/row-kernels-internal.h"
+#include "sluice/cpu_features.h"
 #include "sluice/thread-pool.h"
 #include "test-harness.h"
 
@@ -54,6 +58,12 @@ bool Close(float got, double want, double slack = 1.0) {
   return std::fabs(got - want) <= 2e-6 * slack * std::fabs(want);
 }
 
+// The tanh form of gelu is evaluated in float like everyone evaluates it: in its far negative
+// tail the rounding of u (|2u| ~ 0.07 |x|^3) shows up relatively in e^{2u} (row-kernels.h).
+double Slack(UnaryFn fn, float x) {
+  return fn == UnaryFn::kGeluTanh ? std::fmax(1.0, 0.07 * std::pow(std::fabs(x), 3) / 8) : 1.0;
+}
+
 std::vector<float> SweepInputs() {
   std::vector<float> xs;
   for (float x = -20.0f; x <= 20.0f; x += 0.00390625f * 3.1f) xs.push_back(x);
@@ -77,11 +87,7 @@ TEST(UnaryMatchesCmathOnSweep) {
       int bad = 0;
       for (size_t i = 0; i < xs.size(); ++i) {
         const double want = Expected(fn, xs[i]);
-        // The tanh form of gelu is evaluated in float like everyone evaluates it: in its far
-        // negative tail the rounding of u (|2u| ~ 0.07 |x|^3) shows up relatively in e^{2u}.
-        const double slack =
-            fn == UnaryFn::kGeluTanh ? std::fmax(1.0, 0.07 * std::pow(std::fabs(xs[i]), 3) / 8) : 1.0;
-        if (!Close(ys[i], want, slack) && bad++ < 300) {
+        if (!Close(ys[i], want, Slack(fn, xs[i])) && bad++ < 300) {
           std::printf("  %s %s(%.9g) = %.9g, want %.9g\n", sluice::KernelIsaName(isa),
                       sluice::UnaryFnName(fn), xs[i], ys[i], want);
         }
@@ -91,16 +97,116 @@ TEST(UnaryMatchesCmathOnSweep) {
   }
 }
 
-TEST(UnaryHandlesEveryTailLength) {
-  std::vector<float> x(40), y(40, -7.0f);
+TEST(EachVariantRunsItsOwnTable) {
+  const sluice::CpuFeatures& f = sluice::GetCpuFeatures();
+  const std::vector<KernelIsa> isas = sluice::RowKernelIsas();
+  const auto listed = [&](KernelIsa isa) {
+    return std::find(isas.begin(), isas.end(), isa) != isas.end();
+  };
+  EXPECT_TRUE(listed(KernelIsa::kGeneric));
+  EXPECT_EQ(listed(KernelIsa::kAvx2), f.avx2 && f.fma);
+  EXPECT_TRUE(&sluice::internal::RowKernelsFor(KernelIsa::kGeneric) ==
+              &sluice::internal::GenericRowKernels());
+#if defined(__x86_64__) || defined(__i386__)
+  EXPECT_TRUE(&sluice::internal::RowKernelsFor(KernelIsa::kAvx2) ==
+              &sluice::internal::Avx2RowKernels());
+  EXPECT_TRUE(&sluice::internal::RowKernelsFor(KernelIsa::kAvx512) ==
+              &sluice::internal::Avx512RowKernels());
+#endif
+}
+
+namespace {
+
+bool SameBits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
+
+// A copy of the row with kGuard floats of kGuardValue on either side, so that a write past
+// either end shows.
+constexpr size_t kGuard = 16;
+constexpr float kGuardValue = -7.0f;
+std::vector<float> Guarded(const float* row, size_t n) {
+  std::vector<float> buf(n + 2 * kGuard, kGuardValue);
+  std::copy(row, row + n, buf.begin() + kGuard);
+  return buf;
+}
+bool GuardsIntact(const std::vector<float>& buf, size_t n) {
+  for (size_t i = 0; i < kGuard; ++i) {
+    if (!SameBits(buf[i], kGuardValue) || !SameBits(buf[kGuard + n + i], kGuardValue)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Every n up to 40 (all tail lengths of an 8- and a 16-lane vector, several times over), starting
+// at different offsets so an element lands in different lanes: each result must be bit-identical
+// to the one the same input gets inside a full-width run, whether in place or not, and nothing
+// past the row may be written.
+TEST(UnaryEveryTailLengthMatchesFullRows) {
+  constexpr size_t kMax = 40;
+  std::vector<float> x(kMax + 8);
   for (size_t i = 0; i < x.size(); ++i) x[i] = 0.37f * static_cast<float>(i) - 6.0f;
+  x[5] = kNaN;
+  x[11] = -kInf;
+  x[30] = 95.0f;  // exp overflows
   for (KernelIsa isa : sluice::RowKernelIsas()) {
-    for (size_t n = 0; n <= 33; ++n) {
-      std::fill(y.begin(), y.end(), -7.0f);
-      ASSERT_TRUE(sluice::UnaryF32(UnaryFn::kTanh, 0, x.data(), n, y.data(), isa).ok());
-      for (size_t i = 0; i < n; ++i) EXPECT_TRUE(Close(y[i], std::tanh(static_cast<double>(x[i]))));
-      for (size_t i = n; i < y.size(); ++i) EXPECT_EQ(y[i], -7.0f);  // nothing past n written
+    for (UnaryFn fn : kAllFns) {
+      std::vector<float> full(x.size());
+      ASSERT_TRUE(sluice::UnaryF32(fn, 0.1f, x.data(), x.size(), full.data(), isa).ok());
+      int bad = 0;
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (std::isfinite(x[i]) && !Close(full[i], Expected(fn, x[i]), Slack(fn, x[i]))) ++bad;
+      }
+      for (size_t offset : {0, 1, 5}) {
+        for (size_t n = 0; n <= kMax; ++n) {
+          std::vector<float> y(n + 2 * kGuard, kGuardValue);
+          const float* in = x.data() + offset;
+          ASSERT_TRUE(sluice::UnaryF32(fn, 0.1f, in, n, y.data() + kGuard, isa).ok());
+          std::vector<float> in_place = Guarded(x.data() + offset, n);
+          float* row = in_place.data() + kGuard;
+          ASSERT_TRUE(sluice::UnaryF32(fn, 0.1f, row, n, row, isa).ok());
+          for (size_t i = 0; i < n; ++i) {
+            const float want = full[offset + i], got = y[kGuard + i];
+            if (!SameBits(got, want) && !(std::isnan(want) && std::isnan(got))) ++bad;
+            if (!SameBits(row[i], got) && !std::isnan(want)) ++bad;
+          }
+          if (!GuardsIntact(y, n) || !GuardsIntact(in_place, n)) ++bad;
+        }
+      }
+      if (bad != 0) {
+        std::printf("  %s %s: %d bad\n", sluice::KernelIsaName(isa), sluice::UnaryFnName(fn), bad);
+      }
+      EXPECT_EQ(bad, 0);
     }
+  }
+}
+
+// The AVX2 file mirrors the AVX-512 one operation for operation (scalef emulated exactly), so the
+// two give the same bits; a change to one approximation must be made in both.
+TEST(Avx2AndAvx512UnaryAgreeBitForBit) {
+  const std::vector<KernelIsa> isas = sluice::RowKernelIsas();
+  for (KernelIsa isa : {KernelIsa::kAvx2, KernelIsa::kAvx512}) {
+    if (std::find(isas.begin(), isas.end(), isa) == isas.end()) SKIP("needs AVX2 and AVX-512");
+  }
+  std::vector<float> xs = SweepInputs();
+  std::mt19937 rng(5);
+  for (int i = 0; i < 20000; ++i) {  // random bit patterns: subnormals, NaN payloads, huge values
+    const uint32_t bits = rng();
+    float x;
+    std::memcpy(&x, &bits, sizeof(x));
+    xs.push_back(x);
+  }
+  for (UnaryFn fn : kAllFns) {
+    std::vector<float> a(xs.size()), b(xs.size());
+    ASSERT_TRUE(sluice::UnaryF32(fn, 0.1f, xs.data(), xs.size(), a.data(), KernelIsa::kAvx2).ok());
+    ASSERT_TRUE(sluice::UnaryF32(fn, 0.1f, xs.data(), xs.size(), b.data(), KernelIsa::kAvx512).ok());
+    int differ = 0;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      if (!SameBits(a[i], b[i]) && !(std::isnan(a[i]) && std::isnan(b[i])) && differ++ < 5) {
+        std::printf("  %s(%.9g): avx2 %.9g, avx512 %.9g\n", sluice::UnaryFnName(fn), xs[i], a[i],
+                    b[i]);
+      }
+    }
+    EXPECT_EQ(differ, 0);
   }
 }
 
@@ -124,12 +230,17 @@ TEST(UnarySpecialValues) {
 
 namespace {
 
-// Max over elements of |got - want| / (|want| + floor), NaN-aware (NaN must match NaN).
+// Max over elements of |got - want| / (|want| + floor); NaN must match NaN and an infinity must
+// match exactly (the relative error of either would be NaN, which fmax would drop).
 double MaxRelError(const std::vector<float>& got, const std::vector<float>& want, double floor) {
   double worst = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     if (std::isnan(want[i]) || std::isnan(got[i])) {
       if (std::isnan(want[i]) != std::isnan(got[i])) return INFINITY;
+      continue;
+    }
+    if (std::isinf(want[i]) || std::isinf(got[i])) {
+      if (got[i] != want[i]) return INFINITY;
       continue;
     }
     worst = std::fmax(worst, std::fabs(got[i] - want[i]) / (std::fabs(want[i]) + floor));
@@ -148,7 +259,7 @@ std::vector<float> RandomRows(size_t count, float scale, float offset, uint32_t 
 }  // namespace
 
 TEST(SoftmaxMatchesGeneric) {
-  for (size_t n : {1, 3, 15, 16, 17, 100, 1000, 4099}) {
+  for (size_t n : {1, 3, 15, 16, 17, 100, 767, 1000, 4099}) {
     const size_t rows = 5;
     std::vector<float> x = RandomRows(rows * n, 4.0f, 1.0f, static_cast<uint32_t>(n));
     x[0] = -kInf;  // a masked position
@@ -166,6 +277,9 @@ TEST(SoftmaxMatchesGeneric) {
       std::vector<float> in_place = x;  // x == y is allowed
       ASSERT_TRUE(sluice::SoftmaxRows(in_place.data(), rows, n, in_place.data(), nullptr, isa).ok());
       EXPECT_TRUE(std::memcmp(in_place.data(), got.data(), got.size() * sizeof(float)) == 0);
+      in_place = x;
+      ASSERT_TRUE(sluice::LogSoftmaxRows(in_place.data(), rows, n, in_place.data(), nullptr, isa).ok());
+      EXPECT_TRUE(std::memcmp(in_place.data(), got_log.data(), got.size() * sizeof(float)) == 0);
     }
   }
 }
@@ -182,7 +296,7 @@ TEST(SoftmaxSpecialRows) {
 }
 
 TEST(LayerNormMatchesGeneric) {
-  for (size_t n : {1, 2, 15, 17, 64, 768, 4099}) {
+  for (size_t n : {1, 2, 15, 17, 64, 767, 768, 4099}) {
     const size_t rows = 4;
     // A large common offset: a careless one-pass variance would cancel here.
     const std::vector<float> x = RandomRows(rows * n, 2.0f, 300.0f, static_cast<uint32_t>(n));
@@ -201,8 +315,121 @@ TEST(LayerNormMatchesGeneric) {
           std::printf("  %s n=%zu affine=%d error %g\n", sluice::KernelIsaName(isa), n, affine, err);
         }
         EXPECT_TRUE(err < 1e-5);
+        std::vector<float> in_place = x;  // x == y is allowed
+        ASSERT_TRUE(sluice::LayerNormRows(in_place.data(), rows, n, 1e-5f, g, b, in_place.data(),
+                                          nullptr, isa).ok());
+        EXPECT_TRUE(std::memcmp(in_place.data(), got.data(), got.size() * sizeof(float)) == 0);
       }
     }
+  }
+}
+
+// Softmax, log-softmax and layer norm for every n up to 40, three rows at once (so a row's tail
+// sits right before the next row's head): close to the generic reference, bit-identical in
+// place, and nothing before or after the block written.
+TEST(RowOpsEveryTailLength) {
+  for (size_t n = 1; n <= 40; ++n) {
+    const size_t rows = 3;
+    std::vector<float> x = RandomRows(rows * n, 4.0f, 2.0f, static_cast<uint32_t>(100 + n));
+    if (n > 1) x[n + n / 2] = -kInf;  // a masked position in row 1
+    const std::vector<float> gamma = RandomRows(n, 1.0f, 1.0f, 7), beta = RandomRows(n, 1.0f, 0.0f, 8);
+    enum Op { kSoftmax, kLogSoftmax, kLayerNorm, kAffineLayerNorm };
+    const auto run = [&](Op op, const float* in, float* out, KernelIsa isa) {
+      switch (op) {
+        case kSoftmax: return sluice::SoftmaxRows(in, rows, n, out, nullptr, isa);
+        case kLogSoftmax: return sluice::LogSoftmaxRows(in, rows, n, out, nullptr, isa);
+        case kLayerNorm:
+          return sluice::LayerNormRows(in, rows, n, 1e-5f, nullptr, nullptr, out, nullptr, isa);
+        case kAffineLayerNorm:
+          return sluice::LayerNormRows(in, rows, n, 1e-5f, gamma.data(), beta.data(), out,
+                                       nullptr, isa);
+      }
+      return sluice::Status::Ok();
+    };
+    // (The layer norm of the row holding -inf is NaN, in the reference too.)
+    for (Op op : {kSoftmax, kLogSoftmax, kLayerNorm, kAffineLayerNorm}) {
+      std::vector<float> want(x.size());
+      ASSERT_TRUE(run(op, x.data(), want.data(), KernelIsa::kGeneric).ok());
+      for (KernelIsa isa : sluice::RowKernelIsas()) {
+        std::vector<float> out(x.size() + 2 * kGuard, kGuardValue);
+        ASSERT_TRUE(run(op, x.data(), out.data() + kGuard, isa).ok());
+        std::vector<float> in_place = Guarded(x.data(), x.size());
+        ASSERT_TRUE(run(op, in_place.data() + kGuard, in_place.data() + kGuard, isa).ok());
+        const std::vector<float> got(out.begin() + kGuard, out.end() - kGuard);
+        const double err = MaxRelError(got, want, op == kSoftmax ? 1e-30 : 1.0);
+        if (!(err < 1e-5)) {
+          std::printf("  %s n=%zu op=%d error %g\n", sluice::KernelIsaName(isa), n, op, err);
+        }
+        EXPECT_TRUE(err < 1e-5);
+        EXPECT_TRUE(GuardsIntact(out, x.size()));
+        EXPECT_TRUE(GuardsIntact(in_place, x.size()));
+        EXPECT_TRUE(std::memcmp(in_place.data(), out.data(), out.size() * sizeof(float)) == 0);
+      }
+    }
+  }
+}
+
+// Rows whose naive exp would overflow, masked (-inf) entries, and values at the float limits.
+TEST(SoftmaxLargeAndMaskedRows) {
+  const size_t n = 37;
+  std::vector<std::vector<float>> rows;
+  rows.push_back(RandomRows(n, 4.0f, 1000.0f, 1));   // exp(x) overflows without the max
+  rows.push_back(RandomRows(n, 30.0f, -500.0f, 2));  // most of the row underflows
+  std::vector<float> limits(n, -50.0f);
+  const float edge[] = {88.7f, 89.0f, 100.0f, -100.0f, -104.0f, -105.0f, FLT_MAX, -FLT_MAX,
+                        1e30f, -1e30f, 0.0f, -0.0f};
+  std::copy(std::begin(edge), std::end(edge), limits.begin() + 20);
+  rows.push_back(limits);
+  std::vector<float> masked = RandomRows(n, 3.0f, 0.0f, 3);
+  for (size_t i = 0; i < n; i += 2) masked[i] = -kInf;  // every other position masked
+  rows.push_back(masked);
+  std::vector<float> one_left(n, -kInf);
+  one_left[n - 1] = -3.0f;  // in the tail lanes of either vector width
+  rows.push_back(one_left);
+  std::vector<float> huge = RandomRows(n, 1e29f, 1e30f, 4);
+  huge[7] = -kInf;
+  rows.push_back(huge);
+  std::vector<float> x;
+  for (const std::vector<float>& r : rows) x.insert(x.end(), r.begin(), r.end());
+  const size_t count = rows.size();
+  std::vector<float> want(x.size()), want_log(x.size());
+  const KernelIsa generic = KernelIsa::kGeneric;
+  ASSERT_TRUE(sluice::SoftmaxRows(x.data(), count, n, want.data(), nullptr, generic).ok());
+  ASSERT_TRUE(sluice::LogSoftmaxRows(x.data(), count, n, want_log.data(), nullptr, generic).ok());
+  for (KernelIsa isa : sluice::RowKernelIsas()) {
+    std::vector<float> got(x.size()), got_log(x.size());
+    ASSERT_TRUE(sluice::SoftmaxRows(x.data(), count, n, got.data(), nullptr, isa).ok());
+    ASSERT_TRUE(sluice::LogSoftmaxRows(x.data(), count, n, got_log.data(), nullptr, isa).ok());
+    const double err = MaxRelError(got, want, 1e-30);
+    if (!(err < 1e-5)) std::printf("  %s softmax error %g\n", sluice::KernelIsaName(isa), err);
+    EXPECT_TRUE(err < 1e-5);
+    for (size_t r = 0; r < count; ++r) {
+      for (size_t i = r * n; i < (r + 1) * n; ++i) {
+        const float g = got_log[i], w = want_log[i];
+        const double bound = 1e-5 * (std::fabs(w) + 1);
+        const bool ok =
+            std::isnan(w) ? std::isnan(g) : std::isinf(w) ? g == w : std::fabs(g - w) <= bound;
+        if (!ok) {
+          std::printf("  %s log-softmax row %zu [%zu]: %.9g, want %.9g\n",
+                      sluice::KernelIsaName(isa), r, i - r * n, g, w);
+        }
+        EXPECT_TRUE(ok);
+      }
+    }
+    for (size_t r = 0; r < count; ++r) {
+      double sum = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const size_t at = r * n + i;
+        sum += got[at];
+        if (x[at] == -kInf) {  // a masked entry is exactly 0 (log: -inf)
+          EXPECT_TRUE(got[at] == 0.0f);
+          EXPECT_TRUE(got_log[at] == -kInf);
+        }
+      }
+      EXPECT_TRUE(std::fabs(sum - 1.0) < 1e-5);
+    }
+    EXPECT_TRUE(got[5 * n - 1] == 1.0f);  // the one unmasked entry
+    EXPECT_TRUE(got_log[5 * n - 1] == 0.0f);
   }
 }
 

@@ -3,10 +3,11 @@
 // reference (the ground truth, computed with <cmath> in double) and SIMD variants chosen once from
 // GetCpuFeatures(); the FP32 GEMM epilogue (fp32-gemm.h) applies the same UnaryFn code.
 //
-// Accuracy of the SIMD variants against the reference: relative 2e-6 for normal results (about
-// 1-3 ulp); results below FLT_MIN (2^-126) may be flushed to zero. One exception: the tanh form
-// of gelu is a float formula whose rounding of u is amplified in its far negative tail (x < -5,
-// |result| < 1e-6), to about 1e-8 |x|^3 relative. Special values:
+// Accuracy of the SIMD variants (AVX2 and AVX-512, which share their approximations) against the
+// reference: relative 2e-6 for normal results (about 1-3 ulp); results below FLT_MIN (2^-126) may
+// be flushed to zero. One exception: the tanh form of gelu is a float formula whose rounding of u
+// is amplified in its far negative tail (x < -5, |result| < 1e-6), to about 1e-8 |x|^3 relative.
+// Special values:
 //   NaN in -> NaN out for every function (and a NaN anywhere in a softmax/layer-norm row makes
 //   that whole row NaN). exp(+inf) = +inf, exp(-inf) = 0, exp(x > 88.72) = +inf;
 //   erf(+-inf) = +-1, tanh(+-inf) = +-1, sigmoid(+inf) = 1, sigmoid(-inf) = 0,
@@ -26,8 +27,7 @@ class ThreadPool;
 
 // Which implementation runs. kAuto picks the best the CPU supports (decided once per process);
 // tests and benchmarks name one explicitly to compare variants. Asking for a variant the CPU
-// lacks is INVALID_ARGUMENT. The row kernels have no AVX2 code yet: kAvx2 runs the generic ones
-// (the FP32 GEMM does have an AVX2 kernel).
+// lacks is INVALID_ARGUMENT. kAvx2 needs AVX2 and FMA; kAvx512 needs AVX-512 F/BW/VL.
 enum class KernelIsa { kAuto, kGeneric, kAvx2, kAvx512 };
 const char* KernelIsaName(KernelIsa isa);
 

@@ -3,8 +3,7 @@
 // rows x 32 columns (8 + 4 + 1) for short strips, to keep enough independent FMA chains.
 // B is prefetched ahead as in the AVX-512 kernel. Column tails use masked loads/stores on the
 // partial vector only (VMASKMOV is slow on some CPUs, so full vectors never take that path).
-// Activations other than identity run through the generic row kernels (there is no AVX2
-// row-kernel file yet).
+// Activations other than identity run through the AVX2 row kernels (row-kernels-avx2.cc).
 #include <immintrin.h>
 
 #include <algorithm>

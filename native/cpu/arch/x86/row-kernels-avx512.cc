@@ -239,10 +239,11 @@ void LogSoftmaxRow(const float* x, size_t n, float* y) {
     const __m512 e = Exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), max));
     sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
   }
-  // y = x - (max + log sum); the offset is formed in double, then rounded once.
-  const __m512 offset = _mm512_set1_ps(
-      static_cast<float>(max_scalar + std::log(static_cast<double>(_mm512_reduce_add_ps(sum)))));
-  Map(x, n, y, [offset](__m512 v) { return _mm512_sub_ps(v, offset); });
+  // y = (x - max) - log sum: x - max is exact near the max (Sterbenz), so a row with a large
+  // max keeps the relative accuracy of its results near 0 (forming max + log sum first would
+  // round it to an ulp of max).
+  const __m512 log_sum = _mm512_set1_ps(static_cast<float>(std::log(static_cast<double>(_mm512_reduce_add_ps(sum)))));
+  Map(x, n, y, [max, log_sum](__m512 v) { return _mm512_sub_ps(_mm512_sub_ps(v, max), log_sum); });
 }
 
 // Sum of the row (or of squared deviations from `center`) accumulated in double: a float sum
