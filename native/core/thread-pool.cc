@@ -48,6 +48,7 @@ void ThreadPool::Run(size_t n, TaskFn fn, const void* ctx) {
     fn_ = fn;
     ctx_ = ctx;
     n_ = n;
+    nice_ = ThreadNice();
     next_.store(0, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
@@ -65,11 +66,11 @@ void ThreadPool::Run(size_t n, TaskFn fn, const void* ctx) {
 }
 
 void ThreadPool::WorkerLoop() {
-  LowerThreadPriorityForCompute();
   uint64_t seen = 0;
   TaskFn fn = nullptr;
   const void* ctx = nullptr;
   size_t n = 0;
+  int nice = 0;
   for (;;) {
     const auto spin_until = std::chrono::steady_clock::now() + kSpin;
     while (generation_.load(std::memory_order_acquire) == seen &&
@@ -83,8 +84,10 @@ void ThreadPool::WorkerLoop() {
       fn = fn_;
       ctx = ctx_;
       n = n_;
+      nice = nice_;
       busy_.fetch_add(1, std::memory_order_acq_rel);
     }
+    RaiseThreadNiceTo(nice);  // as favoured as the caller, never more (thread-priority.h)
     Drain(fn, ctx, n);
     busy_.fetch_sub(1, std::memory_order_acq_rel);
   }

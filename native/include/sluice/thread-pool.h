@@ -52,6 +52,7 @@ class ThreadPool {
   TaskFn fn_ = nullptr;
   const void* ctx_ = nullptr;
   size_t n_ = 0;
+  int nice_ = 0;  // the caller's nice value (thread-priority.h)
   std::atomic<size_t> next_{0};
   std::atomic<size_t> done_{0};
   std::atomic<uint64_t> generation_{0};
