@@ -192,7 +192,16 @@ Status Run(const Fp32GemmArgs& args, const Dispatch& dispatch, const float* b_pa
   const size_t mr = dispatch.kernel->mr;
   const size_t threads = pool == nullptr ? 1 : pool->size();
   Plan plan = {&args, &batch, dispatch, b_packed, b_item_stride, 0, 0, 0, 0, 0, 0};
+  // Passes of equal depth: K = 784 takes 3 passes of ~262 rather than 3 of 256 and one of 16,
+  // whose C round trip would cost as much as its FMAs. At most kKc + kKc / 8 deep (A's strip
+  // stays in L1).
   plan.kc = args.m <= kShortM ? kShortKc : kKc;
+  if (args.k > plan.kc) {
+    const size_t passes = CeilDiv(args.k, plan.kc);
+    const size_t even = CeilDiv(args.k, passes);
+    const size_t fewer = CeilDiv(args.k, passes - 1);
+    plan.kc = fewer <= plan.kc + plan.kc / 8 ? fewer : even;
+  }
   // Equal-height row blocks, each a whole number of strips.
   plan.tiles_m = CeilDiv(args.m, kMaxStrips * mr);
   plan.mc = CeilDiv(CeilDiv(args.m, plan.tiles_m), mr) * mr;
