@@ -302,6 +302,15 @@ Napi::Value EngineBindings::Load(const Napi::CallbackInfo& info) {
         options.threads = static_cast<size_t>(ToInteger(env, o.Get("threads"), "loadEngine: threads", 0, 256));
       }
       if (!o.Get("optimize").IsUndefined()) options.optimize = o.Get("optimize").ToBoolean().Value();
+      const Napi::Value dq = o.Get("dynamicQuantization");
+      if (!dq.IsUndefined()) {
+        const std::string mode = dq.IsString() ? dq.As<Napi::String>().Utf8Value() : "";
+        if (mode != "per-tensor" && mode != "per-row") {
+          ThrowInvalid(env, "loadEngine: dynamicQuantization must be 'per-tensor' or 'per-row'");
+        }
+        options.dynamic_quantization = mode == "per-row" ? DynamicQuantization::kPerRow
+                                                         : DynamicQuantization::kPerTensor;
+      }
     }
     auto* worker = new LoadWorker(env, std::move(graph), options, &engine_class_);
     Napi::Promise promise = worker->Promise();

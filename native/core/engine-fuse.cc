@@ -123,11 +123,13 @@ int RemoveDeadNodes(Graph* graph) {
   return removed;
 }
 
-void RunFusionPasses(Graph* graph, const ValueTypes& types) {
+void RunFusionPasses(Graph* graph, const ValueTypes& types, const EngineOptions& options) {
   FuseLayerNorm(graph, types);
   FuseGelu(graph, types);
   FuseQdqLinear(graph, types);
-  RemoveDeadNodes(graph);  // the activation Q/DQ pairs the QDQ pass fully absorbed
+  FuseDynamicQuantLinear(graph, types,
+                         options.dynamic_quantization == DynamicQuantization::kPerRow);
+  RemoveDeadNodes(graph);  // the activation Q/DQ pairs and DynamicQuantizeLinears now unread
   FuseFakeQuantize(graph, types);
   FuseLinear(graph, types);
   RemoveDeadNodes(graph);

@@ -93,6 +93,10 @@ int FuseLayerNorm(Graph* graph, const ValueTypes& types);
 int FuseGelu(Graph* graph, const ValueTypes& types);
 // MatMul/Gemm(DQ(Q(x)), DQ(int8 weights)) [+ bias] [+ activation]  =>  QuantizedLinear.
 int FuseQdqLinear(Graph* graph, const ValueTypes& types);
+// DynamicQuantizeLinear(x) -> MatMulInteger(W int8/uint8 const) -> Cast(float) -> Mul by
+// (x_scale * w_scale const) [+ bias] [+ activation]  =>  DynamicQuantizedLinear (ONNX Runtime's
+// quantize_dynamic output); per_row: its x_quantization attribute (EngineOptions).
+int FuseDynamicQuantLinear(Graph* graph, const ValueTypes& types, bool per_row);
 // DequantizeLinear(QuantizeLinear(x, s, z), s, z), per tensor, that no linear fusion took (the
 // activation x activation MatMuls of attention)  =>  FakeQuantize(x, s, z): one float pass with
 // the same rounding instead of two passes and a uint8 tensor.
@@ -107,7 +111,8 @@ int RemoveDeadNodes(Graph* graph);
 
 // All passes in dependency order (Gelu before the linear passes that absorb it as an
 // activation; FakeQuantize after the QDQ pass, on the pairs it left). Types of surviving
-// tensors stay valid: fusion never renames a kept tensor.
-void RunFusionPasses(Graph* graph, const ValueTypes& types);
+// tensors stay valid: fusion never renames a kept tensor. `options` picks the dynamic
+// quantization mode of fused layers.
+void RunFusionPasses(Graph* graph, const ValueTypes& types, const EngineOptions& options);
 
 }  // namespace sluice::engine

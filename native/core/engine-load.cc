@@ -247,7 +247,7 @@ Status LoadModel(Graph graph, const EngineOptions& options, Model* model) {
   FoldAndCheck(&graph, fold, &problems, &types);
   if (!problems.empty()) return problems[0];
   if (options.optimize) {
-    RunFusionPasses(&graph, types);
+    RunFusionPasses(&graph, types, options);
     // Folds what fusion left (weight DequantizeLinear outside a QDQ pattern) and re-checks.
     fold.allow_internal = true;
     fold.keep_weight_dequantize = false;

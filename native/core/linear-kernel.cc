@@ -80,25 +80,26 @@ Status PreparedWeightsS8::Prepare(DType w_type, const void* w, int64_t k, int64_
 
 size_t PreparedWeightsS8::ScratchBytes(int64_t m) const {
   return AlignUp64(static_cast<size_t>(m * n_) * sizeof(int32_t) +
-                   static_cast<size_t>(n_) * sizeof(float));
+                   static_cast<size_t>(n_) * sizeof(float) + static_cast<size_t>(m));
 }
 
-Status PreparedWeightsS8::Run(DType a_type, const void* a, int64_t m, float a_scale,
-                              const void* a_zp, const Epilogue& e, void* scratch, float* out,
-                              ThreadPool* pool) const {
+Status PreparedWeightsS8::Run(const QuantizedRows& a, const Epilogue& e, void* scratch,
+                              float* out, ThreadPool* pool) const {
+  const int64_t m = a.m;
+  if (m == 0) return Status::Ok();
+  // Scratch: int32 accumulators [m,N], per-column scales [N], reference zero points [m] bytes.
   int32_t* acc = static_cast<int32_t*>(scratch);
   float* col_scale = reinterpret_cast<float*>(acc + m * n_);
   if (fast()) {
-    const int32_t zp = a_type == DType::kInt8 ? *static_cast<const int8_t*>(a_zp)
-                                              : *static_cast<const uint8_t*>(a_zp);
     Int8GemmInput in;
-    in.data = a;
-    in.is_signed = a_type == DType::kInt8;
+    in.data = a.data;
+    in.is_signed = a.type == DType::kInt8;
     in.m = m;
     in.k = k_;
     in.lda = k_;
-    in.scale = &a_scale;
-    in.zero_point = &zp;
+    in.quantization = a.per_row ? Int8Quantization::kPerRow : Int8Quantization::kPerTensor;
+    in.scale = a.scale;
+    in.zero_point = a.zero_point;
     // The kernel's float epilogue is act(v * a_scale * w_scale[n] + bias) with act none/Relu.
     const bool kernel_epilogue = e.alpha == 1.0f && e.beta == 1.0f &&
                                  (e.act == UnaryFn::kIdentity || e.act == UnaryFn::kRelu);
@@ -117,12 +118,22 @@ Status PreparedWeightsS8::Run(DType a_type, const void* a, int64_t m, float a_sc
     c.data = acc;
     RETURN_IF_ERROR(Int8Gemm(in, packed_, c, pool));
   } else {
+    // The reference takes zero points as elements of A's type (int8 as its two's complement).
+    uint8_t* a_zp = reinterpret_cast<uint8_t*>(col_scale + n_);
+    const int64_t params = a.per_row ? m : 1;
+    for (int64_t i = 0; i < params; ++i) a_zp[i] = static_cast<uint8_t>(a.zero_point[i]);
     const void* w_zp = w_zp_.empty() ? nullptr : w_zp_.data();
-    RETURN_IF_ERROR(kernels::MatMulInteger(a_type, a, {m, k_}, a_zp, 1, w_type_, w_.data(),
+    RETURN_IF_ERROR(kernels::MatMulInteger(a.type, a.data, {m, k_}, a_zp,
+                                           static_cast<size_t>(params), w_type_, w_.data(),
                                            {k_, n_}, w_zp, w_zp_.size(), acc));
   }
-  for (int64_t c = 0; c < n_; ++c) col_scale[c] = a_scale * w_scale_[c];
-  return ApplyEpilogueS32(e, acc, col_scale, m, n_, out);
+  // Per tensor: one pass over all rows; per row: each row with its own activation scale.
+  const int64_t groups = a.per_row ? m : 1, rows = a.per_row ? 1 : m;
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t c = 0; c < n_; ++c) col_scale[c] = a.scale[g] * w_scale_[c];
+    RETURN_IF_ERROR(ApplyEpilogueS32(e, acc + g * n_, col_scale, rows, n_, out + g * n_));
+  }
+  return Status::Ok();
 }
 
 }  // namespace sluice::engine

@@ -33,9 +33,22 @@ class PreparedWeightsF32 {
   PackedFp32Weights packed_;
 };
 
-// INT8: out[M,N] = epilogue(a_scale * w_scale[n] * ((a - a_zp) . (W - w_zp))), a and W uint8 or
-// int8, a per tensor. Symmetric int8 weights (all zero points 0, the DESIGN's format) run on
-// the fast VNNI/AVX2 kernel (int8-gemm.h); other weights on the reference MatMulInteger.
+// Quantized activations for PreparedWeightsS8::Run: m rows of K bytes of `type` (uint8 or
+// int8), dense, with one scale and zero point for the whole tensor, or one per row (per_row:
+// dynamic per-row quantization, QuantizeRowsUint8). Borrowed for the call.
+struct QuantizedRows {
+  DType type = DType::kUint8;
+  const void* data = nullptr;
+  int64_t m = 0;
+  bool per_row = false;
+  const float* scale = nullptr;         // 1 value, or m when per_row
+  const int32_t* zero_point = nullptr;  // as scale; each in type's range
+};
+
+// INT8: out[M,N] = epilogue(a_scale[m] * w_scale[n] * ((a - a_zp[m]) . (W - w_zp))), a and W
+// uint8 or int8, a per tensor or per row. Symmetric int8 weights (all zero points 0, the
+// DESIGN's format) run on the fast VNNI/AVX2 kernel (int8-gemm.h); other weights on the
+// reference MatMulInteger.
 class PreparedWeightsS8 {
  public:
   // w is [K,N] row-major, or [N,K] when trans_b; w_zp (nullable) and w_scale hold 1 or N
@@ -44,12 +57,11 @@ class PreparedWeightsS8 {
                         const void* w_zp, const float* w_scale, size_t params,
                         PreparedWeightsS8* out);
 
-  // Bytes of scratch Run needs for m rows (the int32 accumulators, when the epilogue cannot be
-  // fused into the kernel).
+  // Bytes of scratch Run needs for m rows (the int32 accumulators when the epilogue cannot be
+  // fused into the kernel, per-column scales, the reference path's zero points as bytes).
   size_t ScratchBytes(int64_t m) const;
-  // a: [m,K] elements of a_type; a_zp one value of a_type.
-  Status Run(DType a_type, const void* a, int64_t m, float a_scale, const void* a_zp,
-             const Epilogue& epilogue, void* scratch, float* out, ThreadPool* pool) const;
+  Status Run(const QuantizedRows& a, const Epilogue& epilogue, void* scratch, float* out,
+             ThreadPool* pool) const;
 
   int64_t k() const { return k_; }
   int64_t n() const { return n_; }

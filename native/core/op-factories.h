@@ -41,9 +41,13 @@ Status CreateQuantizeOp(const Node& node, int64_t opset, std::unique_ptr<Op>* ou
 Status CreateDequantizeOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateDynamicQuantizeOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateFakeQuantizeOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
-// op-int8-linear.cc: MatMulInteger, QLinearMatMul and the fused QuantizedLinear.
+// op-int8-linear.cc: MatMulInteger, QLinearMatMul and the fused QuantizedLinear (QDQ) and
+// DynamicQuantizedLinear (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul).
 Status CreateMatMulIntegerOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateQLinearMatMulOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateQuantizedLinearOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
+Status CreateDynamicQuantizedLinearOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
+// op-cast.cc: Cast.
+Status CreateCastOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 
 }  // namespace sluice::engine

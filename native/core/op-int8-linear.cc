@@ -1,15 +1,20 @@
-// INT8 linear algebra: MatMulInteger and QLinearMatMul through the reference kernels, and
-// QuantizedLinear, the fused form of a QDQ MatMul/Gemm: quantize X, int8 GEMM with int32
-// accumulation (linear-kernel.h), then the float epilogue (scale, bias, activation).
-#include <cstring>
+// INT8 linear algebra: MatMulInteger and QLinearMatMul through the reference kernels;
+// QuantizedLinear, the fused form of a QDQ MatMul/Gemm, and DynamicQuantizedLinear, the fused
+// form of ONNX Runtime's dynamic quantization (DynamicQuantizeLinear -> MatMulInteger -> Cast
+// -> Mul): quantize X, int8 GEMM with int32 accumulation (linear-kernel.h), then the float
+// epilogue (scale, bias, activation).
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "linear-epilogue.h"
 #include "linear-kernel.h"
 #include "op-attrs.h"
 #include "op-factories.h"
 #include "op-util.h"
+#include "sluice/int8-gemm.h"
 #include "sluice/kernels/reference.h"
 
 namespace sluice::engine {
@@ -88,35 +93,78 @@ class QLinearMatMul final : public Op {
   }
 };
 
-// Inputs: 0 X float [..., K]; 1 x_scale, 2 x_zero_point (constant scalars; the zero point's
-// dtype is X's quantized type); 3 W constant uint8/int8 [K,N] ([N,K] with trans_b); 4 w_scale
-// constant float, 1 or N values; 5 w_zero_point (optional constant, like w_scale); 6 bias
-// (optional constant float, N values). Attributes as FusedLinear. Output [..., N] float.
+// How a fused int8 linear layer quantizes X.
+enum class XQuant {
+  kStatic,            // QuantizedLinear: constant scale and zero point from a QDQ pair
+  kDynamicPerTensor,  // DynamicQuantizedLinear: ONNX DynamicQuantizeLinear over the whole X
+  kDynamicPerRow,     // DynamicQuantizedLinear, one scale per row: batch invariant (engine.h)
+};
+
+// ONNX DynamicQuantizeLinear of `count` floats into uint8 xq, with its scale and zero point.
+// The reference kernel is the one implementation of the scale / zero point formula: it runs on
+// x's range (min and max already include every element, so its result is the same as over all
+// of x), and the bytes come from the SIMD quantizer, which rounds exactly as that kernel does.
+// A non-finite x goes through the reference, for its error.
+Status DynamicQuantizeTensor(const float* x, int64_t count, uint8_t* xq, float* scale,
+                             int32_t* zero_point, ThreadPool* pool) {
+  float lo = 0.0f, hi = 0.0f;
+  bool nan = false;
+  for (int64_t i = 0; i < count; ++i) {
+    const float v = x[i];
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+    nan |= v != v;
+  }
+  uint8_t zp = 0;
+  if (nan || !std::isfinite(lo) || !std::isfinite(hi)) {
+    RETURN_IF_ERROR(
+        kernels::DynamicQuantizeLinear(x, static_cast<size_t>(count), xq, scale, &zp));
+    *zero_point = zp;
+    return Status::Ok();
+  }
+  const float range[2] = {lo, hi};
+  uint8_t range_q[2];
+  RETURN_IF_ERROR(kernels::DynamicQuantizeLinear(range, 2, range_q, scale, &zp));
+  *zero_point = zp;
+  return QuantizeLinearFixed(x, count, *scale, *zero_point, false, xq, pool);
+}
+
+// QuantizedLinear (XQuant::kStatic), inputs: 0 X float [..., K]; 1 x_scale, 2 x_zero_point
+// (constant scalars; the zero point's dtype is X's quantized type); 3 W constant uint8/int8
+// [K,N] ([N,K] with trans_b); 4 w_scale constant float, 1 or N values; 5 w_zero_point
+// (optional constant of W's dtype, 1 or N values); 6 bias (optional constant float, N values).
+// DynamicQuantizedLinear (the dynamic modes): 0 X, then W, w_scale, w_zero_point, bias as
+// above at 1..4; X is quantized to uint8 on every run, as ONNX DynamicQuantizeLinear does.
+// Attributes as FusedLinear. Output [..., N] float.
 class QuantizedLinear final : public Op {
  public:
-  QuantizedLinear(bool trans_b, Epilogue epilogue) : trans_b_(trans_b), epilogue_(epilogue) {}
+  QuantizedLinear(XQuant mode, bool trans_b, Epilogue epilogue)
+      : mode_(mode), w_(mode == XQuant::kStatic ? 3 : 1), trans_b_(trans_b), epilogue_(epilogue) {}
 
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "X", {DType::kFloat}));
-    RETURN_IF_ERROR(RequireDType(in[1], "x_scale", {DType::kFloat}));
-    RETURN_IF_ERROR(RequireDType(in[2], "x_zero_point", {DType::kUint8, DType::kInt8}));
-    RETURN_IF_ERROR(RequireDType(in[3], "W", {DType::kUint8, DType::kInt8}));
-    RETURN_IF_ERROR(RequireDType(in[4], "w_scale", {DType::kFloat}));
+    if (mode_ == XQuant::kStatic) {
+      RETURN_IF_ERROR(RequireDType(in[1], "x_scale", {DType::kFloat}));
+      RETURN_IF_ERROR(RequireDType(in[2], "x_zero_point", {DType::kUint8, DType::kInt8}));
+      if (NumElements(*in[1].shape) != 1 || NumElements(*in[2].shape) != 1)
+        return InvalidArgument("x_scale and x_zero_point must be per tensor");
+    }
+    RETURN_IF_ERROR(RequireDType(in[w_], "W", {DType::kUint8, DType::kInt8}));
+    RETURN_IF_ERROR(RequireDType(in[w_ + 1], "w_scale", {DType::kFloat}));
     const Shape& x = *in[0].shape;
-    const Shape& w = *in[3].shape;
+    const Shape& w = *in[w_].shape;
     if (x.empty() || w.size() != 2) return InvalidArgument("X must have rank >= 1 and W rank 2");
     const int64_t k = trans_b_ ? w[1] : w[0], n = trans_b_ ? w[0] : w[1];
     if (x.back() != k)
       return InvalidArgument("X " + ShapeString(x) + " does not match W " + ShapeString(w));
-    const int64_t w_params = NumElements(*in[4].shape);
-    if (NumElements(*in[1].shape) != 1 || NumElements(*in[2].shape) != 1 ||
-        (w_params != 1 && w_params != n)) {
-      return InvalidArgument("scales must be per tensor (X) and per tensor or per column (W)");
-    }
-    if (Present(in, 5) && (in[5].dtype != in[3].dtype || NumElements(*in[5].shape) != w_params)) {
-      return InvalidArgument("w_zero_point must match W's dtype and w_scale's size");
-    }
-    if (Present(in, 6) && (in[6].dtype != DType::kFloat || NumElements(*in[6].shape) != n)) {
+    const int64_t w_params = NumElements(*in[w_ + 1].shape);
+    const int64_t zp_params = Present(in, w_ + 2) ? NumElements(*in[w_ + 2].shape) : 1;
+    if ((w_params != 1 && w_params != n) || (zp_params != 1 && zp_params != n))
+      return InvalidArgument("w_scale and w_zero_point must be per tensor or per column");
+    if (Present(in, w_ + 2) && in[w_ + 2].dtype != in[w_].dtype)
+      return InvalidArgument("w_zero_point must have W's dtype");
+    if (Present(in, w_ + 3) &&
+        (in[w_ + 3].dtype != DType::kFloat || NumElements(*in[w_ + 3].shape) != n)) {
       return InvalidArgument("bias must be float with N elements");
     }
     Shape y = x;
@@ -126,47 +174,88 @@ class QuantizedLinear final : public Op {
   }
 
   Status Prepare(const std::vector<TensorRef>& in) override {
-    for (size_t i : {1, 2, 3, 4}) {
+    for (size_t i = (mode_ == XQuant::kStatic ? 1 : w_); i <= w_ + 1; ++i) {
       if (in[i].data == nullptr)
-        return Unimplemented("QuantizedLinear parameters must be constant");
+        return Unimplemented("quantized linear parameters must be constant");
     }
-    if (Present(in, 5) && in[5].data == nullptr)
-      return Unimplemented("QuantizedLinear w_zero_point must be constant");
-    const Shape& w = *in[3].shape;
+    if (Present(in, w_ + 2) && in[w_ + 2].data == nullptr)
+      return Unimplemented("quantized linear w_zero_point must be constant");
+    // MatMulInteger may pair one weight zero point with per-column scales (or the reverse):
+    // both are widened to the larger count.
+    const size_t scales = static_cast<size_t>(NumElements(*in[w_ + 1].shape));
+    const size_t zps =
+        Present(in, w_ + 2) ? static_cast<size_t>(NumElements(*in[w_ + 2].shape)) : 0;
+    const size_t params = std::max(scales, zps);
+    std::vector<float> w_scale(params);
+    std::vector<uint8_t> w_zp(zps == 0 ? 0 : params);
+    for (size_t i = 0; i < params; ++i)
+      w_scale[i] = static_cast<const float*>(in[w_ + 1].data)[scales == 1 ? 0 : i];
+    for (size_t i = 0; i < w_zp.size(); ++i)
+      w_zp[i] = static_cast<const uint8_t*>(in[w_ + 2].data)[zps == 1 ? 0 : i];
+    const Shape& w = *in[w_].shape;
     RETURN_IF_ERROR(PreparedWeightsS8::Prepare(
-        in[3].dtype, in[3].data, trans_b_ ? w[1] : w[0], trans_b_ ? w[0] : w[1], trans_b_,
-        Present(in, 5) ? in[5].data : nullptr, static_cast<const float*>(in[4].data),
-        static_cast<size_t>(NumElements(*in[4].shape)), &weights_));
-    x_scale_ = *static_cast<const float*>(in[1].data);
-    x_type_ = in[2].dtype;
-    std::memcpy(&x_zp_, in[2].data, 1);
+        in[w_].dtype, in[w_].data, trans_b_ ? w[1] : w[0], trans_b_ ? w[0] : w[1], trans_b_,
+        w_zp.empty() ? nullptr : w_zp.data(), w_scale.data(), params, &weights_));
+    if (mode_ == XQuant::kStatic) {
+      x_scale_ = *static_cast<const float*>(in[1].data);
+      x_type_ = in[2].dtype;
+      x_zp_ = x_type_ == DType::kInt8 ? *static_cast<const int8_t*>(in[2].data)
+                                      : *static_cast<const uint8_t*>(in[2].data);
+    }
     return Status::Ok();
   }
 
-  // X quantized (M x K bytes), then the GEMM's own scratch.
+  // Scratch: X quantized (M x K bytes), the per-row scales and zero points (M of each), then
+  // the GEMM's own scratch.
   size_t ScratchBytes(const std::vector<TensorRef>& in) const override {
     const int64_t m = NumElements(*in[0].shape) / weights_.k();
-    return AlignUp(static_cast<size_t>(m * weights_.k())) + weights_.ScratchBytes(m);
+    return QuantizedBytes(m) + RowParamBytes(m) + weights_.ScratchBytes(m);
   }
 
   Status Run(const std::vector<TensorRef>& in, const std::vector<OutRef>& out,
              const RunEnv& env) const override {
     const int64_t k = weights_.k();
     const int64_t m = NumElements(*in[0].shape) / k;
+    const float* x = static_cast<const float*>(in[0].data);
     uint8_t* xq = static_cast<uint8_t*>(env.scratch);
-    const int32_t zp = x_type_ == DType::kInt8 ? static_cast<int8_t>(x_zp_) : x_zp_;
-    RETURN_IF_ERROR(QuantizeLinearFixed(static_cast<const float*>(in[0].data), m * k, x_scale_,
-                                        zp, x_type_ == DType::kInt8, xq, env.pool));
+    float* row_scale = reinterpret_cast<float*>(xq + QuantizedBytes(m));
+    int32_t* row_zp = reinterpret_cast<int32_t*>(row_scale + m);
+    QuantizedRows a;
+    a.type = x_type_;
+    a.data = xq;
+    a.m = m;
+    a.scale = &x_scale_;
+    a.zero_point = &x_zp_;
+    float scale = 0.0f;
+    int32_t zp = 0;
+    switch (mode_) {
+      case XQuant::kStatic:
+        RETURN_IF_ERROR(QuantizeLinearFixed(x, m * k, x_scale_, x_zp_, x_type_ == DType::kInt8,
+                                            xq, env.pool));
+        break;
+      case XQuant::kDynamicPerTensor:
+        RETURN_IF_ERROR(DynamicQuantizeTensor(x, m * k, xq, &scale, &zp, env.pool));
+        a.scale = &scale;
+        a.zero_point = &zp;
+        break;
+      case XQuant::kDynamicPerRow:
+        RETURN_IF_ERROR(QuantizeRowsUint8(x, m, k, k, xq, k, row_scale, row_zp, env.pool));
+        a.per_row = true;
+        a.scale = row_scale;
+        a.zero_point = row_zp;
+        break;
+    }
     Epilogue e = epilogue_;
-    if (Present(in, 6)) e.bias = static_cast<const float*>(in[6].data);
-    return weights_.Run(x_type_, xq, m, x_scale_, &x_zp_, e,
-                        xq + AlignUp(static_cast<size_t>(m * k)), static_cast<float*>(out[0].data),
-                        env.pool);
+    if (Present(in, w_ + 3)) e.bias = static_cast<const float*>(in[w_ + 3].data);
+    return weights_.Run(a, e, xq + QuantizedBytes(m) + RowParamBytes(m),
+                        static_cast<float*>(out[0].data), env.pool);
   }
 
   std::string Details() const override {
-    std::string d = std::string("x:") + DTypeName(x_type_) +
-                    (weights_.fast() ? " int8-gemm" : " reference") + (trans_b_ ? " transB" : "");
+    std::string d = mode_ == XQuant::kStatic          ? std::string("x:") + DTypeName(x_type_)
+                    : mode_ == XQuant::kDynamicPerRow ? "per-row"
+                                                      : "per-tensor";
+    d += (weights_.fast() ? " int8-gemm" : " reference") + std::string(trans_b_ ? " transB" : "");
     if (epilogue_.alpha != 1.0f) d += " alpha=" + std::to_string(epilogue_.alpha);
     if (epilogue_.beta != 1.0f) d += " beta=" + std::to_string(epilogue_.beta);
     if (epilogue_.act != UnaryFn::kIdentity)
@@ -175,13 +264,23 @@ class QuantizedLinear final : public Op {
   }
 
  private:
+  size_t QuantizedBytes(int64_t m) const { return AlignUp(static_cast<size_t>(m * weights_.k())); }
+  // Per-row scales and zero points; 0 for the per-tensor modes. A multiple of 64 bytes.
+  size_t RowParamBytes(int64_t m) const {
+    return mode_ == XQuant::kDynamicPerRow
+               ? AlignUp(static_cast<size_t>(m) * (sizeof(float) + sizeof(int32_t)))
+               : 0;
+  }
+
+  XQuant mode_;
+  size_t w_;  // index of the W input (the weight inputs follow it)
   bool trans_b_;
   Epilogue epilogue_;  // bias pointer filled per run
-  // Set by Prepare:
+  // Set by Prepare (the static mode's X parameters; the dynamic modes quantize X to uint8):
   PreparedWeightsS8 weights_;
   float x_scale_ = 1.0f;
   DType x_type_ = DType::kUint8;
-  uint8_t x_zp_ = 0;  // raw byte of X's zero point (uint8 or int8)
+  int32_t x_zp_ = 0;
 };
 
 }  // namespace
@@ -205,7 +304,29 @@ Status CreateQuantizedLinearOp(const Node& node, int64_t, std::unique_ptr<Op>* o
   bool trans_b = false;
   Epilogue e;
   RETURN_IF_ERROR(ReadLinearAttrs(node, &trans_b, &e));
-  *out = std::make_unique<QuantizedLinear>(trans_b, e);
+  *out = std::make_unique<QuantizedLinear>(XQuant::kStatic, trans_b, e);
+  return Status::Ok();
+}
+
+Status CreateDynamicQuantizedLinearOp(const Node& node, int64_t, std::unique_ptr<Op>* out) {
+  // "x_quantization" is this op's own attribute; the rest are FusedLinear's.
+  Node linear = node;
+  linear.attributes.clear();
+  std::string x_quantization = "per_tensor";
+  for (const Attribute& a : node.attributes) {
+    if (a.name != "x_quantization") linear.attributes.push_back(a);
+  }
+  RETURN_IF_ERROR(Attrs(node).String("x_quantization", "per_tensor", &x_quantization));
+  if (x_quantization != "per_tensor" && x_quantization != "per_row") {
+    return InvalidArgument("x_quantization must be per_tensor or per_row, got '" +
+                           x_quantization + "'");
+  }
+  bool trans_b = false;
+  Epilogue e;
+  RETURN_IF_ERROR(ReadLinearAttrs(linear, &trans_b, &e));
+  *out = std::make_unique<QuantizedLinear>(
+      x_quantization == "per_row" ? XQuant::kDynamicPerRow : XQuant::kDynamicPerTensor, trans_b,
+      e);
   return Status::Ok();
 }
 

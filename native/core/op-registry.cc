@@ -51,10 +51,14 @@ constexpr OpEntry kOps[] = {
     {"", "DynamicQuantizeLinear", CreateDynamicQuantizeOp, 1, 1, 3, 3, 11},
     {"", "MatMulInteger", CreateMatMulIntegerOp, 2, 4, 1, 1, 10},
     {"", "QLinearMatMul", CreateQLinearMatMulOp, 8, 8, 1, 1, 10},
+    // Cast-1 took `to` as a string; from 6 on the semantics of the types the engine has are
+    // unchanged (later versions add types, and `saturate` / `round_mode`, for float8 only).
+    {"", "Cast", CreateCastOp, 1, 1, 1, 1, 6},
     // Fused ops, created only by the engine's own passes (inputs documented in op-linear.cc,
     // op-int8-linear.cc and op-quantize.cc).
     {kInternalDomain, "FusedLinear", CreateFusedLinearOp, 2, 3, 1, 1, 0},
     {kInternalDomain, "QuantizedLinear", CreateQuantizedLinearOp, 5, 7, 1, 1, 0},
+    {kInternalDomain, "DynamicQuantizedLinear", CreateDynamicQuantizedLinearOp, 3, 5, 1, 1, 0},
     {kInternalDomain, "FakeQuantize", CreateFakeQuantizeOp, 2, 3, 1, 1, 0},
     {kInternalDomain, "Gelu", CreateUnaryOp, 1, 1, 1, 1, 0},
     {kInternalDomain, "LayerNormalization", CreateLayerNormOp, 2, 3, 1, 3, 0},

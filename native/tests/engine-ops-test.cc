@@ -1,6 +1,9 @@
 // Op wiring through the engine (input order, attributes, dtypes), each against values computed
 // by hand. The kernels' own numerics are tested with the reference kernels; here the question
 // is whether the engine hands them the right arguments.
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "engine-test-util.h"
@@ -345,6 +348,153 @@ TEST(TransposeFastPathsMatchReference) {
                   std::memcmp(out[0].bytes.data(), want.data(), want.size()) == 0);
     }
   }
+}
+
+// Casts x (of `from`) to `to` through a one-node graph on a graph input (so Cast runs, not the
+// constant folder); the output bytes as To.
+template <typename To, typename From>
+std::vector<To> CastThrough(DType from, DType to, const std::vector<From>& x, int64_t opset = 13) {
+  GraphBuilder b(opset);
+  const Shape shape = {static_cast<int64_t>(x.size())};
+  b.Input("x", shape, from);
+  b.Op("Cast", {"x"}, {"y"}, {AttrInt("to", static_cast<int64_t>(to))});
+  b.Output("y");
+  std::vector<OwnedTensor> out;
+  Status s = Run(b.graph, {{from, shape, x.data(), x.size() * sizeof(From)}}, &out);
+  if (!s.ok() || out[0].dtype != to || out[0].shape != shape) {
+    std::fprintf(stderr, "  cast %s -> %s: %s\n", DTypeName(from), DTypeName(to),
+                 s.ToString().c_str());
+    return {};
+  }
+  return As<To>(out[0]);
+}
+
+TEST(CastFloatToIntegerTruncatesClampsAndZeroesNaN) {
+  constexpr int32_t kMin32 = INT32_MIN, kMax32 = INT32_MAX;
+  EXPECT_EQ((CastThrough<int32_t, float>(
+                DType::kFloat, DType::kInt32,
+                {2.7f, -2.7f, 0.5f, -0.5f, 1e10f, -1e10f, NAN, INFINITY, -INFINITY,
+                 2147483520.0f, 2147483648.0f, -2147483648.0f})),
+            (std::vector<int32_t>{2, -2, 0, 0, kMax32, kMin32, 0, kMax32, kMin32, 2147483520,
+                                  kMax32, kMin32}));
+  EXPECT_EQ((CastThrough<uint8_t, float>(DType::kFloat, DType::kUint8,
+                                         {-3.7f, -0.9f, 255.9f, 256.0f, 300.0f, NAN, 1.5f})),
+            (std::vector<uint8_t>{0, 0, 255, 255, 255, 0, 1}));
+  EXPECT_EQ((CastThrough<int8_t, float>(DType::kFloat, DType::kInt8,
+                                        {-128.9f, 127.9f, -129.0f, 128.0f, -NAN})),
+            (std::vector<int8_t>{-128, 127, -128, 127, 0}));
+  // 2^63 as a float is one past INT64_MAX; -2^63 is exactly INT64_MIN.
+  EXPECT_EQ((CastThrough<int64_t, float>(DType::kFloat, DType::kInt64,
+                                         {9.3e18f, 9223372036854775808.0f,
+                                          -9223372036854775808.0f, -9.3e18f, 123.9f})),
+            (std::vector<int64_t>{INT64_MAX, INT64_MAX, INT64_MIN, INT64_MIN, 123}));
+  EXPECT_EQ((CastThrough<uint64_t, double>(DType::kDouble, DType::kUint64,
+                                           {1.9e19, -1.0, 1.8e19, 18446744073709549568.0})),
+            (std::vector<uint64_t>{UINT64_MAX, 0, 18000000000000000000ull,
+                                   18446744073709549568ull}));
+}
+
+TEST(CastIntegersWrapAndBoolsAreZeroOrOne) {
+  // ONNX: out-of-range integers keep their low bits (200 int32 -> -56 int8).
+  EXPECT_EQ((CastThrough<int8_t, int32_t>(DType::kInt32, DType::kInt8,
+                                          {200, -129, 127, -56, 256, -2147483647 - 1})),
+            (std::vector<int8_t>{-56, 127, 127, -56, 0, 0}));
+  EXPECT_EQ((CastThrough<uint8_t, int64_t>(DType::kInt64, DType::kUint8, {-1, 257, 255})),
+            (std::vector<uint8_t>{255, 1, 255}));
+  EXPECT_EQ((CastThrough<int32_t, int64_t>(DType::kInt64, DType::kInt32,
+                                           {4294967297LL, -2147483649LL, -5})),
+            (std::vector<int32_t>{1, 2147483647, -5}));
+  EXPECT_EQ((CastThrough<int64_t, uint32_t>(DType::kUint32, DType::kInt64, {4294967295u, 7u})),
+            (std::vector<int64_t>{4294967295LL, 7}));
+  EXPECT_EQ((CastThrough<float, int64_t>(DType::kInt64, DType::kFloat, {16777217, -3})),
+            (std::vector<float>{16777216.0f, -3.0f}));
+  EXPECT_EQ((CastThrough<float, uint8_t>(DType::kUint8, DType::kFloat, {0, 255})),
+            (std::vector<float>{0.0f, 255.0f}));
+  // Any nonzero is true, NaN included; a bool byte other than 0/1 still reads as true.
+  EXPECT_EQ((CastThrough<uint8_t, float>(DType::kFloat, DType::kBool,
+                                         {0.0f, -0.0f, NAN, 2.5f, -1e-30f})),
+            (std::vector<uint8_t>{0, 0, 1, 1, 1}));
+  EXPECT_EQ((CastThrough<float, uint8_t>(DType::kBool, DType::kFloat, {0, 1, 2})),
+            (std::vector<float>{0.0f, 1.0f, 1.0f}));
+  EXPECT_EQ((CastThrough<int64_t, uint8_t>(DType::kBool, DType::kInt64, {1, 0})),
+            (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ((CastThrough<uint8_t, int32_t>(DType::kInt32, DType::kBool, {0, -7, 256})),
+            (std::vector<uint8_t>{0, 1, 1}));
+  EXPECT_EQ((CastThrough<int32_t, int32_t>(DType::kInt32, DType::kInt32, {-1, 9})),
+            (std::vector<int32_t>{-1, 9}));  // same type: a copy
+}
+
+TEST(CastBetweenFloatAndDouble) {
+  constexpr double kFltMax = 3.4028234663852886e38;
+  // Above FLT_MAX IEEE rounds to FLT_MAX up to half an ulp (2^103) past it, then to infinity.
+  const std::vector<float> narrowed = CastThrough<float, double>(
+      DType::kDouble, DType::kFloat,
+      {0.1, 1e300, -1e300, kFltMax, kFltMax + 0x1p102, -(kFltMax + 0x1p102), kFltMax + 0x1p103,
+       NAN, 1e-50});
+  ASSERT_TRUE(narrowed.size() == 9);
+  EXPECT_EQ(narrowed[0], 0.1f);
+  EXPECT_EQ(narrowed[1], INFINITY);
+  EXPECT_EQ(narrowed[2], -INFINITY);
+  EXPECT_EQ(narrowed[3], FLT_MAX);
+  EXPECT_EQ(narrowed[4], FLT_MAX);
+  EXPECT_EQ(narrowed[5], -FLT_MAX);
+  EXPECT_EQ(narrowed[6], INFINITY);
+  EXPECT_TRUE(std::isnan(narrowed[7]));
+  EXPECT_EQ(narrowed[8], 0.0f);
+  EXPECT_EQ((CastThrough<double, float>(DType::kFloat, DType::kDouble, {0.1f, -INFINITY})),
+            (std::vector<double>{static_cast<double>(0.1f), -INFINITY}));
+}
+
+// Casts of x [2] from `from` to `to`, with `extra` attributes, at `opset`: Engine::Unsupported.
+std::vector<std::string> CastRefusals(DType from, int64_t to, int64_t opset,
+                                      std::vector<Attribute> extra = {}) {
+  GraphBuilder b(opset);
+  b.Input("x", {2}, from);
+  extra.push_back(AttrInt("to", to));
+  b.Op("Cast", {"x"}, {"y"}, extra);
+  b.Output("y");
+  return Engine::Unsupported(b.graph);
+}
+
+TEST(CastRefusesTypesItDoesNotCarryWithTheReason) {
+  auto first = [](const std::vector<std::string>& r) { return r.empty() ? "" : r[0]; };
+  EXPECT_TRUE(
+      Contains(first(CastRefusals(DType::kFloat, 10, 13)), "Cast to float16 is not supported"));
+  EXPECT_TRUE(Contains(first(CastRefusals(DType::kFloat, 16, 13)), "Cast to bfloat16"));
+  EXPECT_TRUE(Contains(first(CastRefusals(DType::kFloat, 17, 19)), "Cast to float8e4m3fn"));
+  EXPECT_TRUE(Contains(first(CastRefusals(DType::kFloat, 8, 13)), "Cast to string"));
+  EXPECT_TRUE(Contains(first(CastRefusals(DType::kFloat, 999, 13)), "Cast to dtype 999"));
+  EXPECT_TRUE(Contains(first(CastRefusals(DType::kFloat16, 1, 13)), "Cast from float16"));
+  std::string all;  // (opset 5 is also below the engine's minimum, reported first)
+  for (const std::string& r : CastRefusals(DType::kFloat, 6, 5)) all += r + "\n";
+  EXPECT_TRUE(Contains(all, "Cast before opset 6"));
+  // saturate and round_mode only concern float8: accepted, no effect.
+  EXPECT_TRUE(CastRefusals(DType::kFloat, 6, 21,
+                           {AttrInt("saturate", 0), AttrString("round_mode", "down")})
+                  .empty());
+  EXPECT_TRUE(CastRefusals(DType::kFloat, 6, 13, {AttrInt("axis", 0)}).size() == 1);
+  GraphBuilder b;
+  b.Input("x", {2});
+  b.Op("Cast", {"x"}, {"y"});  // no `to`
+  b.Output("y");
+  std::vector<OwnedTensor> out;
+  const std::vector<float> x = {1, 2};
+  EXPECT_EQ(Run(b.graph, {FloatView(x, {2})}, &out).code(), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST(CastOfAConstantIsFolded) {
+  GraphBuilder b;
+  b.Input("x", {3}, DType::kInt64);
+  b.Floats("c", {3}, {1.9f, -2.9f, 1e20f});
+  b.Op("Cast", {"c"}, {"ci"}, {AttrInt("to", 7)});
+  b.Op("Add", {"x", "ci"}, {"y"});
+  b.Output("y");
+  std::unique_ptr<Engine> engine;
+  std::vector<OwnedTensor> out;
+  const std::vector<int64_t> x = {10, 10, -1};
+  ASSERT_TRUE(LoadAndRun(b.graph, true, {{DType::kInt64, {3}, x.data(), 24}}, &out, &engine).ok());
+  EXPECT_EQ(As<int64_t>(out[0]), (std::vector<int64_t>{11, 8, INT64_MAX - 1}));
+  EXPECT_TRUE(!Contains(engine->Describe(), "Cast"));
 }
 
 }  // namespace

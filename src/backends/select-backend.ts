@@ -8,7 +8,7 @@ import type { ModelConfig } from '../repository/model-config';
 import { SluiceError } from '../runtime/status';
 import type { Backend, BackendSession } from './backend';
 import { readModelBytes } from './model-file';
-import { NativeBackend, nativeCandidate } from './native/native-backend';
+import { dynamicQuantization, NativeBackend, nativeCandidate } from './native/native-backend';
 import { OrtBackend } from './onnxruntime/ort-backend';
 
 export interface BackendChoiceReport {
@@ -39,6 +39,9 @@ export class SelectingBackend implements Backend {
   readonly #ort = new OrtBackend();
 
   async load(modelFile: string, config: ModelConfig): Promise<BackendSession> {
+    // A bad engine parameter fails the model under `auto` too, instead of being read as "the
+    // engine refused it" and silently ignored by ONNX Runtime.
+    dynamicQuantization(config);
     const choice = await chooseBackend(modelFile, config);
     if (choice.backend !== 'native') return new ChosenSession(await this.#ort.load(modelFile, config), choice.reason);
     try {

@@ -281,6 +281,13 @@ export interface NativeEngineOptions {
   readonly threads?: number;
   /** Fusion passes (default true). */
   readonly optimize?: boolean;
+  /**
+   * How fused dynamically quantized layers (onnxruntime's quantize_dynamic output) quantize their
+   * activations: 'per-tensor' (default, ONNX semantics: one range over the whole batch, so a
+   * request's result depends on its batch neighbours) or 'per-row' (one range per row: batch
+   * invariant, results differ from ONNX Runtime's within quantization error).
+   */
+  readonly dynamicQuantization?: 'per-tensor' | 'per-row';
 }
 
 export interface NativeBinding {

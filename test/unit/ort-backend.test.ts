@@ -233,7 +233,8 @@ describe('OrtBackend (workers pulling from a native batcher)', () => {
     // Wraps the batch source the worker attaches, so that taking a batch ends the thread.
     const crashing = `const loader = require(${JSON.stringify(path.join(compiled, 'native', 'loader.js'))});
       const real = loader.native;
-      loader.native = () => ({ attachBatchSource(id) {
+      loader.native = () => ({ lowerThreadPriorityForCompute: () => real().lowerThreadPriorityForCompute(),
+        attachBatchSource(id) {
         const source = real().attachBatchSource(id);
         return { next(ms) { const b = source.next(ms); if (b !== null && b !== 'closed') process.exit(7); return b; },
           complete: (...a) => source.complete(...a), fail: (...a) => source.fail(...a) };

@@ -19,9 +19,22 @@
 
 namespace sluice {
 
+// How fused dynamically quantized linear layers (ONNX Runtime's quantize_dynamic pattern:
+// DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul) quantize their activations.
+//   kPerTensor: ONNX semantics: one scale and zero point from the min/max of the WHOLE input
+//     tensor. Under dynamic batching that range spans every request in the batch, so a
+//     request's result depends on what it was batched with.
+//   kPerRow: each row (each token / sample) gets its own scale and zero point: a request's
+//     result no longer depends on its batch neighbours, and precision is usually better, but
+//     results differ from ONNX Runtime's (and from the unfused graph) within quantization error.
+// Only fused layers are affected: with optimize=false, or where the pattern does not fuse, the
+// graph's own DynamicQuantizeLinear runs per tensor.
+enum class DynamicQuantization { kPerTensor, kPerRow };
+
 struct EngineOptions {
   size_t threads = 0;    // kernel parallelism including the calling thread; 0 = hardware
   bool optimize = true;  // fusion passes (constant folding always runs: shapes depend on it)
+  DynamicQuantization dynamic_quantization = DynamicQuantization::kPerTensor;
 };
 
 // A caller-owned input; `data` must stay valid for the duration of Run.

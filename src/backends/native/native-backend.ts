@@ -8,7 +8,7 @@ import { native } from '../../native';
 import type { NativeEngine, NativeGraph } from '../../native/binding';
 import { importOnnxGraph } from '../../onnx/graph-import';
 import type { ModelConfig } from '../../repository/model-config';
-import { fromNativeError, unimplemented } from '../../runtime/status';
+import { fromNativeError, invalidArgument, unimplemented } from '../../runtime/status';
 import type { Backend, BackendSession } from '../backend';
 import { intParameter, readModelBytes } from '../model-file';
 import { workerCount } from '../onnxruntime/ort-backend';
@@ -36,6 +36,24 @@ export function nativeCandidate(bytes: Uint8Array, source: string): NativeCandid
 /** Kernel threads of one engine: the config's intra_op_thread_count, else every core. */
 const engineThreads = (config: ModelConfig): number =>
   intParameter(config, 'intra_op_thread_count', os.availableParallelism());
+
+/**
+ * The config's `sluice.dynamic_quantization`: how the engine's fused dynamically quantized layers
+ * quantize activations (see NativeEngineOptions). per_tensor (the default) or per_row.
+ */
+export function dynamicQuantization(config: ModelConfig): 'per-tensor' | 'per-row' {
+  const key = 'sluice.dynamic_quantization';
+  const raw = config.parameters.get(key);
+  switch (raw) {
+    case undefined:
+    case 'per_tensor':
+      return 'per-tensor';
+    case 'per_row':
+      return 'per-row';
+    default:
+      throw invalidArgument(`model '${config.name}': parameter ${key} must be per_tensor or per_row, got '${raw}'`);
+  }
+}
 
 class NativeSession implements BackendSession {
   readonly backend = 'native';
@@ -70,9 +88,10 @@ export class NativeBackend implements Backend {
     if (c.unsupported.length > 0) {
       throw unimplemented(`model '${config.name}': the native engine cannot run ${modelFile}: ${c.unsupported.join('; ')}`);
     }
+    const options = { threads: engineThreads(config), dynamicQuantization: dynamicQuantization(config) };
     let engine: NativeEngine;
     try {
-      engine = await native().loadEngine(c.graph, { threads: engineThreads(config) });
+      engine = await native().loadEngine(c.graph, options);
     } catch (e) {
       throw fromNativeError(e);
     }
