@@ -1,5 +1,8 @@
 #include "linear-epilogue.h"
 
+#include <algorithm>
+#include <atomic>
+
 namespace sluice::engine {
 
 namespace {
@@ -34,18 +37,33 @@ const char* ActivationName(UnaryFn act) {
 }
 
 Status ApplyEpilogueS32(const Epilogue& e, const int32_t* acc, const float* col_scale, int64_t m,
-                        int64_t n, float* y) {
-  for (int64_t r = 0; r < m; ++r) {
-    const int32_t* a = acc + r * n;
-    float* row = y + r * n;
-    for (int64_t c = 0; c < n; ++c) {
-      float v = e.alpha * (static_cast<float>(a[c]) * col_scale[c]);
-      if (e.bias != nullptr) v += e.beta * e.bias[c];
-      row[c] = v;
+                        int64_t n, float* y, ThreadPool* pool) {
+  constexpr int64_t kParallelMin = int64_t{1} << 15;  // elements; below, a wake-up costs more
+  auto rows = [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int32_t* a = acc + r * n;
+      float* row = y + r * n;
+      for (int64_t c = 0; c < n; ++c) {
+        float v = e.alpha * (static_cast<float>(a[c]) * col_scale[c]);
+        if (e.bias != nullptr) v += e.beta * e.bias[c];
+        row[c] = v;
+      }
     }
-  }
-  if (e.act == UnaryFn::kIdentity) return Status::Ok();
-  return UnaryF32(e.act, e.act_alpha, y, static_cast<size_t>(m * n), y);
+    if (e.act == UnaryFn::kIdentity || r1 == r0) return Status::Ok();
+    return UnaryF32(e.act, e.act_alpha, y + r0 * n, static_cast<size_t>((r1 - r0) * n), y + r0 * n);
+  };
+  const size_t parts = pool == nullptr || m * n < kParallelMin
+                           ? 1
+                           : std::min<size_t>(pool->size(), static_cast<size_t>(m));
+  if (parts <= 1) return rows(0, m);
+  std::atomic<bool> failed{false};
+  pool->ParallelFor(parts, [&](size_t part) {
+    size_t begin, end;
+    SplitRange(static_cast<size_t>(m), parts, part, &begin, &end);
+    if (!rows(static_cast<int64_t>(begin), static_cast<int64_t>(end)).ok()) failed = true;
+  });
+  // The only failure is an activation the row kernels do not know, the same for every part.
+  return failed ? InvalidArgument("linear epilogue: unknown activation") : Status::Ok();
 }
 
 }  // namespace sluice::engine

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "sluice/row-kernels.h"
+#include "sluice/thread-pool.h"
 #include "sluice/status.h"
 
 namespace sluice::engine {
@@ -26,8 +27,10 @@ struct Epilogue {
 };
 
 // y[M,N] = act(alpha * (acc * col_scale[n]) + beta * bias); col_scale has N values (the
-// activation scale times the weight scale of each column).
+// activation scale times the weight scale of each column). Rows are split across `pool`
+// (nullable) when there are enough elements; each thread applies the activation to its rows
+// while they are in cache.
 Status ApplyEpilogueS32(const Epilogue& e, const int32_t* acc, const float* col_scale, int64_t m,
-                        int64_t n, float* y);
+                        int64_t n, float* y, ThreadPool* pool);
 
 }  // namespace sluice::engine

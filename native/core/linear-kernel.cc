@@ -131,7 +131,7 @@ Status PreparedWeightsS8::Run(const QuantizedRows& a, const Epilogue& e, void* s
   const int64_t groups = a.per_row ? m : 1, rows = a.per_row ? 1 : m;
   for (int64_t g = 0; g < groups; ++g) {
     for (int64_t c = 0; c < n_; ++c) col_scale[c] = a.scale[g] * w_scale_[c];
-    RETURN_IF_ERROR(ApplyEpilogueS32(e, acc + g * n_, col_scale, rows, n_, out + g * n_));
+    RETURN_IF_ERROR(ApplyEpilogueS32(e, acc + g * n_, col_scale, rows, n_, out + g * n_, pool));
   }
   return Status::Ok();
 }

@@ -77,11 +77,11 @@ class UnaryElementwise final : public Op {
   }
 
   Status Run(const std::vector<TensorRef>& in, const std::vector<OutRef>& out,
-             const RunEnv&) const override {
+             const RunEnv& env) const override {
     const float* x = static_cast<const float*>(in[0].data);
     float* y = static_cast<float*>(out[0].data);
     const size_t n = static_cast<size_t>(NumElements(*in[0].shape));
-    if (has_fast_) return UnaryF32(fast_, alpha_, x, n, y);
+    if (has_fast_) return UnaryF32Parallel(fast_, alpha_, x, n, y, env.pool);
     return kernels::UnaryF32(op_, x, n, alpha_, y);
   }
 

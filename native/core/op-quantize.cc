@@ -171,12 +171,27 @@ class FakeQuantize final : public Op {
     RETURN_IF_ERROR(QuantizeLinearFixed(static_cast<const float*>(in[0].data), n, scale, zp,
                                         signed_, env.scratch, env.pool));
     float* y = static_cast<float*>(out[0].data);
-    if (signed_) {
-      const int8_t* q = static_cast<const int8_t*>(env.scratch);
-      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(q[i] - zp) * scale;
+    auto dequantize = [&](size_t begin, size_t end) {
+      if (signed_) {
+        const int8_t* q = static_cast<const int8_t*>(env.scratch);
+        for (size_t i = begin; i < end; ++i) y[i] = static_cast<float>(q[i] - zp) * scale;
+      } else {
+        const uint8_t* q = static_cast<const uint8_t*>(env.scratch);
+        for (size_t i = begin; i < end; ++i) y[i] = static_cast<float>(q[i] - zp) * scale;
+      }
+    };
+    // Split like the quantize pass before it (a serial loop here capped 2-thread encoders).
+    constexpr size_t kParallelMin = size_t{1} << 15;
+    const size_t count = static_cast<size_t>(n);
+    const size_t parts = env.pool == nullptr || count < kParallelMin ? 1 : env.pool->size();
+    if (parts <= 1) {
+      dequantize(0, count);
     } else {
-      const uint8_t* q = static_cast<const uint8_t*>(env.scratch);
-      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(q[i] - zp) * scale;
+      env.pool->ParallelFor(parts, [&](size_t part) {
+        size_t begin, end;
+        SplitRange(count, parts, part, &begin, &end);
+        dequantize(begin, end);
+      });
     }
     return Status::Ok();
   }

@@ -141,6 +141,31 @@ Status UnaryF32(UnaryFn fn, float alpha, const float* x, size_t n, float* y, Ker
   return Status::Ok();
 }
 
+Status UnaryF32Parallel(UnaryFn fn, float alpha, const float* x, size_t n, float* y,
+                        ThreadPool* pool) {
+  // Below this many elements a pool wake-up costs more than the split saves.
+  constexpr size_t kParallelMin = size_t{1} << 15;
+  constexpr size_t kChunkAlign = 64;  // whole cache lines and vectors per chunk
+  if (!IsValidUnaryFn(fn)) return InvalidArgument("UnaryF32: unknown function");
+  RETURN_IF_ERROR(CheckBlock("UnaryF32", x, 1, n, y));
+  const internal::RowKernelTable* table = nullptr;
+  RETURN_IF_ERROR(TableFor(KernelIsa::kAuto, &table));
+  const size_t parts = pool == nullptr || n < kParallelMin ? 1 : std::min(pool->size(), n / (kParallelMin / 2));
+  if (parts <= 1) {
+    if (n != 0) table->unary(fn, alpha, x, n, y);
+    return Status::Ok();
+  }
+  const size_t blocks = (n + kChunkAlign - 1) / kChunkAlign;
+  pool->ParallelFor(parts, [&](size_t part) {
+    size_t begin, end;
+    SplitRange(blocks, parts, part, &begin, &end);
+    begin *= kChunkAlign;
+    end = std::min(n, end * kChunkAlign);
+    if (end > begin) table->unary(fn, alpha, x + begin, end - begin, y + begin);
+  });
+  return Status::Ok();
+}
+
 Status SoftmaxRows(const float* x, size_t rows, size_t n, float* y, ThreadPool* pool, KernelIsa isa) {
   return SoftmaxImpl("SoftmaxRows", false, x, rows, n, y, pool, isa);
 }

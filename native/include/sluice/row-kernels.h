@@ -55,6 +55,11 @@ std::vector<KernelIsa> RowKernelIsas();
 Status UnaryF32(UnaryFn fn, float alpha, const float* x, size_t n, float* y,
                 KernelIsa isa = KernelIsa::kAuto);
 
+// UnaryF32 with the elements split into contiguous chunks across `pool` (nullable) when there
+// are enough of them to pay for the hand-off; results are identical to UnaryF32's.
+Status UnaryF32Parallel(UnaryFn fn, float alpha, const float* x, size_t n, float* y,
+                        ThreadPool* pool);
+
 // Softmax (or log-softmax) of each row of x [rows, n] (row stride n) into y, max-subtracted.
 // x == y is allowed. `pool` (nullable) splits the rows across threads.
 Status SoftmaxRows(const float* x, size_t rows, size_t n, float* y, ThreadPool* pool = nullptr,
