@@ -71,6 +71,8 @@ constexpr size_t kMinNc = 64;       // narrowest block when splitting N for para
 
 size_t CeilDiv(size_t a, size_t b) { return (a + b - 1) / b; }
 
+constexpr size_t kMaxMr = 16;  // tallest register tile of any variant
+
 // Writes rows [i0, i0+rows) x cols [k0, k0+kc) of A as strips of mr rows (fp32-gemm-internal.h).
 void PackA(const float* a, size_t lda, bool trans_a, size_t i0, size_t rows, size_t k0, size_t kc,
            size_t mr, float* out) {
@@ -78,9 +80,19 @@ void PackA(const float* a, size_t lda, bool trans_a, size_t i0, size_t rows, siz
     float* strip = out + s * kc * mr;
     const size_t live = std::min(mr, rows - s * mr);
     if (!trans_a) {
-      for (size_t r = 0; r < live; ++r) {
-        const float* src = a + (i0 + s * mr + r) * lda + k0;
-        for (size_t k = 0; k < kc; ++k) strip[k * mr + r] = src[k];
+      // k outer: the strip is written front to back (row outer strided every store by mr).
+      const float* rows[kMaxMr];
+      for (size_t r = 0; r < live; ++r) rows[r] = a + (i0 + s * mr + r) * lda + k0;
+      if (live == mr && mr == 14) {
+        for (size_t k = 0; k < kc; ++k) {
+          float* dst = strip + k * 14;
+          for (size_t r = 0; r < 14; ++r) dst[r] = rows[r][k];
+        }
+      } else {
+        for (size_t k = 0; k < kc; ++k) {
+          float* dst = strip + k * mr;
+          for (size_t r = 0; r < live; ++r) dst[r] = rows[r][k];
+        }
       }
     } else {
       for (size_t k = 0; k < kc; ++k) {
@@ -109,6 +121,7 @@ Status ResolveDispatch(KernelIsa isa, Dispatch* out) {
   if (resolved == KernelIsa::kAvx2) out->kernel = &internal::Avx2Fp32GemmKernel();
   if (resolved == KernelIsa::kAvx512) out->kernel = &internal::Avx512Fp32GemmKernel();
 #endif
+  if (out->kernel->mr > kMaxMr) return Internal("fp32 gemm: kernel strip taller than kMaxMr");
   return Status::Ok();
 }
 
