@@ -15,6 +15,7 @@
  */
 import * as http2 from 'node:http2';
 import { status } from '@grpc/grpc-js';
+import { SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../src/server/grpc-transport';
 
 /** Called once per call: the gRPC status code (0 = OK), the error text, the response message. */
 export type UnaryDone = (code: status, details: string | undefined, response: Buffer | undefined) => void;
@@ -89,9 +90,6 @@ export function statusFromHttp(httpStatus: number): status {
     default: return status.UNKNOWN;
   }
 }
-
-const SESSION_WINDOW_BYTES = 16 * 2 ** 20;
-const STREAM_WINDOW_BYTES = 2 ** 20;
 
 // ---- sessions and calls ----------------------------------------------------------------------
 

@@ -52,17 +52,12 @@ Status ApplyEpilogueS32(const Epilogue& e, const int32_t* acc, const float* col_
     if (e.act == UnaryFn::kIdentity || r1 == r0) return Status::Ok();
     return UnaryF32(e.act, e.act_alpha, y + r0 * n, static_cast<size_t>((r1 - r0) * n), y + r0 * n);
   };
-  const size_t parts = pool == nullptr || m * n < kParallelMin
-                           ? 1
-                           : std::min<size_t>(pool->size(), static_cast<size_t>(m));
-  if (parts <= 1) return rows(0, m);
+  // The only failure is an activation the row kernels do not know, the same for every range.
   std::atomic<bool> failed{false};
-  pool->ParallelFor(parts, [&](size_t part) {
-    size_t begin, end;
-    SplitRange(static_cast<size_t>(m), parts, part, &begin, &end);
-    if (!rows(static_cast<int64_t>(begin), static_cast<int64_t>(end)).ok()) failed = true;
-  });
-  // The only failure is an activation the row kernels do not know, the same for every part.
+  ForRanges(static_cast<size_t>(m), static_cast<size_t>(m * n), kParallelMin, pool,
+            [&](size_t begin, size_t end) {
+              if (!rows(static_cast<int64_t>(begin), static_cast<int64_t>(end)).ok()) failed = true;
+            });
   return failed ? InvalidArgument("linear epilogue: unknown activation") : Status::Ok();
 }
 

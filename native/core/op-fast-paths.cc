@@ -16,23 +16,9 @@ namespace {
 // Below this many elements an op runs on the calling thread: splitting costs more than it saves.
 constexpr size_t kParallelMin = size_t{1} << 16;
 
-// Runs fn(begin, end) over [0, n), split into contiguous ranges across the pool when the op
-// touches at least kParallelMin elements (`work`).
 template <typename Fn>
 void ForRanges(size_t n, size_t work, ThreadPool* pool, const Fn& fn) {
-  size_t parts = 1;
-  if (pool != nullptr && work >= kParallelMin) {
-    parts = std::min({pool->size(), n, work / (kParallelMin / 2)});
-  }
-  if (parts <= 1) {
-    fn(size_t{0}, n);
-    return;
-  }
-  pool->ParallelFor(parts, [&](size_t part) {
-    size_t begin, end;
-    SplitRange(n, parts, part, &begin, &end);
-    fn(begin, end);
-  });
+  sluice::ForRanges(n, work, kParallelMin, pool, fn);
 }
 
 // True if `s`, broadcast to `o`, is its own elements repeated as one contiguous block: its dims,

@@ -183,16 +183,7 @@ class FakeQuantize final : public Op {
     // Split like the quantize pass before it (a serial loop here capped 2-thread encoders).
     constexpr size_t kParallelMin = size_t{1} << 15;
     const size_t count = static_cast<size_t>(n);
-    const size_t parts = env.pool == nullptr || count < kParallelMin ? 1 : env.pool->size();
-    if (parts <= 1) {
-      dequantize(0, count);
-    } else {
-      env.pool->ParallelFor(parts, [&](size_t part) {
-        size_t begin, end;
-        SplitRange(count, parts, part, &begin, &end);
-        dequantize(begin, end);
-      });
-    }
+    ForRanges(count, count, kParallelMin, env.pool, dequantize);
     return Status::Ok();
   }
   std::string Details() const override { return signed_ ? "int8" : "uint8"; }

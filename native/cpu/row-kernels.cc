@@ -150,15 +150,8 @@ Status UnaryF32Parallel(UnaryFn fn, float alpha, const float* x, size_t n, float
   RETURN_IF_ERROR(CheckBlock("UnaryF32", x, 1, n, y));
   const internal::RowKernelTable* table = nullptr;
   RETURN_IF_ERROR(TableFor(KernelIsa::kAuto, &table));
-  const size_t parts = pool == nullptr || n < kParallelMin ? 1 : std::min(pool->size(), n / (kParallelMin / 2));
-  if (parts <= 1) {
-    if (n != 0) table->unary(fn, alpha, x, n, y);
-    return Status::Ok();
-  }
   const size_t blocks = (n + kChunkAlign - 1) / kChunkAlign;
-  pool->ParallelFor(parts, [&](size_t part) {
-    size_t begin, end;
-    SplitRange(blocks, parts, part, &begin, &end);
+  ForRanges(blocks, n, kParallelMin, pool, [&](size_t begin, size_t end) {
     begin *= kChunkAlign;
     end = std::min(n, end * kChunkAlign);
     if (end > begin) table->unary(fn, alpha, x + begin, end - begin, y + begin);

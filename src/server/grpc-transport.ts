@@ -196,8 +196,8 @@ class Call implements StreamWriter, CallContext {
  * seconds (and are neither served nor refused) while the server idles. The windows bound what a
  * connection may have buffered in this process, not what it may send in total.
  */
-const SESSION_WINDOW_BYTES = 16 * 2 ** 20;
-const STREAM_WINDOW_BYTES = 2 ** 20;
+export const SESSION_WINDOW_BYTES = 16 * 2 ** 20;
+export const STREAM_WINDOW_BYTES = 2 ** 20;
 
 export class GrpcTransport {
   private readonly server: http2.Http2Server;

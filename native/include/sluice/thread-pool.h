@@ -8,6 +8,7 @@
 // Contract: fn must not throw (kernels report errors through Status before or after the loop).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -68,6 +69,26 @@ inline void SplitRange(size_t total, size_t parts, size_t i, size_t* begin, size
   const size_t base = total / parts, extra = total % parts;
   *begin = i * base + (i < extra ? i : extra);
   *end = *begin + base + (i < extra ? 1 : 0);
+}
+
+// Runs fn(begin, end) over [0, n), split into contiguous ranges across `pool` (nullable) when
+// the job touches at least `min_work` elements (`work`): one range per thread, and no more than
+// one per min_work / 2 elements; below that a wake-up costs more than the split saves.
+template <typename Fn>
+void ForRanges(size_t n, size_t work, size_t min_work, ThreadPool* pool, const Fn& fn) {
+  size_t parts = 1;
+  if (pool != nullptr && work >= min_work) {
+    parts = std::min({pool->size(), n, work / (min_work / 2)});
+  }
+  if (parts <= 1) {
+    fn(size_t{0}, n);
+    return;
+  }
+  pool->ParallelFor(parts, [&](size_t part) {
+    size_t begin, end;
+    SplitRange(n, parts, part, &begin, &end);
+    fn(begin, end);
+  });
 }
 
 }  // namespace sluice
