@@ -8,6 +8,7 @@
 #include <new>
 
 #include "engine-arena.h"
+#include "engine-chunk.h"
 #include "engine-model.h"
 #include "engine-plan.h"
 #include "op-util.h"
@@ -40,6 +41,7 @@ struct RunState {
   std::unique_ptr<uint8_t, AlignedDelete> arena;
   size_t arena_bytes = 0;
   std::vector<const void*> data;  // per value
+  std::vector<TensorView> chunk;  // the inputs' rows of the current chunk
   std::vector<engine::TensorRef> in;
   std::vector<engine::OutRef> out;
   std::vector<int64_t> plan_key;  // input-shape signature of the current run
@@ -71,10 +73,17 @@ class EngineImpl {
   Status GetPlan(const std::vector<TensorView>& inputs, std::vector<int64_t>* key,
                  std::shared_ptr<const Plan>* out);
   Status Execute(const Plan& plan, const std::vector<TensorView>& inputs, RunState* state) const;
+  // Batch rows when `inputs` run in row chunks (engine-chunk.h); 0 = run them whole.
+  size_t ChunkedBatch(const std::vector<TensorView>& inputs) const;
+  Status RunWhole(const std::vector<TensorView>& inputs, RunState* state,
+                  std::vector<OwnedTensor>* outputs);
+  Status RunChunks(const std::vector<TensorView>& inputs, size_t rows, RunState* state,
+                   std::vector<OwnedTensor>* outputs);
   std::unique_ptr<RunState> AcquireState();
   void ReleaseState(std::unique_ptr<RunState> state);
 
   engine::Model model_;
+  size_t chunk_rows_ = 0;  // rows per chunk (engine-chunk.h); 0 = never chunk
   mutable ThreadPool pool_;
 
  private:
@@ -157,6 +166,75 @@ Status EngineImpl::Execute(const Plan& plan, const std::vector<TensorView>& inpu
   return Status::Ok();
 }
 
+size_t EngineImpl::ChunkedBatch(const std::vector<TensorView>& inputs) const {
+  if (chunk_rows_ == 0 || inputs.empty() || inputs[0].shape.empty()) return 0;
+  const int64_t rows = inputs[0].shape[0];
+  for (const TensorView& t : inputs) {
+    if (t.shape.empty() || t.shape[0] != rows) return 0;  // Execute reports the mismatch
+  }
+  return rows > static_cast<int64_t>(chunk_rows_) ? static_cast<size_t>(rows) : 0;
+}
+
+Status EngineImpl::RunWhole(const std::vector<TensorView>& inputs, RunState* state,
+                            std::vector<OwnedTensor>* outputs) {
+  std::shared_ptr<const Plan> plan;
+  RETURN_IF_ERROR(GetPlan(inputs, &state->plan_key, &plan));
+  RETURN_IF_ERROR(Execute(*plan, inputs, state));
+  outputs->resize(model_.output_values.size());
+  for (size_t i = 0; i < model_.output_values.size(); ++i) {
+    const int v = model_.output_values[i];
+    OwnedTensor& o = (*outputs)[i];
+    o.dtype = model_.values[v].dtype;
+    o.shape = plan->shapes[v];
+    const size_t bytes = static_cast<size_t>(engine::NumElements(o.shape)) * DTypeSize(o.dtype);
+    const uint8_t* src = static_cast<const uint8_t*>(state->data[v]);
+    o.bytes.assign(src, src + bytes);
+  }
+  return Status::Ok();
+}
+
+// Balanced chunks (rows spread evenly, so no tiny last chunk), run in order; each chunk's output
+// rows are appended to the outputs. Every chunk size is a plan of its own, cached like any shape.
+Status EngineImpl::RunChunks(const std::vector<TensorView>& inputs, size_t rows, RunState* state,
+                             std::vector<OwnedTensor>* outputs) {
+  const size_t chunks = (rows + chunk_rows_ - 1) / chunk_rows_;
+  state->chunk = inputs;
+  outputs->assign(model_.output_values.size(), OwnedTensor{});
+  size_t done = 0;
+  for (size_t c = 0; c < chunks; ++c) {
+    const size_t n = (rows - done) / (chunks - c);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const size_t row_bytes = inputs[i].bytes / rows;
+      TensorView& view = state->chunk[i];
+      view.shape[0] = static_cast<int64_t>(n);
+      view.data = static_cast<const uint8_t*>(inputs[i].data) + done * row_bytes;
+      view.bytes = n * row_bytes;
+    }
+    std::shared_ptr<const Plan> plan;
+    RETURN_IF_ERROR(GetPlan(state->chunk, &state->plan_key, &plan));
+    RETURN_IF_ERROR(Execute(*plan, state->chunk, state));
+    for (size_t i = 0; i < model_.output_values.size(); ++i) {
+      const int v = model_.output_values[i];
+      const Shape& shape = plan->shapes[v];
+      if (shape.empty() || shape[0] != static_cast<int64_t>(n))
+        return Internal("a row chunk's output " + engine::ShapeString(shape) + " lost its rows");
+      OwnedTensor& o = (*outputs)[i];
+      const size_t bytes = static_cast<size_t>(engine::NumElements(shape)) *
+                           DTypeSize(model_.values[v].dtype);
+      if (c == 0) {
+        o.dtype = model_.values[v].dtype;
+        o.shape = shape;
+        o.shape[0] = static_cast<int64_t>(rows);
+        o.bytes.reserve(bytes / n * rows);
+      }
+      const uint8_t* src = static_cast<const uint8_t*>(state->data[v]);
+      o.bytes.insert(o.bytes.end(), src, src + bytes);
+    }
+    done += n;
+  }
+  return Status::Ok();
+}
+
 Engine::Engine(std::unique_ptr<EngineImpl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
 
@@ -175,12 +253,14 @@ std::vector<std::string> Engine::Unsupported(const Graph& graph) {
 Status Engine::Load(Graph graph, const EngineOptions& options, std::unique_ptr<Engine>* out) {
   auto impl = std::make_unique<EngineImpl>(options.threads);
   RETURN_IF_ERROR(engine::LoadModel(std::move(graph), options, &impl->model_));
+  impl->chunk_rows_ = engine::ChunkRows(impl->model_, options.row_chunk_bytes);
   out->reset(new Engine(std::move(impl)));
   return Status::Ok();
 }
 
 const std::vector<ValueInfo>& Engine::inputs() const { return impl_->model_.inputs; }
 const std::vector<ValueInfo>& Engine::outputs() const { return impl_->model_.outputs; }
+size_t Engine::row_chunk() const { return impl_->chunk_rows_; }
 
 namespace {
 
@@ -223,21 +303,9 @@ Status Engine::Run(const std::vector<TensorView>& inputs, std::vector<OwnedTenso
   for (size_t i = 0; i < inputs.size(); ++i)
     RETURN_IF_ERROR(CheckInput(model.inputs[i], inputs[i]));
   std::unique_ptr<RunState> state = impl_->AcquireState();
-  std::shared_ptr<const Plan> plan;
-  Status status = impl_->GetPlan(inputs, &state->plan_key, &plan);
-  if (status.ok()) status = impl_->Execute(*plan, inputs, state.get());
-  if (status.ok()) {
-    outputs->resize(model.output_values.size());
-    for (size_t i = 0; i < model.output_values.size(); ++i) {
-      const int v = model.output_values[i];
-      OwnedTensor& o = (*outputs)[i];
-      o.dtype = model.values[v].dtype;
-      o.shape = plan->shapes[v];
-      const size_t bytes = static_cast<size_t>(engine::NumElements(o.shape)) * DTypeSize(o.dtype);
-      const uint8_t* src = static_cast<const uint8_t*>(state->data[v]);
-      o.bytes.assign(src, src + bytes);
-    }
-  }
+  const size_t rows = impl_->ChunkedBatch(inputs);
+  Status status = rows == 0 ? impl_->RunWhole(inputs, state.get(), outputs)
+                            : impl_->RunChunks(inputs, rows, state.get(), outputs);
   impl_->ReleaseState(std::move(state));
   return status;
 }

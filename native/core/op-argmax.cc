@@ -46,6 +46,11 @@ class ArgMax final : public Op {
   ArgMax(int64_t axis, bool keepdims, bool select_last)
       : axis_(axis), keepdims_(keepdims), select_last_(select_last) {}
 
+  bool RowWise(const std::vector<TensorRef>& in, const std::vector<bool>&) const override {
+    int64_t axis = 0;
+    return Axis(*in[0].shape, &axis).ok() && axis != 0;
+  }
+
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "data",
                                  {DType::kFloat, DType::kDouble, DType::kInt32, DType::kInt64,

@@ -119,6 +119,11 @@ class Cast final : public Op {
  public:
   explicit Cast(DType to) : to_(to) {}
 
+  // Elementwise: each output row reads the same row of its batched inputs (broadcast inputs whole).
+  bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
+    return true;
+  }
+
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     if (!Supported(in[0].dtype)) {
       return Unimplemented(std::string("Cast from ") + DTypeName(in[0].dtype) +

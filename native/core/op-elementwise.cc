@@ -21,6 +21,11 @@ class BinaryElementwise final : public Op {
  public:
   explicit BinaryElementwise(BinaryOp op) : op_(op) {}
 
+  // Elementwise: each output row reads the same row of its batched inputs (broadcast inputs whole).
+  bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
+    return true;
+  }
+
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     if (op_ == BinaryOp::kPow) {
       RETURN_IF_ERROR(RequireDType(in[0], "X", {DType::kFloat}));
@@ -70,6 +75,11 @@ class UnaryElementwise final : public Op {
     }
   }
 
+  // Elementwise: each output row reads the same row of its batched inputs (broadcast inputs whole).
+  bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
+    return true;
+  }
+
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "X", {DType::kFloat}));
     (*out)[0] = {in[0].dtype, *in[0].shape};
@@ -99,6 +109,11 @@ class UnaryElementwise final : public Op {
 
 class IdentityView final : public Op {
  public:
+  // A view: the output's rows are the input's bytes.
+  bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
+    return true;
+  }
+
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     (*out)[0] = {in[0].dtype, *in[0].shape};
     return Status::Ok();

@@ -31,6 +31,11 @@ bool Present(const std::vector<TensorRef>& in, size_t i) {
 // (optional; 1 or N). Output int32.
 class MatMulInteger final : public Op {
  public:
+  // Rows of A give rows of Y; a batched B has its own batch axis 0 (shapes checked by the engine).
+  bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
+    return true;
+  }
+
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "A", {DType::kUint8, DType::kInt8}));
     RETURN_IF_ERROR(RequireDType(in[1], "B", {DType::kUint8, DType::kInt8}));
@@ -59,6 +64,11 @@ class MatMulInteger final : public Op {
 // Inputs: a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point.
 class QLinearMatMul final : public Op {
  public:
+  // Rows of A give rows of Y; a batched B has its own batch axis 0 (shapes checked by the engine).
+  bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
+    return true;
+  }
+
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "a", {DType::kUint8, DType::kInt8}));
     RETURN_IF_ERROR(RequireDType(in[3], "b", {DType::kUint8, DType::kInt8}));
@@ -140,6 +150,11 @@ class QuantizedLinear final : public Op {
  public:
   QuantizedLinear(XQuant mode, bool trans_b, Epilogue epilogue)
       : mode_(mode), w_(mode == XQuant::kStatic ? 3 : 1), trans_b_(trans_b), epilogue_(epilogue) {}
+
+  // Rows of X give rows of Y, except that a per-tensor dynamic scale spans every row.
+  bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
+    return mode_ != XQuant::kDynamicPerTensor;
+  }
 
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "X", {DType::kFloat}));

@@ -40,6 +40,11 @@ bool StridedBatch(const Shape& a, const Shape& b, const Shape& out, Fp32Batch* b
 
 class MatMul final : public Op {
  public:
+  // Rows of A give rows of Y; a batched B has its own batch axis 0 (shapes checked by the engine).
+  bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
+    return true;
+  }
+
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "A", {DType::kFloat}));
     RETURN_IF_ERROR(RequireDType(in[1], "B", {DType::kFloat}));
@@ -75,6 +80,10 @@ class Gemm final : public Op {
  public:
   Gemm(bool trans_a, bool trans_b, float alpha, float beta)
       : trans_a_(trans_a), trans_b_(trans_b), alpha_(alpha), beta_(beta) {}
+
+  bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
+    return !trans_a_;
+  }
 
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "A", {DType::kFloat}));
@@ -133,6 +142,11 @@ class Gemm final : public Op {
 class FusedLinear final : public Op {
  public:
   FusedLinear(bool trans_b, Epilogue epilogue) : trans_b_(trans_b), epilogue_(epilogue) {}
+
+  // Rows of A give rows of Y.
+  bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
+    return true;
+  }
 
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "X", {DType::kFloat}));

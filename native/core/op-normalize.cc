@@ -26,6 +26,11 @@ class Softmax final : public Op {
  public:
   explicit Softmax(int64_t axis) : axis_(axis) {}
 
+  bool RowWise(const std::vector<TensorRef>& in, const std::vector<bool>&) const override {
+    int64_t axis = 0;
+    return AxisIn(axis_, *in[0].shape, &axis).ok() && axis != 0;
+  }
+
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "input", {DType::kFloat}));
     int64_t axis = 0;
@@ -64,6 +69,11 @@ Shape Squeezed(const Shape& s) {
 class LayerNorm final : public Op {
  public:
   LayerNorm(int64_t axis, float epsilon) : axis_(axis), epsilon_(epsilon) {}
+
+  bool RowWise(const std::vector<TensorRef>& in, const std::vector<bool>&) const override {
+    int64_t axis = 0;
+    return AxisIn(axis_, *in[0].shape, &axis).ok() && axis != 0;
+  }
 
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "X", {DType::kFloat}));
@@ -129,6 +139,16 @@ class ReduceMean final : public Op {
         axes_(std::move(axes)),
         keepdims_(keepdims),
         noop_(noop_with_empty_axes) {}
+
+  bool RowWise(const std::vector<TensorRef>& in, const std::vector<bool>&) const override {
+    std::vector<int64_t> axes;
+    if (!Axes(in, &axes).ok() || axes.empty()) return false;  // empty: all axes, or a no-op
+    for (int64_t a : axes) {
+      int64_t axis = 0;
+      if (!AxisIn(a, *in[0].shape, &axis).ok() || axis == 0) return false;
+    }
+    return true;
+  }
 
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "data", {DType::kFloat}));

@@ -50,6 +50,14 @@ class Quantize final : public Op {
  public:
   Quantize(int64_t axis, DType output_dtype) : axis_(axis), output_dtype_(output_dtype) {}
 
+  // Elementwise, with scales and zero points shared by every row.
+  bool RowWise(const std::vector<TensorRef>& in, const std::vector<bool>& batched) const override {
+    for (size_t i = 1; i < in.size(); ++i) {
+      if (batched[i]) return false;
+    }
+    return true;
+  }
+
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "x", {DType::kFloat}));
     size_t params = 0;
@@ -91,6 +99,14 @@ class Quantize final : public Op {
 class Dequantize final : public Op {
  public:
   explicit Dequantize(int64_t axis) : axis_(axis) {}
+
+  // Elementwise, with scales and zero points shared by every row.
+  bool RowWise(const std::vector<TensorRef>& in, const std::vector<bool>& batched) const override {
+    for (size_t i = 1; i < in.size(); ++i) {
+      if (batched[i]) return false;
+    }
+    return true;
+  }
 
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "x", {DType::kUint8, DType::kInt8, DType::kInt32}));
@@ -143,6 +159,11 @@ class DynamicQuantize final : public Op {
 class FakeQuantize final : public Op {
  public:
   explicit FakeQuantize(bool is_signed) : signed_(is_signed) {}
+
+  // Elementwise: each output row reads the same row of its batched inputs (scale and zero point are scalars).
+  bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
+    return true;
+  }
 
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     RETURN_IF_ERROR(RequireDType(in[0], "x", {DType::kFloat}));

@@ -23,6 +23,11 @@ class ViewOp : public Op {
     return Internal("a view op never runs");
   }
   Aliasing aliasing() const override { return Aliasing::kView; }
+  // Reshape / Flatten keep the bytes; with axis 0 the batch in and out (checked by the engine)
+  // and the other dims fixed, each row keeps its own bytes.
+  bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
+    return true;
+  }
 };
 
 class Reshape final : public ViewOp {
@@ -97,6 +102,10 @@ class Transpose final : public Op {
  public:
   explicit Transpose(std::vector<int64_t> perm) : perm_(std::move(perm)) {}
 
+  bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
+    return !perm_.empty() && perm_[0] == 0;
+  }
+
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     if (DTypeSize(in[0].dtype) == 0) return RequireDType(in[0], "data", {});
     const Shape& x = *in[0].shape;
@@ -138,6 +147,12 @@ class Transpose final : public Op {
 class Concat final : public Op {
  public:
   explicit Concat(int64_t axis) : axis_(axis) {}
+
+  bool RowWise(const std::vector<TensorRef>& in, const std::vector<bool>&) const override {
+    int64_t axis = 0;
+    return kernels::NormalizeAxis(axis_, static_cast<int64_t>(in[0].shape->size()), &axis) &&
+           axis != 0;
+  }
 
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     if (DTypeSize(in[0].dtype) == 0) return RequireDType(in[0], "0", {});
@@ -184,6 +199,14 @@ class Concat final : public Op {
 class Gather final : public Op {
  public:
   explicit Gather(int64_t axis) : axis_(axis) {}
+
+  // An embedding lookup (batched indices into whole data), or a gather within each data row.
+  bool RowWise(const std::vector<TensorRef>& in, const std::vector<bool>& batched) const override {
+    int64_t axis = 0;
+    if (!kernels::NormalizeAxis(axis_, static_cast<int64_t>(in[0].shape->size()), &axis))
+      return false;
+    return axis == 0 ? !batched[0] : !batched[1];
+  }
 
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
     if (DTypeSize(in[0].dtype) == 0) return RequireDType(in[0], "data", {});

@@ -67,6 +67,16 @@ class Op {
   virtual Status Prepare(const std::vector<TensorRef>& /*in*/) { return Status::Ok(); }
 
   virtual Aliasing aliasing() const { return Aliasing::kNone; }
+  // Whether row r (index r along axis 0) of every output is computed from row r of the inputs
+  // marked `batched` and from the other inputs whole, so that a batch may run in row chunks
+  // (engine-chunk.h). The engine has already checked that batched inputs and outputs have the
+  // batch as axis 0 and no other dim that follows it; this answers what shapes cannot show
+  // (a Softmax over axis 0 keeps its shape but mixes rows). `in` has shapes, and data for
+  // constants. Default: no.
+  virtual bool RowWise(const std::vector<TensorRef>& /*in*/,
+                       const std::vector<bool>& /*batched*/) const {
+    return false;
+  }
   // Temporary bytes Run needs for these (concrete) input shapes.
   virtual size_t ScratchBytes(const std::vector<TensorRef>& /*in*/) const { return 0; }
   // Op-specific details for Engine::Describe ("act=Relu", "perm=[0,2,1,3]"); may be empty.

@@ -310,6 +310,35 @@ TEST(PerRowDynamicQuantizationIsBatchInvariant) {
   }
 }
 
+// Per tensor, the scale spans the batch, so the fused layer must never run in row chunks; per
+// row it may, with the same results as run whole.
+TEST(OnlyPerRowDynamicQuantizationRunsInRowChunks) {
+  Layer layer;
+  layer.act = "Relu";
+  const Graph g = DynamicGraph({layer});
+  auto load = [&](DynamicQuantization mode, size_t chunk_bytes) {
+    EngineOptions options;
+    options.threads = 2;
+    options.dynamic_quantization = mode;
+    options.row_chunk_bytes = chunk_bytes;
+    std::unique_ptr<Engine> engine;
+    EXPECT_TRUE(Engine::Load(g, options, &engine).ok());
+    return engine;
+  };
+  const auto per_tensor = load(DynamicQuantization::kPerTensor, 1);
+  const auto per_row = load(DynamicQuantization::kPerRow, 1);
+  const auto per_row_whole = load(DynamicQuantization::kPerRow, 0);
+  ASSERT_TRUE(per_tensor != nullptr && per_row != nullptr && per_row_whole != nullptr);
+  EXPECT_EQ(per_tensor->row_chunk(), size_t{0});
+  EXPECT_EQ(per_row->row_chunk(), size_t{1});
+  const int64_t m = 17;
+  const std::vector<float> x = Activations(m, layer.k, 5);
+  const auto chunked = Outputs(*per_row, x, m, layer.k);
+  const auto whole = Outputs(*per_row_whole, x, m, layer.k);
+  ASSERT_TRUE(chunked.size() == 1 && whole.size() == 1);
+  EXPECT_EQ(MaxAbsDiff(chunked[0], whole[0]), 0.0f);
+}
+
 TEST(PerRowDynamicQuantizationIsCloseToFp32) {
   Layer l;
   l.k = 67;

@@ -35,6 +35,13 @@ struct EngineOptions {
   size_t threads = 0;    // kernel parallelism including the calling thread; 0 = hardware
   bool optimize = true;  // fusion passes (constant folding always runs: shapes depend on it)
   DynamicQuantization dynamic_quantization = DynamicQuantization::kPerTensor;
+  // Arena bytes a batch may take before it runs as consecutive row chunks that each fit (models
+  // whose rows are independent only). Results are the same as run whole, except that an FP32
+  // matrix product may round differently (~1e-6) where a chunk's row count picks another
+  // kernel path (one row: the matrix-vector path). 0 = always run a batch whole. The
+  // default (measured on 2 MiB L2 / 32 MiB L3 Zen 4 cores) made transformer layers at 4,096+
+  // tokens 10-40% faster per token, INT8 and FP32, 1 and 2 threads.
+  size_t row_chunk_bytes = size_t{8} << 20;
 };
 
 // A caller-owned input; `data` must stay valid for the duration of Run.
@@ -73,6 +80,9 @@ class Engine {
   // -1 where they follow a dynamic input dim.
   const std::vector<ValueInfo>& inputs() const;
   const std::vector<ValueInfo>& outputs() const;
+  // Rows per chunk when a batch of more rows runs in row chunks (EngineOptions::row_chunk_bytes);
+  // 0 = this model always runs a batch whole (its rows are not independent, or nothing grows).
+  size_t row_chunk() const;
 
   // Runs the graph on `inputs` (in inputs() order; count, dtype, rank, fixed dims and byte sizes
   // are checked) and replaces *outputs with one tensor per output, in outputs() order.
