@@ -131,6 +131,7 @@ void RunFusionPasses(Graph* graph, const ValueTypes& types, const EngineOptions&
                          options.dynamic_quantization == DynamicQuantization::kPerRow);
   RemoveDeadNodes(graph);  // the activation Q/DQ pairs and DynamicQuantizeLinears now unread
   FuseFakeQuantize(graph, types);
+  FuseQuantizedMatMul(graph, types);
   FuseLinear(graph, types);
   RemoveDeadNodes(graph);
 }

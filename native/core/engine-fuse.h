@@ -101,6 +101,9 @@ int FuseDynamicQuantLinear(Graph* graph, const ValueTypes& types, bool per_row);
 // activation x activation MatMuls of attention)  =>  FakeQuantize(x, s, z): one float pass with
 // the same rounding instead of two passes and a uint8 tensor.
 int FuseFakeQuantize(Graph* graph, const ValueTypes& types);
+// MatMul(FakeQuantize(a), FakeQuantize(b)) [-> Div / Mul by a constant scalar]  =>
+// QuantizedMatMul: the attention products on the INT8 GEMM, exact in int32.
+int FuseQuantizedMatMul(Graph* graph, const ValueTypes& types);
 // MatMul(x, W const) [+ Add bias] [+ activation], Gemm(x, W const, C) [+ activation]
 //   =>  FusedLinear.
 int FuseLinear(Graph* graph, const ValueTypes& types);

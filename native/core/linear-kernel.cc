@@ -1,11 +1,34 @@
 #include "linear-kernel.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
+#include "op-util.h"
 #include "sluice/kernels/reference.h"
 
 namespace sluice::engine {
+
+bool StridedBatch(const Shape& a, const Shape& b, const Shape& out, Fp32Batch* batch) {
+  if (a.size() < 2 || b.size() < 2) return false;
+  const Shape batch_out(out.begin(), out.end() - 2);
+  auto stride = [&](const Shape& s, size_t* stride_out) {
+    const Shape dims(s.begin(), s.end() - 2);
+    const int64_t items = NumElements(dims), matrix = s[s.size() - 2] * s[s.size() - 1];
+    if (items == 1) {
+      *stride_out = 0;
+      return true;
+    }
+    Shape padded(batch_out.size() - std::min(batch_out.size(), dims.size()), 1);
+    padded.insert(padded.end(), dims.begin(), dims.end());
+    *stride_out = static_cast<size_t>(matrix);
+    return padded == batch_out;
+  };
+  batch->count = static_cast<size_t>(NumElements(batch_out));
+  batch->stride_c = static_cast<size_t>(out[out.size() - 2] * out[out.size() - 1]);
+  return stride(a, &batch->stride_a) && stride(b, &batch->stride_b);
+}
+
 namespace {
 
 // Copies a [rows, cols] matrix of elem-byte elements transposed into dst [cols, rows].

@@ -17,6 +17,12 @@
 
 namespace sluice::engine {
 
+// Stacked matrix shapes of a batched MatMul (a [..., M, K] . b [..., K, N] -> out) that a GEMM
+// can run as one strided batch: both operands at least 2-D, and each operand's batch dims
+// either equal to the output's or a single matrix shared by every item (stride 0). Fills
+// count and the a, b, c strides (in elements); false for other broadcasts.
+bool StridedBatch(const Shape& a, const Shape& b, const Shape& out, Fp32Batch* batch);
+
 // FP32: out[M,N] = epilogue(a[M,K] * W[K,N]).
 class PreparedWeightsF32 {
  public:

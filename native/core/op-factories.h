@@ -47,6 +47,7 @@ Status CreateMatMulIntegerOp(const Node& node, int64_t opset, std::unique_ptr<Op
 Status CreateQLinearMatMulOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateQuantizedLinearOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateDynamicQuantizedLinearOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
+Status CreateQuantizedMatMulOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 // op-cast.cc: Cast.
 Status CreateCastOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 

@@ -15,29 +15,6 @@
 namespace sluice::engine {
 namespace {
 
-// Stacked matrix shapes of a batched MatMul that the FP32 GEMM can run as one strided batch:
-// both operands at least 2-D, and each operand's batch dims either equal to the output's or a
-// single matrix shared by every item (stride 0). Other broadcasts go to the reference kernel.
-bool StridedBatch(const Shape& a, const Shape& b, const Shape& out, Fp32Batch* batch) {
-  if (a.size() < 2 || b.size() < 2) return false;
-  const Shape batch_out(out.begin(), out.end() - 2);
-  auto stride = [&](const Shape& s, size_t* stride_out) {
-    const Shape dims(s.begin(), s.end() - 2);
-    const int64_t items = NumElements(dims), matrix = s[s.size() - 2] * s[s.size() - 1];
-    if (items == 1) {
-      *stride_out = 0;
-      return true;
-    }
-    Shape padded(batch_out.size() - std::min(batch_out.size(), dims.size()), 1);
-    padded.insert(padded.end(), dims.begin(), dims.end());
-    *stride_out = static_cast<size_t>(matrix);
-    return padded == batch_out;
-  };
-  batch->count = static_cast<size_t>(NumElements(batch_out));
-  batch->stride_c = static_cast<size_t>(out[out.size() - 2] * out[out.size() - 1]);
-  return stride(a, &batch->stride_a) && stride(b, &batch->stride_b);
-}
-
 class MatMul final : public Op {
  public:
   // Rows of A give rows of Y; a batched B has its own batch axis 0 (shapes checked by the engine).

@@ -234,6 +234,65 @@ const char* Int8GemmKernelName(Int8GemmKernel kernel) {
 
 void PackedInt8Weights::FreeAligned::operator()(int8_t* p) const { std::free(p); }
 
+namespace {
+
+// 4 bytes as one little-endian word: byte i at bits 8i.
+inline uint32_t Word(uint8_t b0, uint8_t b1, uint8_t b2, uint8_t b3) {
+  return uint32_t{b0} | uint32_t{b1} << 8 | uint32_t{b2} << 16 | uint32_t{b3} << 24;
+}
+
+// Writes B into the panel layout (PackedInt8Weights), padding included, reading it in its own
+// row order: a whole group of a panel (kPanel columns x 4 k) is one pass of 32-bit stores.
+void PackPanels(const int8_t* b, int64_t k, int64_t n, Int8WeightLayout layout, int8_t* packed) {
+  const int64_t groups = (k + 3) / 4, panels = (n + kPanel - 1) / kPanel;
+  const uint8_t* src = reinterpret_cast<const uint8_t*>(b);
+  static const uint8_t kZeros[kPanel] = {};
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t c0 = p * kPanel, cols = std::min(kPanel, n - c0);
+    for (int64_t g = 0; g < groups; ++g) {
+      uint32_t* dst = reinterpret_cast<uint32_t*>(packed + (p * groups + g) * PackedInt8Weights::kGroupBytes);
+      if (layout == Int8WeightLayout::kKxN) {
+        const uint8_t* row[4];
+        for (int64_t i = 0; i < 4; ++i) {
+          const int64_t kk = 4 * g + i;
+          row[i] = kk < k ? src + kk * n + c0 : kZeros;
+        }
+        for (int64_t j = 0; j < cols; ++j) dst[j] = Word(row[0][j], row[1][j], row[2][j], row[3][j]);
+      } else {
+        const int64_t depth = std::min<int64_t>(4, k - 4 * g);
+        for (int64_t j = 0; j < cols; ++j) {
+          uint8_t bytes[4] = {0, 0, 0, 0};
+          std::memcpy(bytes, src + (c0 + j) * k + 4 * g, static_cast<size_t>(depth));
+          dst[j] = Word(bytes[0], bytes[1], bytes[2], bytes[3]);
+        }
+      }
+      for (int64_t j = cols; j < kPanel; ++j) dst[j] = 0;
+    }
+  }
+}
+
+// sum_k B[k, n] per column, modulo 2^32 like the accumulators it is subtracted from (the
+// difference is exact whenever the true result fits int32).
+void ColumnSums(const int8_t* b, int64_t k, int64_t n, Int8WeightLayout layout, int32_t* sums) {
+  std::vector<uint32_t> acc(static_cast<size_t>(n), 0);
+  if (layout == Int8WeightLayout::kKxN) {
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const int8_t* row = b + kk * n;
+      for (int64_t j = 0; j < n; ++j) acc[j] += static_cast<uint32_t>(static_cast<int32_t>(row[j]));
+    }
+  } else {
+    for (int64_t j = 0; j < n; ++j) {
+      const int8_t* col = b + j * k;
+      uint32_t sum = 0;
+      for (int64_t kk = 0; kk < k; ++kk) sum += static_cast<uint32_t>(static_cast<int32_t>(col[kk]));
+      acc[j] = sum;
+    }
+  }
+  for (int64_t j = 0; j < n; ++j) sums[j] = static_cast<int32_t>(acc[j]);
+}
+
+}  // namespace
+
 Status PackInt8Weights(const int8_t* b, int64_t k, int64_t n, Int8WeightLayout layout,
                        const float* scales, PackedInt8Weights* out,
                        const int32_t* zero_points) {
@@ -245,48 +304,48 @@ Status PackInt8Weights(const int8_t* b, int64_t k, int64_t n, Int8WeightLayout l
   if (layout != Int8WeightLayout::kKxN && layout != Int8WeightLayout::kNxK) {
     return InvalidArgument("pack int8 weights: unknown layout");
   }
-  PackedInt8Weights w;
-  w.k_ = k;
-  w.n_ = n;
-  const int64_t groups = w.k_groups(), panels = w.panels();
+  const int64_t groups = (k + 3) / 4, panels = (n + kPanel - 1) / kPanel;
   if (!FitsInMemory(panels * groups, PackedInt8Weights::kGroupBytes, 1)) {
     return InvalidArgument("pack int8 weights: packed size overflows");
   }
-  const size_t bytes = static_cast<size_t>(panels * groups * PackedInt8Weights::kGroupBytes);
-  w.packed_.reset(static_cast<int8_t*>(std::aligned_alloc(64, bytes)));
-  if (!w.packed_) return Status(StatusCode::RESOURCE_EXHAUSTED, "pack int8 weights: out of memory");
-  std::memset(w.packed_.get(), 0, bytes);  // padding columns and k bytes stay 0
-  w.column_sums_.assign(static_cast<size_t>(panels * kPanel), 0);
-  if (scales) {
-    w.scales_.assign(static_cast<size_t>(panels * kPanel), 0.0f);
-    std::copy(scales, scales + n, w.scales_.begin());
-  }
-  if (zero_points && std::any_of(zero_points, zero_points + n, [](int32_t z) { return z != 0; })) {
+  const bool has_zero_points =
+      zero_points && std::any_of(zero_points, zero_points + n, [](int32_t z) { return z != 0; });
+  if (has_zero_points) {
     for (int64_t j = 0; j < n; ++j) {
       if (zero_points[j] < -128 || zero_points[j] > 127) {
         return InvalidArgument("pack int8 weights: zero point " + std::to_string(zero_points[j]) +
                                " of column " + std::to_string(j) + " is outside the int8 range");
       }
     }
-    w.zero_points_.assign(static_cast<size_t>(panels * kPanel), 0);
+  }
+  // *out's buffers are reused when large enough, so re-packing per run (QuantizedMatMul's
+  // activation operand) allocates nothing after warm-up.
+  PackedInt8Weights& w = *out;
+  const size_t bytes = static_cast<size_t>(panels * groups * PackedInt8Weights::kGroupBytes);
+  if (!w.packed_ || w.capacity_ < bytes) {  // a moved-from object keeps a stale capacity_
+    w.packed_.reset(static_cast<int8_t*>(std::aligned_alloc(64, bytes)));
+    w.capacity_ = w.packed_ ? bytes : 0;
+    if (!w.packed_) {
+      w.k_ = w.n_ = 0;
+      return Status(StatusCode::RESOURCE_EXHAUSTED, "pack int8 weights: out of memory");
+    }
+  }
+  w.k_ = k;
+  w.n_ = n;
+  const size_t padded = static_cast<size_t>(panels * kPanel);
+  PackPanels(b, k, n, layout, w.packed_.get());
+  w.column_sums_.assign(padded, 0);
+  ColumnSums(b, k, n, layout, w.column_sums_.data());
+  w.scales_.clear();
+  if (scales) {
+    w.scales_.assign(padded, 0.0f);
+    std::copy(scales, scales + n, w.scales_.begin());
+  }
+  w.zero_points_.clear();
+  if (has_zero_points) {
+    w.zero_points_.assign(padded, 0);
     std::copy(zero_points, zero_points + n, w.zero_points_.begin());
   }
-  const int64_t row_stride = layout == Int8WeightLayout::kKxN ? n : 1;  // step in k
-  const int64_t col_stride = layout == Int8WeightLayout::kKxN ? 1 : k;  // step in n
-  for (int64_t col = 0; col < n; ++col) {
-    int8_t* panel = w.packed_.get() + (col / kPanel) * groups * PackedInt8Weights::kGroupBytes;
-    const int64_t j = col % kPanel;
-    // Modulo 2^32, like the accumulators it is subtracted from: the difference is exact
-    // whenever the true result fits int32.
-    uint32_t sum = 0;
-    for (int64_t kk = 0; kk < k; ++kk) {
-      const int8_t v = b[kk * row_stride + col * col_stride];
-      panel[(kk / 4) * PackedInt8Weights::kGroupBytes + j * 4 + kk % 4] = v;
-      sum += static_cast<uint32_t>(static_cast<int32_t>(v));
-    }
-    w.column_sums_[static_cast<size_t>(col)] = static_cast<int32_t>(sum);
-  }
-  *out = std::move(w);
   return Status::Ok();
 }
 

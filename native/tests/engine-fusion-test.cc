@@ -287,9 +287,11 @@ TEST(SharedQdqActivationFeedsEveryQuantizedLinear) {
 }
 
 // Attention's activation x activation MatMul with Q/DQ on both inputs (one uint8, one int8 with
-// no zero point input): each pair becomes one FakeQuantize and the MatMul stays float; results
-// are bit-identical. `xq` is also a graph output, so its QuantizeLinear stays.
-TEST(ActivationQdqPairsBecomeFakeQuantize) {
+// no zero point input): each pair becomes a FakeQuantize, and the MatMul of two FakeQuantizes a
+// QuantizedMatMul (exact int32 products: equal to the float path up to its rounding, ~1 ulp of
+// the sums here). `a` is also a graph output, so its FakeQuantize stays for it; `xq` is one too,
+// so its QuantizeLinear stays.
+TEST(ActivationQdqPairsBecomeFakeQuantizeAndQuantizedMatMul) {
   GraphBuilder b;
   b.Input("x", {-1, 3, 4});
   b.Scalar("sa", 0.05f);
@@ -303,15 +305,57 @@ TEST(ActivationQdqPairsBecomeFakeQuantize) {
   b.Op("MatMul", {"a", "bt"}, {"y"});
   b.Output("y");
   b.Output("xq");
+  b.Output("a");
   Rng rng(12);
   std::vector<float> x = rng.Vector(2 * 3 * 4, 8.0f);
   x[0] = 0.0625f;  // a tie for scale 0.125 (rounds to even)
   x[1] = 1000.0f;  // saturates
   std::string plan;
-  EXPECT_EQ(AllOutputsFusedVsPlain(b.graph, x, {2, 3, 4}, &plan), 0.0f);
-  EXPECT_TRUE(Contains(plan, "FakeQuantize[uint8]") && Contains(plan, "FakeQuantize[int8]"));
+  EXPECT_TRUE(AllOutputsFusedVsPlain(b.graph, x, {2, 3, 4}, &plan) < 1e-4f);
+  EXPECT_TRUE(Contains(plan, "FakeQuantize[uint8]") && !Contains(plan, "FakeQuantize[int8]"));
+  EXPECT_TRUE(Contains(plan, "QuantizedMatMul[a:uint8 b:int8 alpha=1.000000]"));
   EXPECT_EQ(Count(plan, "QuantizeLinear["), size_t{1});  // the one feeding the output xq
-  EXPECT_TRUE(!Contains(plan, "DequantizeLinear") && Contains(plan, "MatMul"));
+  EXPECT_TRUE(!Contains(plan, "DequantizeLinear") && !Contains(plan, "MatMul '"));
+}
+
+// Q.K^T / c and c * (P.V): the scalar becomes the QuantizedMatMul's alpha; batched operands with
+// broadcasts the strided batch cannot express ([2,1,..] x [1,2,..]) take the reference path.
+TEST(QuantizedMatMulAbsorbsTheAttentionScale) {
+  for (const char* tail : {"Div", "Mul"}) {
+    for (bool broadcast : {false, true}) {
+      GraphBuilder b;
+      b.Input("x", {-1, broadcast ? 1 : 2, 3, 4});
+      b.Input("w", {broadcast ? 1 : -1, 2, 4, 5});
+      b.Scalar("s", 0.04f);
+      b.Typed("z", DType::kUint8, {}, std::vector<uint8_t>{128});
+      b.Scalar("c", 8.0f);
+      for (const char* v : {"x", "w"}) {
+        const std::string n(v);
+        b.Op("QuantizeLinear", {n, "s", "z"}, {n + "q"});
+        b.Op("DequantizeLinear", {n + "q", "s", "z"}, {n + "d"});
+      }
+      b.Op("MatMul", {"xd", "wd"}, {"p"});
+      if (std::string(tail) == "Div") b.Op("Div", {"p", "c"}, {"y"});
+      else b.Op("Mul", {"c", "p"}, {"y"});
+      b.Output("y");
+      Rng rng(broadcast ? 5 : 6);
+      const int64_t rows = 2;
+      const std::vector<float> x = rng.Vector(rows * (broadcast ? 1 : 2) * 12, 4.0f);
+      const std::vector<float> w = rng.Vector((broadcast ? 1 : rows) * 2 * 20, 4.0f);
+      std::vector<OwnedTensor> plain, fused;
+      std::unique_ptr<Engine> engine;
+      const std::vector<TensorView> inputs{FloatView(x, {rows, broadcast ? 1 : 2, 3, 4}),
+                                           FloatView(w, {broadcast ? 1 : rows, 2, 4, 5})};
+      ASSERT_TRUE(LoadAndRun(b.graph, false, inputs, &plain).ok());
+      ASSERT_TRUE(LoadAndRun(b.graph, true, inputs, &fused, &engine).ok());
+      const std::string plan = engine->Describe();
+      const float alpha = std::string(tail) == "Div" ? 0.125f : 8.0f;
+      EXPECT_TRUE(Contains(plan, "QuantizedMatMul[a:uint8 b:uint8 alpha=" + std::to_string(alpha) + "]"));
+      EXPECT_TRUE(!Contains(plan, "Div") && !Contains(plan, "Mul '"));
+      ASSERT_TRUE(plain.size() == 1 && fused.size() == 1 && plain[0].shape == fused[0].shape);
+      EXPECT_TRUE(NearFloats(AsFloats(fused[0]), AsFloats(plain[0]), 1e-5f));
+    }
+  }
 }
 
 TEST(UnfusedWeightDequantizeIsFolded) {

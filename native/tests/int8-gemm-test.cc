@@ -307,6 +307,33 @@ TEST(RowQuantizerMatchesFormulaOnEveryVariant) {
   }
 }
 
+// Packing into an object that already holds weights reuses its buffer and must leave exactly
+// what a fresh pack does (padding, sums, scales; no stale zero points).
+TEST(RepackingIntoAUsedObjectEqualsAFreshPack) {
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> sbyte(-128, 127);
+  auto bytes = [&](size_t n) {
+    std::vector<int8_t> v(n);
+    for (auto& x : v) x = static_cast<int8_t>(sbyte(rng));
+    return v;
+  };
+  const std::vector<int8_t> big = bytes(37 * 130), small = bytes(5 * 3);
+  const std::vector<float> big_scales(130, 0.5f), small_scales{0.25f, 0.125f, 2.0f};
+  const std::vector<int32_t> zps(130, -3);
+  for (Int8WeightLayout layout : {Int8WeightLayout::kKxN, Int8WeightLayout::kNxK}) {
+    PackedInt8Weights reused, fresh;
+    ASSERT_TRUE(sluice::PackInt8Weights(big.data(), 37, 130, layout, big_scales.data(), &reused,
+                                        zps.data()).ok());
+    ASSERT_TRUE(sluice::PackInt8Weights(small.data(), 5, 3, layout, small_scales.data(), &reused).ok());
+    ASSERT_TRUE(sluice::PackInt8Weights(small.data(), 5, 3, layout, small_scales.data(), &fresh).ok());
+    EXPECT_TRUE(reused.k() == 5 && reused.n() == 3 && reused.zero_points().empty());
+    const size_t packed = static_cast<size_t>(fresh.panels() * fresh.k_groups() * PackedInt8Weights::kGroupBytes);
+    EXPECT_EQ(std::memcmp(reused.data(), fresh.data(), packed), 0);
+    EXPECT_EQ(std::memcmp(reused.column_sums(), fresh.column_sums(), 64 * sizeof(int32_t)), 0);
+    EXPECT_TRUE(reused.scales() == fresh.scales());
+  }
+}
+
 TEST(BadArgumentsAreInvalidArgument) {
   std::mt19937 rng(5);
   Problem p(rng, 4, 8, 8, false, false, Int8WeightLayout::kKxN);

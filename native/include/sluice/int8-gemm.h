@@ -91,6 +91,7 @@ class PackedInt8Weights {
   };
   int64_t k_ = 0;
   int64_t n_ = 0;
+  size_t capacity_ = 0;  // bytes allocated at packed_ (reused by a later pack that fits)
   std::unique_ptr<int8_t[], FreeAligned> packed_;
   std::vector<int32_t> column_sums_;
   std::vector<float> scales_;
@@ -99,7 +100,8 @@ class PackedInt8Weights {
 
 // Packs B (K x N or N x K per `layout`, dense) with its per-column scales (N floats; null when
 // only kInt32 output will be asked for) and zero points (N values in [-128, 127]; null or all
-// zero = symmetric). Replaces *out. K and N must be in [1, 2^31).
+// zero = symmetric). Replaces *out, reusing its buffers when they are large enough. K and N
+// must be in [1, 2^31).
 Status PackInt8Weights(const int8_t* b, int64_t k, int64_t n, Int8WeightLayout layout,
                        const float* scales, PackedInt8Weights* out,
                        const int32_t* zero_points = nullptr);
