@@ -4,7 +4,9 @@
 // (QuantizeLinearFixed) against the reference on every kernel variant.
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "sluice/int8-gemm.h"
@@ -344,6 +346,55 @@ TEST(FixedQuantizerMatchesReferenceOnEveryVariant) {
   EXPECT_TRUE(IsInvalid(sluice::QuantizeLinearFixed(&x0, 1, 0.0f, 0, false, &y)));
   EXPECT_TRUE(IsInvalid(sluice::QuantizeLinearFixed(&x0, 1, 1.0f, 128, true, &y)));
   EXPECT_TRUE(IsInvalid(sluice::QuantizeLinearFixed(nullptr, 1, 1.0f, 0, false, &y)));
+}
+
+// The fast kernels may divide by the scale without a division instruction; they must still
+// round every quotient exactly as x / scale does. Awkward scales (non-powers of two, huge, tiny,
+// subnormal) and inputs on both sides of every tie (n + 0.5) * scale, plus random ones.
+TEST(FixedQuantizerRoundsLikeDivisionForAnyScale) {
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::uniform_real_distribution<float> exponent(-30.0f, 30.0f);
+  std::vector<float> scales = {1.0f / 3, 0.1f, 0.0371f, 7.3e-3f, 123.45f, 2.9e-5f, 1e-20f,
+                               1e20f, 3e-39f, -0.2f, 0x1p-100f, 0x1p100f, 0x1.fffffep-1f};
+  for (int i = 0; i < 40; ++i) scales.push_back(std::pow(10.0f, exponent(rng) / 10) * (1 + unit(rng)));
+  for (float scale : scales) {
+    std::vector<float> x;
+    for (int n = -300; n <= 300; ++n) {
+      const float tie = (static_cast<float>(n) + 0.5f) * scale;
+      x.push_back(tie);
+      x.push_back(std::nextafter(tie, 0.0f));
+      x.push_back(std::nextafter(tie, INFINITY));
+      x.push_back(std::nextafter(tie, -INFINITY));
+    }
+    for (int i = 0; i < 2000; ++i) x.push_back(unit(rng) * 140.0f * scale);
+    x.push_back(std::numeric_limits<float>::max());
+    x.push_back(-std::numeric_limits<float>::max());
+    const int64_t n = static_cast<int64_t>(x.size());
+    for (DType type : {DType::kUint8, DType::kInt8}) {
+      const bool is_signed = type == DType::kInt8;
+      const int32_t zp = is_signed ? 0 : 128;
+      const uint8_t zp_byte = static_cast<uint8_t>(zp);
+      std::vector<uint8_t> want(x.size());
+      ASSERT_TRUE(k::QuantizeLinear(x.data(), {n}, &scale, &zp_byte, 1, 0, type, want.data()).ok());
+      for (auto kernel : {sluice::Int8GemmKernel::kGeneric, sluice::Int8GemmKernel::kAvx2,
+                          sluice::Int8GemmKernel::kAvx512Vnni}) {
+        if (!sluice::Int8GemmKernelSupported(kernel)) continue;
+        std::vector<uint8_t> got(x.size(), 0xAA);
+        ASSERT_TRUE(sluice::QuantizeLinearFixed(x.data(), n, scale, zp, is_signed, got.data(),
+                                                nullptr, kernel)
+                        .ok());
+        size_t bad = 0;
+        for (size_t i = 0; i < x.size(); ++i) {
+          if (got[i] != want[i] && bad++ < 3) {
+            std::printf("  %s scale %.9g x %.9g: got %d want %d\n", sluice::Int8GemmKernelName(kernel),
+                        scale, x[i], got[i], want[i]);
+          }
+        }
+        EXPECT_EQ(bad, size_t{0});
+      }
+    }
+  }
 }
 
 }  // namespace
