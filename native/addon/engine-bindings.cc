@@ -90,6 +90,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         {
             InstanceAccessor<&EngineWrap::Inputs>("inputs", napi_enumerable),
             InstanceAccessor<&EngineWrap::Outputs>("outputs", napi_enumerable),
+            InstanceAccessor<&EngineWrap::RowChunk>("rowChunk", napi_enumerable),
             InstanceMethod<&EngineWrap::Describe>("describe", napi_enumerable),
             InstanceMethod<&EngineWrap::Run>("run", napi_enumerable),
             InstanceMethod<&EngineWrap::Time>("time", napi_enumerable),
@@ -119,6 +120,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
   Napi::Value Outputs(const Napi::CallbackInfo& info) {
     return Guarded(info.Env(), [&]() -> Napi::Value { return ValueInfosToJs(info.Env(), Checked(info).outputs()); });
+  }
+  Napi::Value RowChunk(const Napi::CallbackInfo& info) {
+    return Guarded(info.Env(), [&]() -> Napi::Value {
+      return Napi::Number::New(info.Env(), static_cast<double>(Checked(info).row_chunk()));
+    });
   }
   Napi::Value Describe(const Napi::CallbackInfo& info) {
     return Guarded(info.Env(), [&]() -> Napi::Value { return Napi::String::New(info.Env(), Checked(info).Describe()); });

@@ -1,5 +1,6 @@
 #include "engine-chunk.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "engine-plan.h"
@@ -85,13 +86,15 @@ bool RowSeparable(const Model& model, std::vector<bool>* batched) {
 size_t ChunkRows(const Model& model, size_t arena_budget_bytes) {
   std::vector<bool> batched;
   if (arena_budget_bytes == 0 || !RowSeparable(model, &batched)) return 0;
+  // Arena growth per row, from plans far enough apart that 64-byte alignment does not hide it.
+  constexpr int64_t kSizeA = 64, kSizeB = 128;
   Plan a, b;
-  if (!BuildPlan(model, ProbeShapes(model, kProbeA), &a).ok() ||
-      !BuildPlan(model, ProbeShapes(model, kProbeB), &b).ok() || b.arena_bytes <= a.arena_bytes) {
+  if (!BuildPlan(model, ProbeShapes(model, kSizeA), &a).ok() ||
+      !BuildPlan(model, ProbeShapes(model, kSizeB), &b).ok() || b.arena_bytes <= a.arena_bytes) {
     return 0;  // nothing grows with the batch: chunks would gain nothing
   }
-  const size_t per_row = b.arena_bytes - a.arena_bytes;
-  const size_t fixed = a.arena_bytes > kProbeA * per_row ? a.arena_bytes - kProbeA * per_row : 0;
+  const size_t per_row = std::max<size_t>(1, (b.arena_bytes - a.arena_bytes) / (kSizeB - kSizeA));
+  const size_t fixed = a.arena_bytes > kSizeA * per_row ? a.arena_bytes - kSizeA * per_row : 0;
   if (fixed >= arena_budget_bytes) return 1;
   return std::max<size_t>(1, (arena_budget_bytes - fixed) / per_row);
 }

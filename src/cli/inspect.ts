@@ -48,6 +48,9 @@ export async function inspect(argv: string[]): Promise<void> {
     try {
       const engine = await native().loadEngine(candidate.graph, { threads: 1 });
       out.push('native plan:', ...engine.describe().trimEnd().split('\n').map((l) => `  ${l}`));
+      out.push(engine.rowChunk > 0
+        ? `row chunks: a batch of more than ${engine.rowChunk} rows runs in chunks of at most ${engine.rowChunk}`
+        : 'row chunks: none (a batch always runs whole)');
       await engine.close();
     } catch (e) {
       out.push(`native plan: the engine refused the model: ${fromNativeError(e).message}`);

@@ -253,6 +253,11 @@ export interface NativeEngine {
   /** Graph inputs (initializers excluded) and outputs, in graph order; inferred output dims. */
   readonly inputs: readonly NativeValueInfo[];
   readonly outputs: readonly NativeValueInfo[];
+  /**
+   * Rows per chunk when a larger batch runs as consecutive row chunks that fit the caches; 0 when
+   * this model always runs a batch whole (its rows are not independent, or nothing grows).
+   */
+  readonly rowChunk: number;
   /** The optimized plan, one line per step (fused ops named), for `sluice inspect`. */
   describe(): string;
   /**

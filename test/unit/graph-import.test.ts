@@ -86,6 +86,7 @@ describe('sluice inspect', () => {
     assert.match(r.stdout, /input {2}x: FP32 \[\?, 3\]/);
     assert.match(r.stdout, /backend \(auto\): native/);
     assert.match(r.stdout, /FusedLinear\[act=LeakyRelu/);
+    assert.match(r.stdout, /row chunks: a batch of more than \d+ rows runs in chunks/);
   });
 
   test('an unsupported op: backend onnxruntime with the reason', () => {

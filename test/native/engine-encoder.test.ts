@@ -1,0 +1,60 @@
+/**
+ * A QDQ transformer encoder layer (the bench's encoder-s32 INT8 model, as `sluice quantize`
+ * writes it) through the whole native path: its attention products fuse into QuantizedMatMul,
+ * a batch larger than the engine's row chunk runs in chunks, and the result stays within
+ * quantization error of ONNX Runtime on the same QDQ model while every row is exactly what it
+ * is when run alone (the int8 path is exact integer arithmetic, so chunking and batching change
+ * no bit).
+ */
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { buildModelPair, ENGINE_MODELS } from '../../bench/engine/engine-models';
+import { native } from '../../src/native';
+import { importOnnxGraph } from '../../src/onnx/graph-import';
+
+const floats = (t: { data: Uint8Array }): Float32Array =>
+  new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4);
+
+test('QDQ encoder: int8 attention, row chunks, ONNX Runtime agreement, batch invariance', async () => {
+  const spec = ENGINE_MODELS['encoder-s32'];
+  const [, int8] = await buildModelPair(spec);
+  const engine = await native().loadEngine(importOnnxGraph(int8.bytes, 'encoder-s32').graph, { threads: 2 });
+  const session = await ort.InferenceSession.create(int8.bytes, { logSeverityLevel: 3 });
+  try {
+    const plan = engine.describe();
+    assert.equal(plan.match(/QuantizedMatMul\[/g)?.length, 2, plan);
+    assert.doesNotMatch(plan, /FakeQuantize|Div '|MatMul '/);
+    const rows = 40;
+    assert.ok(engine.rowChunk > 0 && engine.rowChunk < rows, `row chunk ${engine.rowChunk}`);
+
+    const perRow = spec.rowShape.reduce((a, b) => a * b, 1);
+    const x = spec.sample(rows, 5);
+    const shape = [rows, ...spec.rowShape];
+    const [out] = await engine.run([{ dtype: 1, shape, data: x }]);
+    assert.ok(out !== undefined);
+    assert.deepEqual(out.shape, shape);
+    const y = floats(out);
+
+    const ref = (await session.run({ [spec.inputName]: new ort.Tensor('float32', x, shape) }))[session.outputNames[0] ?? ''];
+    assert.ok(ref !== undefined);
+    const want = ref.data as Float32Array;
+    let diff = 0, scale = 0;
+    for (let i = 0; i < want.length; i++) {
+      diff = Math.max(diff, Math.abs((y[i] ?? NaN) - (want[i] ?? NaN)));
+      scale = Math.max(scale, Math.abs(want[i] ?? 0));
+    }
+    // Rounding differences flip a few activations by one quantization step: a small fraction of
+    // the output range, never a different result.
+    assert.ok(diff <= 0.02 * scale, `max |native - ORT| ${diff} vs output range ${scale}`);
+
+    for (const r of [0, 17, rows - 1]) {
+      const [alone] = await engine.run([{ dtype: 1, shape: [1, ...spec.rowShape], data: x.subarray(r * perRow, (r + 1) * perRow) }]);
+      assert.ok(alone !== undefined);
+      assert.deepEqual(floats(alone), y.subarray(r * perRow, (r + 1) * perRow), `row ${r}`);
+    }
+  } finally {
+    await session.release();
+    await engine.close();
+  }
+});
