@@ -134,6 +134,7 @@ void RunFusionPasses(Graph* graph, const ValueTypes& types, const EngineOptions&
   FuseQuantizedMatMul(graph, types);
   FuseLinear(graph, types);
   RemoveDeadNodes(graph);
+  FuseQuantizedChains(graph, types);  // last: it reads the other passes' fused layers
 }
 
 }  // namespace sluice::engine

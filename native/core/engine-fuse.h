@@ -104,6 +104,9 @@ int FuseFakeQuantize(Graph* graph, const ValueTypes& types);
 // MatMul(FakeQuantize(a), FakeQuantize(b)) [-> Div / Mul by a constant scalar]  =>
 // QuantizedMatMul: the attention products on the INT8 GEMM, exact in int32.
 int FuseQuantizedMatMul(Graph* graph, const ValueTypes& types);
+// QuantizedLinear / DynamicQuantizedLinear whose float output only feeds a static
+// QuantizedLinear  =>  the producer writes that layer's quantized X itself (y_scale / y_zp).
+int FuseQuantizedChains(Graph* graph, const ValueTypes& types);
 // MatMul(x, W const) [+ Add bias] [+ activation], Gemm(x, W const, C) [+ activation]
 //   =>  FusedLinear.
 int FuseLinear(Graph* graph, const ValueTypes& types);

@@ -106,6 +106,46 @@ size_t PreparedWeightsS8::ScratchBytes(int64_t m) const {
                    static_cast<size_t>(n_) * sizeof(float) + static_cast<size_t>(m));
 }
 
+namespace {
+
+Int8GemmInput GemmInput(const QuantizedRows& a, int64_t k) {
+  Int8GemmInput in;
+  in.data = a.data;
+  in.is_signed = a.type == DType::kInt8;
+  in.m = a.m;
+  in.k = k;
+  in.lda = k;
+  in.quantization = a.per_row ? Int8Quantization::kPerRow : Int8Quantization::kPerTensor;
+  in.scale = a.scale;
+  in.zero_point = a.zero_point;
+  return in;
+}
+
+}  // namespace
+
+// The kernel's float epilogue is act(v * a_scale * w_scale[n] + bias) with act none/Relu.
+bool PreparedWeightsS8::FusesEpilogue(const Epilogue& e) const {
+  return fast() && e.alpha == 1.0f && e.beta == 1.0f &&
+         (e.act == UnaryFn::kIdentity || e.act == UnaryFn::kRelu);
+}
+
+Status PreparedWeightsS8::RunQuantized(const QuantizedRows& a, const Epilogue& e, float y_scale,
+                                       DType y_type, int32_t y_zp, void* out,
+                                       ThreadPool* pool) const {
+  if (!FusesEpilogue(e)) return Internal("quantized output needs the kernel's own epilogue");
+  if (a.m == 0) return Status::Ok();
+  Int8GemmOutput c;
+  c.type = y_type == DType::kInt8 ? Int8GemmOutputType::kInt8 : Int8GemmOutputType::kUint8;
+  c.data = out;
+  c.n = n_;
+  c.ldc = n_;
+  c.bias = e.bias;
+  c.activation = e.act == UnaryFn::kRelu ? Int8GemmActivation::kRelu : Int8GemmActivation::kNone;
+  c.scale = y_scale;
+  c.zero_point = y_zp;
+  return Int8Gemm(GemmInput(a, k_), packed_, c, pool);
+}
+
 Status PreparedWeightsS8::Run(const QuantizedRows& a, const Epilogue& e, void* scratch,
                               float* out, ThreadPool* pool) const {
   const int64_t m = a.m;
@@ -114,22 +154,11 @@ Status PreparedWeightsS8::Run(const QuantizedRows& a, const Epilogue& e, void* s
   int32_t* acc = static_cast<int32_t*>(scratch);
   float* col_scale = reinterpret_cast<float*>(acc + m * n_);
   if (fast()) {
-    Int8GemmInput in;
-    in.data = a.data;
-    in.is_signed = a.type == DType::kInt8;
-    in.m = m;
-    in.k = k_;
-    in.lda = k_;
-    in.quantization = a.per_row ? Int8Quantization::kPerRow : Int8Quantization::kPerTensor;
-    in.scale = a.scale;
-    in.zero_point = a.zero_point;
-    // The kernel's float epilogue is act(v * a_scale * w_scale[n] + bias) with act none/Relu.
-    const bool kernel_epilogue = e.alpha == 1.0f && e.beta == 1.0f &&
-                                 (e.act == UnaryFn::kIdentity || e.act == UnaryFn::kRelu);
+    const Int8GemmInput in = GemmInput(a, k_);
     Int8GemmOutput c;
     c.n = n_;
     c.ldc = n_;
-    if (kernel_epilogue) {
+    if (FusesEpilogue(e)) {
       c.type = Int8GemmOutputType::kFloat;
       c.data = out;
       c.bias = e.bias;

@@ -68,6 +68,13 @@ class PreparedWeightsS8 {
   size_t ScratchBytes(int64_t m) const;
   Status Run(const QuantizedRows& a, const Epilogue& epilogue, void* scratch, float* out,
              ThreadPool* pool) const;
+  // Whether the fast kernel applies `epilogue` in its own store (alpha = beta = 1, activation
+  // none or Relu): then RunQuantized can write quantized output directly.
+  bool FusesEpilogue(const Epilogue& epilogue) const;
+  // Run's float result f quantized in the kernel's store as QuantizeLinear(f, y_scale, y_zp)
+  // into `y_type` (uint8 / int8) bytes. Requires FusesEpilogue(epilogue).
+  Status RunQuantized(const QuantizedRows& a, const Epilogue& epilogue, float y_scale,
+                      DType y_type, int32_t y_zp, void* out, ThreadPool* pool) const;
 
   int64_t k() const { return k_; }
   int64_t n() const { return n_; }

@@ -145,11 +145,15 @@ Status DynamicQuantizeTensor(const float* x, int64_t count, uint8_t* xq, float* 
 // (optional constant of W's dtype, 1 or N values); 6 bias (optional constant float, N values).
 // DynamicQuantizedLinear (the dynamic modes): 0 X, then W, w_scale, w_zero_point, bias as
 // above at 1..4; X is quantized to uint8 on every run, as ONNX DynamicQuantizeLinear does.
-// Attributes as FusedLinear. Output [..., N] float.
+// Both may end with y_scale, y_zero_point (constant scalars; engine-fuse-qdq-chain.cc): the
+// output is then QuantizeLinear(Y, y_scale, y_zero_point) in y_zero_point's type, what the
+// next QuantizedLinear reads as an already quantized X (static mode, X of x_zero_point's
+// type). Attributes as FusedLinear. Output [..., N] float, or uint8 / int8 when quantized.
 class QuantizedLinear final : public Op {
  public:
   QuantizedLinear(XQuant mode, bool trans_b, Epilogue epilogue)
-      : mode_(mode), w_(mode == XQuant::kStatic ? 3 : 1), trans_b_(trans_b), epilogue_(epilogue) {}
+      : mode_(mode), w_(mode == XQuant::kStatic ? 3 : 1), y_(w_ + 4), trans_b_(trans_b),
+        epilogue_(epilogue) {}
 
   // Rows of X give rows of Y, except that a per-tensor dynamic scale spans every row.
   bool RowWise(const std::vector<TensorRef>&, const std::vector<bool>&) const override {
@@ -157,12 +161,27 @@ class QuantizedLinear final : public Op {
   }
 
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
-    RETURN_IF_ERROR(RequireDType(in[0], "X", {DType::kFloat}));
     if (mode_ == XQuant::kStatic) {
       RETURN_IF_ERROR(RequireDType(in[1], "x_scale", {DType::kFloat}));
       RETURN_IF_ERROR(RequireDType(in[2], "x_zero_point", {DType::kUint8, DType::kInt8}));
       if (NumElements(*in[1].shape) != 1 || NumElements(*in[2].shape) != 1)
         return InvalidArgument("x_scale and x_zero_point must be per tensor");
+      if (in[0].dtype != DType::kFloat && in[0].dtype != in[2].dtype)
+        return InvalidArgument("a quantized X must have x_zero_point's type");
+    } else {
+      RETURN_IF_ERROR(RequireDType(in[0], "X", {DType::kFloat}));
+    }
+    DType y_type = DType::kFloat;
+    if (Present(in, y_)) {
+      RETURN_IF_ERROR(RequireDType(in[y_], "y_scale", {DType::kFloat}));
+      if (NumElements(*in[y_].shape) != 1) return InvalidArgument("y_scale must be per tensor");
+      y_type = DType::kUint8;
+      if (Present(in, y_ + 1)) {
+        RETURN_IF_ERROR(RequireDType(in[y_ + 1], "y_zero_point", {DType::kUint8, DType::kInt8}));
+        if (NumElements(*in[y_ + 1].shape) != 1)
+          return InvalidArgument("y_zero_point must be per tensor");
+        y_type = in[y_ + 1].dtype;
+      }
     }
     RETURN_IF_ERROR(RequireDType(in[w_], "W", {DType::kUint8, DType::kInt8}));
     RETURN_IF_ERROR(RequireDType(in[w_ + 1], "w_scale", {DType::kFloat}));
@@ -184,7 +203,7 @@ class QuantizedLinear final : public Op {
     }
     Shape y = x;
     y.back() = n;
-    (*out)[0] = {DType::kFloat, std::move(y)};
+    (*out)[0] = {y_type, std::move(y)};
     return Status::Ok();
   }
 
@@ -217,14 +236,25 @@ class QuantizedLinear final : public Op {
       x_zp_ = x_type_ == DType::kInt8 ? *static_cast<const int8_t*>(in[2].data)
                                       : *static_cast<const uint8_t*>(in[2].data);
     }
+    if (Present(in, y_)) {
+      if (in[y_].data == nullptr || (Present(in, y_ + 1) && in[y_ + 1].data == nullptr))
+        return Unimplemented("quantized linear y_scale and y_zero_point must be constant");
+      y_scale_ = *static_cast<const float*>(in[y_].data);
+      if (!std::isfinite(y_scale_) || y_scale_ == 0.0f)
+        return InvalidArgument("y_scale must be finite and nonzero");
+      y_type_ = Present(in, y_ + 1) ? in[y_ + 1].dtype : DType::kUint8;
+      y_zp_ = Present(in, y_ + 1) ? ZeroPointAt(y_type_, in[y_ + 1].data, 0) : 0;
+      quantized_y_ = true;
+    }
     return Status::Ok();
   }
 
   // Scratch: X quantized (M x K bytes), the per-row scales and zero points (M of each), then
   // the GEMM's own scratch.
+  // A quantized output the kernel cannot write itself is computed as floats first (FloatBytes).
   size_t ScratchBytes(const std::vector<TensorRef>& in) const override {
     const int64_t m = NumElements(*in[0].shape) / weights_.k();
-    return QuantizedBytes(m) + RowParamBytes(m) + weights_.ScratchBytes(m);
+    return QuantizedBytes(m) + RowParamBytes(m) + weights_.ScratchBytes(m) + FloatBytes(in, m);
   }
 
   Status Run(const std::vector<TensorRef>& in, const std::vector<OutRef>& out,
@@ -232,12 +262,13 @@ class QuantizedLinear final : public Op {
     const int64_t k = weights_.k();
     const int64_t m = NumElements(*in[0].shape) / k;
     const float* x = static_cast<const float*>(in[0].data);
+    const bool quantized_x = in[0].dtype != DType::kFloat;
     uint8_t* xq = static_cast<uint8_t*>(env.scratch);
     float* row_scale = reinterpret_cast<float*>(xq + QuantizedBytes(m));
     int32_t* row_zp = reinterpret_cast<int32_t*>(row_scale + m);
     QuantizedRows a;
     a.type = x_type_;
-    a.data = xq;
+    a.data = quantized_x ? in[0].data : xq;
     a.m = m;
     a.scale = &x_scale_;
     a.zero_point = &x_zp_;
@@ -245,8 +276,10 @@ class QuantizedLinear final : public Op {
     int32_t zp = 0;
     switch (mode_) {
       case XQuant::kStatic:
-        RETURN_IF_ERROR(QuantizeLinearFixed(x, m * k, x_scale_, x_zp_, x_type_ == DType::kInt8,
-                                            xq, env.pool));
+        if (!quantized_x) {
+          RETURN_IF_ERROR(QuantizeLinearFixed(x, m * k, x_scale_, x_zp_,
+                                              x_type_ == DType::kInt8, xq, env.pool));
+        }
         break;
       case XQuant::kDynamicPerTensor:
         RETURN_IF_ERROR(DynamicQuantizeTensor(x, m * k, xq, &scale, &zp, env.pool));
@@ -262,8 +295,17 @@ class QuantizedLinear final : public Op {
     }
     Epilogue e = epilogue_;
     if (Present(in, w_ + 3)) e.bias = static_cast<const float*>(in[w_ + 3].data);
-    return weights_.Run(a, e, xq + QuantizedBytes(m) + RowParamBytes(m),
-                        static_cast<float*>(out[0].data), env.pool);
+    uint8_t* gemm_scratch = xq + QuantizedBytes(m) + RowParamBytes(m);
+    if (!Present(in, y_)) {
+      return weights_.Run(a, e, gemm_scratch, static_cast<float*>(out[0].data), env.pool);
+    }
+    if (weights_.FusesEpilogue(e)) {
+      return weights_.RunQuantized(a, e, y_scale_, y_type_, y_zp_, out[0].data, env.pool);
+    }
+    float* y = reinterpret_cast<float*>(gemm_scratch + weights_.ScratchBytes(m));
+    RETURN_IF_ERROR(weights_.Run(a, e, gemm_scratch, y, env.pool));
+    return QuantizeLinearFixed(y, m * weights_.n(), y_scale_, y_zp_, y_type_ == DType::kInt8,
+                               out[0].data, env.pool);
   }
 
   std::string Details() const override {
@@ -271,6 +313,7 @@ class QuantizedLinear final : public Op {
                     : mode_ == XQuant::kDynamicPerRow ? "per-row"
                                                       : "per-tensor";
     d += (weights_.fast() ? " int8-gemm" : " reference") + std::string(trans_b_ ? " transB" : "");
+    if (quantized_y_) d += std::string(" y:") + DTypeName(y_type_);
     if (epilogue_.alpha != 1.0f) d += " alpha=" + std::to_string(epilogue_.alpha);
     if (epilogue_.beta != 1.0f) d += " beta=" + std::to_string(epilogue_.beta);
     if (epilogue_.act != UnaryFn::kIdentity)
@@ -280,6 +323,11 @@ class QuantizedLinear final : public Op {
 
  private:
   size_t QuantizedBytes(int64_t m) const { return AlignUp(static_cast<size_t>(m * weights_.k())); }
+  size_t FloatBytes(const std::vector<TensorRef>& in, int64_t m) const {
+    return Present(in, y_) && !weights_.FusesEpilogue(epilogue_)
+               ? AlignUp(static_cast<size_t>(m * weights_.n()) * sizeof(float))
+               : 0;
+  }
   // Per-row scales and zero points; 0 for the per-tensor modes. A multiple of 64 bytes.
   size_t RowParamBytes(int64_t m) const {
     return mode_ == XQuant::kDynamicPerRow
@@ -289,6 +337,7 @@ class QuantizedLinear final : public Op {
 
   XQuant mode_;
   size_t w_;  // index of the W input (the weight inputs follow it)
+  size_t y_;  // index of the optional y_scale input (y_zero_point follows it)
   bool trans_b_;
   Epilogue epilogue_;  // bias pointer filled per run
   // Set by Prepare (the static mode's X parameters; the dynamic modes quantize X to uint8):
@@ -296,6 +345,11 @@ class QuantizedLinear final : public Op {
   float x_scale_ = 1.0f;
   DType x_type_ = DType::kUint8;
   int32_t x_zp_ = 0;
+  // The quantized output's parameters (Prepare), when y_scale is present.
+  bool quantized_y_ = false;
+  float y_scale_ = 1.0f;
+  DType y_type_ = DType::kUint8;
+  int32_t y_zp_ = 0;
 };
 
 }  // namespace

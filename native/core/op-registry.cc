@@ -57,8 +57,8 @@ constexpr OpEntry kOps[] = {
     // Fused ops, created only by the engine's own passes (inputs documented in op-linear.cc,
     // op-int8-linear.cc, op-int8-matmul.cc and op-quantize.cc).
     {kInternalDomain, "FusedLinear", CreateFusedLinearOp, 2, 3, 1, 1, 0},
-    {kInternalDomain, "QuantizedLinear", CreateQuantizedLinearOp, 5, 7, 1, 1, 0},
-    {kInternalDomain, "DynamicQuantizedLinear", CreateDynamicQuantizedLinearOp, 3, 5, 1, 1, 0},
+    {kInternalDomain, "QuantizedLinear", CreateQuantizedLinearOp, 5, 9, 1, 1, 0},
+    {kInternalDomain, "DynamicQuantizedLinear", CreateDynamicQuantizedLinearOp, 3, 7, 1, 1, 0},
     {kInternalDomain, "FakeQuantize", CreateFakeQuantizeOp, 2, 3, 1, 1, 0},
     // A, a_scale, [a_zero_point], B, b_scale, [b_zero_point]: zero points may be "", so only
     // two inputs count as required here; the op checks the rest (op-int8-matmul.cc).

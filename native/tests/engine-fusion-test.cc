@@ -239,6 +239,76 @@ size_t Count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
+// x -> [Q/DQ, MatMul W, + bias, act] x 3, each layer's activation quantized with its own scale
+// and type (uint8, int8, uint8); `act2` picks layer 2's activation (Relu: fused in the INT8
+// kernel's store; Sigmoid: not), `asymmetric2` gives layer 2 weight zero points (the reference
+// GEMM), `tap` makes layer 1's output also a graph output.
+Graph QdqChainGraph(const char* act2, bool asymmetric2, bool tap) {
+  Rng rng(21);
+  GraphBuilder b;
+  b.Input("x", {-1, 8});
+  const int64_t dims[] = {8, 6, 5, 4};
+  std::string h = "x";
+  for (int l = 0; l < 3; ++l) {
+    const std::string s = std::to_string(l);
+    const int64_t k = dims[l], n = dims[l + 1];
+    b.Scalar("xs" + s, 0.03f + 0.01f * static_cast<float>(l));
+    if (l == 1) {
+      b.Typed("xz" + s, DType::kInt8, {}, std::vector<int8_t>{-5});
+    } else {
+      b.Typed("xz" + s, DType::kUint8, {}, std::vector<uint8_t>{static_cast<uint8_t>(l == 0 ? 128 : 3)});
+    }
+    std::vector<int8_t> w(static_cast<size_t>(k * n));
+    for (int8_t& v : w) v = static_cast<int8_t>(rng.Next(127.0f));
+    b.Typed("w" + s, DType::kInt8, {k, n}, w);
+    std::vector<float> ws(static_cast<size_t>(n));
+    for (float& v : ws) v = 0.005f + std::fabs(rng.Next(0.01f));
+    b.Floats("ws" + s, {n}, ws);
+    std::vector<int8_t> wz(static_cast<size_t>(n), 0);
+    if (l == 1 && asymmetric2) wz[1] = 4;
+    b.Typed("wz" + s, DType::kInt8, {n}, wz);
+    b.Floats("b" + s, {n}, rng.Vector(static_cast<size_t>(n)));
+    b.Op("QuantizeLinear", {h, "xs" + s, "xz" + s}, {"q" + s});
+    b.Op("DequantizeLinear", {"q" + s, "xs" + s, "xz" + s}, {"d" + s});
+    b.Op("DequantizeLinear", {"w" + s, "ws" + s, "wz" + s}, {"wd" + s}, {AttrInt("axis", 1)});
+    b.Op("MatMul", {"d" + s, "wd" + s}, {"m" + s});
+    b.Op("Add", {"m" + s, "b" + s}, {"a" + s});
+    h = "a" + s;
+    if (l < 2) {
+      b.Op(l == 1 ? act2 : "Relu", {h}, {"h" + s});
+      h = "h" + s;
+    }
+  }
+  b.Op("Identity", {h}, {"y"});
+  b.Output("y");
+  if (tap) b.Output("h0");
+  return b.graph;
+}
+
+// Chained int8 layers hand each other quantized bytes (the same rounding of the same floats,
+// whether the INT8 kernel quantizes in its store or the layer does after it): the results match
+// the unfused graph up to the float rounding every QDQ fusion has (a flipped quantization step
+// would be ~1e-2 here).
+TEST(QuantizedLayersChainOnQuantizedBytes) {
+  Rng rng(22);
+  const std::vector<float> x = rng.Vector(7 * 8, 3.0f);
+  for (const char* act2 : {"Relu", "Sigmoid"}) {
+    for (bool asymmetric2 : {false, true}) {
+      std::string plan;
+      EXPECT_TRUE(AllOutputsFusedVsPlain(QdqChainGraph(act2, asymmetric2, false), x, {7, 8}, &plan) < 1e-5f);
+      EXPECT_EQ(Count(plan, "QuantizedLinear["), size_t{3});
+      EXPECT_TRUE(Contains(plan, "act=Relu y:int8]") || Contains(plan, "y:int8 act=Relu]"));
+      EXPECT_EQ(Count(plan, " y:int8"), size_t{1});
+      EXPECT_EQ(Count(plan, " y:uint8"), size_t{1});
+    }
+  }
+  // Layer 1's float output is also a graph output: it stays float, layer 2 still chains.
+  std::string plan;
+  EXPECT_TRUE(AllOutputsFusedVsPlain(QdqChainGraph("Relu", false, true), x, {7, 8}, &plan) < 1e-5f);
+  EXPECT_EQ(Count(plan, " y:int8"), size_t{0});
+  EXPECT_EQ(Count(plan, " y:uint8"), size_t{1});
+}
+
 // One DQ(Q(x)) read by three linear layers (the Q/K/V projections): each becomes its own
 // QuantizedLinear on x. With `extra_reader`, a Relu also reads the DQ, whose value must stay.
 Graph SharedQdqGraph(bool extra_reader) {
