@@ -55,15 +55,7 @@ bool Match(const GraphIndex& index, const Node& dq, Rewrite* rewrite) {
 }  // namespace
 
 int FuseFakeQuantize(Graph* graph, const ValueTypes& types) {
-  std::vector<Rewrite> rewrites;
-  {
-    const GraphIndex index(*graph, types);
-    for (const Node& node : graph->nodes) {
-      Rewrite r;
-      if (Match(index, node, &r)) rewrites.push_back(std::move(r));
-    }
-  }
-  const int fused = ApplyRewrites(graph, std::move(rewrites));
+  const int fused = RewriteMatches(graph, types, Match);
   RemoveDeadNodes(graph);  // the QuantizeLinear nodes whose only reader was fused
   return fused;
 }

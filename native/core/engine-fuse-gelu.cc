@@ -75,15 +75,10 @@ bool Match(const GraphIndex& index, const Node& erf, Rewrite* rewrite) {
 }  // namespace
 
 int FuseGelu(Graph* graph, const ValueTypes& types) {
-  std::vector<Rewrite> rewrites;
-  {
-    const GraphIndex index(*graph, types);
-    for (const Node& node : graph->nodes) {
-      Rewrite r;
-      if (IsOp(&node, "Erf") && Match(index, node, &r)) rewrites.push_back(std::move(r));
-    }
-  }  // each match is anchored on its own Erf node, so matches never overlap
-  return ApplyRewrites(graph, std::move(rewrites));
+  // Each match is anchored on its own Erf node, so matches never overlap.
+  return RewriteMatches(graph, types, [](const GraphIndex& index, const Node& node, Rewrite* r) {
+    return IsOp(&node, "Erf") && Match(index, node, r);
+  });
 }
 
 }  // namespace sluice::engine

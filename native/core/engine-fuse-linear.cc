@@ -124,15 +124,8 @@ bool Match(const GraphIndex& index, const Node& node, Rewrite* rewrite) {
 }  // namespace
 
 int FuseLinear(Graph* graph, const ValueTypes& types) {
-  std::vector<Rewrite> rewrites;
-  {
-    const GraphIndex index(*graph, types);
-    for (const Node& node : graph->nodes) {
-      Rewrite r;
-      if (Match(index, node, &r)) rewrites.push_back(std::move(r));
-    }
-  }  // anchored on one MatMul/Gemm each; the tail consumes only single-use outputs
-  return ApplyRewrites(graph, std::move(rewrites));
+  // Anchored on one MatMul/Gemm each; the tail consumes only single-use outputs.
+  return RewriteMatches(graph, types, Match);
 }
 
 }  // namespace sluice::engine

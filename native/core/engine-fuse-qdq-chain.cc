@@ -42,15 +42,7 @@ bool Match(const GraphIndex& index, const Node& consumer, Rewrite* rewrite) {
 }  // namespace
 
 int FuseQuantizedChains(Graph* graph, const ValueTypes& types) {
-  std::vector<Rewrite> rewrites;
-  {
-    const GraphIndex index(*graph, types);
-    for (const Node& node : graph->nodes) {
-      Rewrite r;
-      if (Match(index, node, &r)) rewrites.push_back(std::move(r));
-    }
-  }
-  return ApplyRewrites(graph, std::move(rewrites));
+  return RewriteMatches(graph, types, Match);
 }
 
 }  // namespace sluice::engine

@@ -68,15 +68,7 @@ bool Match(const GraphIndex& index, const Node& matmul, Rewrite* rewrite) {
 }  // namespace
 
 int FuseQuantizedMatMul(Graph* graph, const ValueTypes& types) {
-  std::vector<Rewrite> rewrites;
-  {
-    const GraphIndex index(*graph, types);
-    for (const Node& node : graph->nodes) {
-      Rewrite r;
-      if (Match(index, node, &r)) rewrites.push_back(std::move(r));
-    }
-  }
-  const int fused = ApplyRewrites(graph, std::move(rewrites));
+  const int fused = RewriteMatches(graph, types, Match);
   RemoveDeadNodes(graph);  // the FakeQuantize nodes whose only reader was fused
   return fused;
 }

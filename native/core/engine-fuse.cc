@@ -58,6 +58,18 @@ int64_t GraphIndex::Rank(const std::string& name) const {
   return t == nullptr ? -1 : static_cast<int64_t>(t->shape.size());
 }
 
+int RewriteMatches(Graph* graph, const ValueTypes& types, MatchFn match) {
+  std::vector<Rewrite> rewrites;
+  {
+    const GraphIndex index(*graph, types);
+    for (const Node& node : graph->nodes) {
+      Rewrite r;
+      if (match(index, node, &r)) rewrites.push_back(std::move(r));
+    }
+  }
+  return ApplyRewrites(graph, std::move(rewrites));
+}
+
 int ApplyRewrites(Graph* graph, std::vector<Rewrite> rewrites) {
   std::vector<bool> removed(graph->nodes.size(), false);
   for (const Rewrite& r : rewrites) {

@@ -56,6 +56,13 @@ struct Rewrite {
 // again). Returns the number applied.
 int ApplyRewrites(Graph* graph, std::vector<Rewrite> rewrites);
 
+// A pattern: true, with *rewrite filled, when `node` anchors a match in the indexed graph.
+using MatchFn = bool (*)(const GraphIndex& index, const Node& node, Rewrite* rewrite);
+// One pass of `match`: every match is found on the unmodified graph, then all are applied
+// (ApplyRewrites). Each pattern anchors a match on a node of its own and swallows only
+// single-use tensors, so matches never overlap. Returns the number applied.
+int RewriteMatches(Graph* graph, const ValueTypes& types, MatchFn match);
+
 // Name for a fused node: the replaced nodes' names (or first outputs) joined by '+'.
 std::string FusedName(const std::vector<const Node*>& nodes);
 
