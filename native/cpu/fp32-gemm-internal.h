@@ -63,9 +63,16 @@ struct BlockJob {
   const GemmEpilogue* epilogue;
 };
 
+// Packs rows [i0, i0+rows) x cols [k0, k0+kc) of a row-major A (row stride lda) as strips of mr
+// rows, k outer: strip s holds kc groups of mr floats (rows of the strip past `rows` hold
+// anything). A kernel may bring its own (a vectorised transpose); null = the portable one.
+using PackAFn = void (*)(const float* a, size_t lda, size_t i0, size_t rows, size_t k0, size_t kc,
+                         float* out);
+
 struct Fp32GemmKernel {
   size_t mr;  // strip height the kernel expects in BlockJob::a
   void (*block)(const BlockJob& job);
+  PackAFn pack_a = nullptr;  // for A not transposed
 };
 
 const Fp32GemmKernel& GenericFp32GemmKernel();

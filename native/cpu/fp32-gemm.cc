@@ -192,7 +192,11 @@ void RunTask(const Plan& plan, size_t task, float* a_buf) {
 
   for (size_t k0 = 0;; k0 += plan.kc) {  // at least one pass, so K = 0 still writes the epilogue
     const size_t kc = std::min(plan.kc, args.k - k0);
-    PackA(a, args.lda, args.trans_a, i0, rows, k0, kc, mr, a_buf);
+    if (plan.dispatch.kernel->pack_a != nullptr && !args.trans_a) {
+      plan.dispatch.kernel->pack_a(a, args.lda, i0, rows, k0, kc, a_buf);
+    } else {
+      PackA(a, args.lda, args.trans_a, i0, rows, k0, kc, mr, a_buf);
+    }
     internal::BlockJob job = {a_buf, rows, b + k0 * kPanelWidth, panel_stride, cols, kc,
                               c + i0 * args.ldc + j0, args.ldc, i0, j0,
                               k0 > 0, k0 + kc >= args.k, &ep};

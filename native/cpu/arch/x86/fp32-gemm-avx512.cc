@@ -136,10 +136,64 @@ void Block(const BlockJob& job) {
   }
 }
 
+// In place: r[i] becomes column i of the 16 x 16 matrix whose rows were r[0..15]. Per 128-bit
+// lane: pairs of rows interleaved, then quads gathered (u[4g + c] lane L = column 4L + c of
+// rows 4g..4g+3), then the 4 x 4 matrix of lanes transposed.
+void Transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  __m512 u[16];
+  for (int g = 0; g < 4; ++g) {
+    u[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512 w0 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 w1 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512 w2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 w3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
+    r[c] = _mm512_shuffle_f32x4(w0, w2, _MM_SHUFFLE(2, 0, 2, 0));
+    r[4 + c] = _mm512_shuffle_f32x4(w0, w2, _MM_SHUFFLE(3, 1, 3, 1));
+    r[8 + c] = _mm512_shuffle_f32x4(w1, w3, _MM_SHUFFLE(2, 0, 2, 0));
+    r[12 + c] = _mm512_shuffle_f32x4(w1, w3, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+}
+
+// The 14-row strips by 16 x 16 transposes (rows past the strip's live ones read as 0): ~4x
+// fewer instructions than a scalar copy, which was ~11% of a batch-1 FP32 encoder layer. Each
+// column of 14 is stored as 16 floats, the 2 extra overwritten by the next column's store; the
+// 16th column of a block is stored masked, so nothing is written past the strip.
+void PackA14(const float* a, size_t lda, size_t i0, size_t rows, size_t k0, size_t kc, float* out) {
+  for (size_t s = 0; s * kMr < rows; ++s) {
+    float* strip = out + s * kc * kMr;
+    const size_t live = std::min(kMr, rows - s * kMr);
+    const float* src = a + (i0 + s * kMr) * lda + k0;
+    size_t k = 0;
+    for (; k + 16 <= kc; k += 16) {
+      __m512 r[16];
+      for (size_t i = 0; i < 16; ++i) {
+        r[i] = i < live ? _mm512_loadu_ps(src + i * lda + k) : _mm512_setzero_ps();
+      }
+      Transpose16(r);
+      float* dst = strip + k * kMr;
+      for (size_t j = 0; j < 15; ++j) _mm512_storeu_ps(dst + j * kMr, r[j]);
+      _mm512_mask_storeu_ps(dst + 15 * kMr, 0x3FFF, r[15]);
+    }
+    for (; k < kc; ++k) {
+      for (size_t i = 0; i < live; ++i) strip[k * kMr + i] = src[i * lda + k];
+    }
+  }
+}
+
 }  // namespace
 
 const Fp32GemmKernel& Avx512Fp32GemmKernel() {
-  static const Fp32GemmKernel kernel = {kMr, Block};
+  static const Fp32GemmKernel kernel = {kMr, Block, PackA14};
   return kernel;
 }
 
