@@ -153,6 +153,8 @@ __m256 GeluErf(__m256 x) {
   const __m256 a = Abs(z);
   const __m256 h = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
   const __m256 small = _mm256_fmadd_ps(h, _mm256_mul_ps(z, ErfSmallOverX(_mm256_mul_ps(z, z))), h);
+  const __m256 is_small = _mm256_cmp_ps(a, _mm256_set1_ps(1.0f), _CMP_LT_OQ);
+  if (_mm256_movemask_ps(is_small) == 0xFF) return small;  // as the AVX-512 file: same result
   const __m256 xc = _mm256_min_ps(_mm256_set1_ps(14.15f), Abs(x));  // covers |z| <= 10
   const __m256 x_sq = _mm256_mul_ps(xc, xc);
   const __m256 half = _mm256_set1_ps(0.5f);
@@ -165,7 +167,6 @@ __m256 GeluErf(__m256 x) {
       _mm256_and_ps(_mm256_cmp_ps(ec, _mm256_setzero_ps(), _CMP_NEQ_UQ), _mm256_mul_ps(h, ec));
   const __m256 is_positive = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
   const __m256 large = Select(is_positive, positive, negative);
-  const __m256 is_small = _mm256_cmp_ps(a, _mm256_set1_ps(1.0f), _CMP_LT_OQ);
   return Select(is_small, small, large);
 }
 
