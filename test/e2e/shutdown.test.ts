@@ -14,12 +14,12 @@ const SIZE = 1024;
 
 before(() => {
   repo = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-shutdown-'));
-  writeModelRepository(repo, [{ name: 'slow', versions: { '1': slowModel({ size: SIZE, repeats: 40 }) },
+  writeModelRepository(repo, [{ name: 'slow', versions: { '1': slowModel({ size: SIZE, repeats: 80 }) },
     config: { file: 'config.pbtxt', text: `max_batch_size: ${ROWS}\n` } }]);
 });
 after(() => fs.rmSync(repo, { recursive: true, force: true }));
 
-// ~10 GFLOP per request: tens to hundreds of milliseconds on 2 cores.
+// ~43 GFLOP per request: ~0.2 s or more on 2 cores.
 const slowRequest = { model_name: 'slow', inputs: [{ name: 'x', datatype: 'FP32', shape: [ROWS, SIZE] }],
   raw_input_contents: [Buffer.alloc(ROWS * SIZE * 4)] };
 
@@ -62,9 +62,11 @@ describe('graceful shutdown (sluice serve in a child process)', () => {
     const srv = await startServerProcess(repo, ['--exit-timeout-secs', '1']);
     const client = new KServeClient(`127.0.0.1:${srv.grpcPort}`);
     try {
-      // Far more work than one second holds, so the grace period must run out.
+      // Far more work than one second holds, so the grace period must run out. Waiting for all
+      // 60 to be pending at once raced the server working through them as they arrived; 20
+      // pending is already ~4 s of work.
       const queued = Promise.allSettled(Array.from({ length: 60 }, () => client.call('ModelInfer', slowRequest)));
-      await waitForPending(srv, 60);
+      await waitForPending(srv, 20);
       const signalledAt = Date.now();
       srv.child.kill('SIGINT');
       assert.equal(await srv.exited, 0);
