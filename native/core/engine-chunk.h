@@ -1,7 +1,7 @@
 // Row chunking: a batch whose intermediates outgrow the caches runs as consecutive chunks of
-// rows, each through the same plan, so every op's working set stays cache-resident (a
-// transformer layer at 4,096 tokens is ~30% slower per token than at 1,024 on 2 MiB L2 / 32 MiB
-// L3 cores). Sound only for a model whose every output row depends on the same input row alone:
+// rows, each through the same plan, so every op's working set stays cache-resident (unchunked, a
+// transformer layer at 4,096 tokens ran 25% slower per token than at 1,024 on 2 MiB L2 / 32 MiB
+// L3 cores: 659 vs 879 sequences of 128 per second). Sound only for a model whose every output row depends on the same input row alone:
 // decided once at load from the ops (Op::RowWise) and from shapes inferred at two probe batch
 // sizes.
 #pragma once

@@ -254,7 +254,7 @@ class QuantizedLinear final : public Op {
   // A quantized output the kernel cannot write itself is computed as floats first (FloatBytes).
   size_t ScratchBytes(const std::vector<TensorRef>& in) const override {
     const int64_t m = NumElements(*in[0].shape) / weights_.k();
-    return QuantizedBytes(m) + RowParamBytes(m) + weights_.ScratchBytes(m) + FloatBytes(in, m);
+    return QuantizedBytes(m) + RowParamBytes(m) + weights_.ScratchBytes(m) + FloatBytes(m);
   }
 
   Status Run(const std::vector<TensorRef>& in, const std::vector<OutRef>& out,
@@ -296,7 +296,7 @@ class QuantizedLinear final : public Op {
     Epilogue e = epilogue_;
     if (Present(in, w_ + 3)) e.bias = static_cast<const float*>(in[w_ + 3].data);
     uint8_t* gemm_scratch = xq + QuantizedBytes(m) + RowParamBytes(m);
-    if (!Present(in, y_)) {
+    if (!quantized_y_) {
       return weights_.Run(a, e, gemm_scratch, static_cast<float*>(out[0].data), env.pool);
     }
     if (weights_.FusesEpilogue(e)) {
@@ -323,8 +323,8 @@ class QuantizedLinear final : public Op {
 
  private:
   size_t QuantizedBytes(int64_t m) const { return AlignUp(static_cast<size_t>(m * weights_.k())); }
-  size_t FloatBytes(const std::vector<TensorRef>& in, int64_t m) const {
-    return Present(in, y_) && !weights_.FusesEpilogue(epilogue_)
+  size_t FloatBytes(int64_t m) const {
+    return quantized_y_ && !weights_.FusesEpilogue(epilogue_)
                ? AlignUp(static_cast<size_t>(m * weights_.n()) * sizeof(float))
                : 0;
   }
@@ -345,7 +345,7 @@ class QuantizedLinear final : public Op {
   float x_scale_ = 1.0f;
   DType x_type_ = DType::kUint8;
   int32_t x_zp_ = 0;
-  // The quantized output's parameters (Prepare), when y_scale is present.
+  // The quantized output's parameters (Prepare): whether y_scale is present, and its values.
   bool quantized_y_ = false;
   float y_scale_ = 1.0f;
   DType y_type_ = DType::kUint8;

@@ -12,11 +12,13 @@
 // to int8 (a uint8 B shifted by -128 with its zero point, which saturates identically) and
 // packed for the INT8 GEMM, whose epilogue applies alpha * sa * sb. Matrices are spread over
 // the pool; each worker keeps its quantized operands and packed B in thread-local buffers, so a
-// warm run allocates nothing. Broadcasts the strided batch cannot express run the reference
-// MatMul on the fake-quantized floats.
+// warm run allocates only what Int8Gemm does for a B with zero points (M row sums of A per
+// matrix). Broadcasts the strided batch cannot express run the reference MatMul on the
+// fake-quantized floats (FakeQuantizeF32, the FakeQuantize op's own rounding).
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -88,7 +90,7 @@ class QuantizedMatMul final : public Op {
         !std::isfinite(combined)) {
       return InvalidArgument("quantized matmul scales must be finite and nonzero");
     }
-    y_scale_ = a_scale_ * alpha_;  // the GEMM multiplies by a_scale then each column's b_scale
+    gemm_scale_ = a_scale_ * alpha_;  // the GEMM's A scale; it multiplies by each column's b_scale
     return Status::Ok();
   }
 
@@ -99,8 +101,9 @@ class QuantizedMatMul final : public Op {
         StridedBatch(*in[0].shape, *in[3].shape, y, &batch)) {
       return 0;
     }
+    // Both operands fake-quantized as floats, then their bytes (FakeQuantizeF32's scratch).
     return static_cast<size_t>(NumElements(*in[0].shape) + NumElements(*in[3].shape)) *
-           sizeof(float);
+           (sizeof(float) + 1);
   }
 
   Status Run(const std::vector<TensorRef>& in, const std::vector<OutRef>& out,
@@ -128,14 +131,18 @@ class QuantizedMatMul final : public Op {
     };
     const size_t parts = std::min(env.pool->size(), batch.count);
     if (parts <= 1) return items(0, batch.count, env.pool);  // one matrix: the GEMM splits it
-    std::vector<Status> status(parts);
+    std::mutex mu;  // guards `first` (the first error; no allocation on the success path)
+    Status first;
     env.pool->ParallelFor(parts, [&](size_t part) {
       size_t begin, end;
       SplitRange(batch.count, parts, part, &begin, &end);
-      status[part] = items(begin, end, nullptr);
+      Status s = items(begin, end, nullptr);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (first.ok()) first = std::move(s);
+      }
     });
-    for (const Status& s : status) RETURN_IF_ERROR(s);
-    return Status::Ok();
+    return first;
   }
 
   std::string Details() const override {
@@ -165,7 +172,7 @@ class QuantizedMatMul final : public Op {
     x.m = d.m;
     x.k = d.k;
     x.lda = d.k;
-    x.scale = &y_scale_;
+    x.scale = &gemm_scale_;
     x.zero_point = &a_zp_;
     Int8GemmOutput c;
     c.type = Int8GemmOutputType::kFloat;
@@ -181,8 +188,11 @@ class QuantizedMatMul final : public Op {
     const int64_t na = NumElements(*in[0].shape), nb = NumElements(*in[3].shape);
     float* fa = static_cast<float*>(env.scratch);
     float* fb = fa + na;
-    FakeQuantizeInto(static_cast<const float*>(in[0].data), na, a_scale_, a_zp_, a_signed_, fa);
-    FakeQuantizeInto(static_cast<const float*>(in[3].data), nb, b_scale_, b_zp_, b_signed_, fb);
+    void* bytes = fb + nb;
+    RETURN_IF_ERROR(FakeQuantizeF32(static_cast<const float*>(in[0].data), na, a_scale_, a_zp_,
+                                    a_signed_, bytes, fa, env.pool));
+    RETURN_IF_ERROR(FakeQuantizeF32(static_cast<const float*>(in[3].data), nb, b_scale_, b_zp_,
+                                    b_signed_, bytes, fb, env.pool));
     float* y = static_cast<float*>(out[0].data);
     RETURN_IF_ERROR(kernels::MatMulF32(fa, *in[0].shape, fb, *in[3].shape, y));
     const int64_t ny = NumElements(*out[0].shape);
@@ -190,19 +200,9 @@ class QuantizedMatMul final : public Op {
     return Status::Ok();
   }
 
-  static void FakeQuantizeInto(const float* x, int64_t n, float scale, int32_t zp, bool is_signed,
-                               float* y) {
-    const float lo = is_signed ? -128.0f : 0.0f, hi = is_signed ? 127.0f : 255.0f;
-    for (int64_t i = 0; i < n; ++i) {
-      const float q = std::isnan(x[i]) ? static_cast<float>(zp)
-                                       : std::clamp(std::nearbyint(x[i] / scale) + zp, lo, hi);
-      y[i] = (q - static_cast<float>(zp)) * scale;
-    }
-  }
-
   bool a_signed_, b_signed_;
   float alpha_;
-  float a_scale_ = 1, b_scale_ = 1, y_scale_ = 1;
+  float a_scale_ = 1, b_scale_ = 1, gemm_scale_ = 1;
   int32_t a_zp_ = 0, b_zp_ = 0;
 };
 

@@ -188,24 +188,8 @@ class FakeQuantize final : public Op {
     const int64_t n = NumElements(*in[0].shape);
     const float scale = *static_cast<const float*>(in[1].data);
     const int32_t zp = ZeroPoint(in.size() > 2 && in[2].present() ? in[2].data : nullptr, signed_);
-    // x is read completely before y is written, so y may be x.
-    RETURN_IF_ERROR(QuantizeLinearFixed(static_cast<const float*>(in[0].data), n, scale, zp,
-                                        signed_, env.scratch, env.pool));
-    float* y = static_cast<float*>(out[0].data);
-    auto dequantize = [&](size_t begin, size_t end) {
-      if (signed_) {
-        const int8_t* q = static_cast<const int8_t*>(env.scratch);
-        for (size_t i = begin; i < end; ++i) y[i] = static_cast<float>(q[i] - zp) * scale;
-      } else {
-        const uint8_t* q = static_cast<const uint8_t*>(env.scratch);
-        for (size_t i = begin; i < end; ++i) y[i] = static_cast<float>(q[i] - zp) * scale;
-      }
-    };
-    // Split like the quantize pass before it (a serial loop here capped 2-thread encoders).
-    constexpr size_t kParallelMin = size_t{1} << 15;
-    const size_t count = static_cast<size_t>(n);
-    ForRanges(count, count, kParallelMin, env.pool, dequantize);
-    return Status::Ok();
+    return FakeQuantizeF32(static_cast<const float*>(in[0].data), n, scale, zp, signed_,
+                           env.scratch, static_cast<float*>(out[0].data), env.pool);
   }
   std::string Details() const override { return signed_ ? "int8" : "uint8"; }
 
@@ -224,6 +208,26 @@ Status ReadAxisAndBlock(const Node& node, int64_t* axis) {
 }
 
 }  // namespace
+
+Status FakeQuantizeF32(const float* x, int64_t n, float scale, int32_t zero_point, bool is_signed,
+                       void* q, float* y, ThreadPool* pool) {
+  // x is read completely before y is written, so y may be x.
+  RETURN_IF_ERROR(QuantizeLinearFixed(x, n, scale, zero_point, is_signed, q, pool));
+  auto dequantize = [&](size_t begin, size_t end) {
+    if (is_signed) {
+      const int8_t* b = static_cast<const int8_t*>(q);
+      for (size_t i = begin; i < end; ++i) y[i] = static_cast<float>(b[i] - zero_point) * scale;
+    } else {
+      const uint8_t* b = static_cast<const uint8_t*>(q);
+      for (size_t i = begin; i < end; ++i) y[i] = static_cast<float>(b[i] - zero_point) * scale;
+    }
+  };
+  // Split like the quantize pass before it (a serial loop here capped 2-thread encoders).
+  constexpr size_t kParallelMin = size_t{1} << 15;
+  const size_t count = static_cast<size_t>(n);
+  ForRanges(count, count, kParallelMin, pool, dequantize);
+  return Status::Ok();
+}
 
 Status CreateQuantizeOp(const Node& node, int64_t, std::unique_ptr<Op>* out) {
   const Attrs attrs(node);

@@ -35,4 +35,9 @@ Status ScalarFloat(const TensorRef& t, const char* what, float* out);
 // Zero point of any of uint8/int8/int32 as int32, element i.
 int32_t ZeroPointAt(DType dtype, const void* data, size_t i);
 
+// y = DequantizeLinear(QuantizeLinear(x)) per tensor: the bytes go to q (n of them), the same
+// rounding as QuantizeLinearFixed. y may be x. Defined in op-quantize.cc (FakeQuantize).
+Status FakeQuantizeF32(const float* x, int64_t n, float scale, int32_t zero_point, bool is_signed,
+                       void* q, float* y, ThreadPool* pool);
+
 }  // namespace sluice::engine

@@ -271,24 +271,23 @@ void PackPanels(const int8_t* b, int64_t k, int64_t n, Int8WeightLayout layout, 
   }
 }
 
-// sum_k B[k, n] per column, modulo 2^32 like the accumulators it is subtracted from (the
-// difference is exact whenever the true result fits int32).
+// sum_k B[k, n] per column into sums (zeroed by the caller), modulo 2^32 like the accumulators it
+// is subtracted from (the difference is exact whenever the true result fits int32). No
+// temporaries: QuantizedMatMul re-packs on every run.
 void ColumnSums(const int8_t* b, int64_t k, int64_t n, Int8WeightLayout layout, int32_t* sums) {
-  std::vector<uint32_t> acc(static_cast<size_t>(n), 0);
+  const auto add = [](int32_t sum, int8_t v) {
+    return static_cast<int32_t>(static_cast<uint32_t>(sum) + static_cast<uint32_t>(int32_t{v}));
+  };
   if (layout == Int8WeightLayout::kKxN) {
     for (int64_t kk = 0; kk < k; ++kk) {
       const int8_t* row = b + kk * n;
-      for (int64_t j = 0; j < n; ++j) acc[j] += static_cast<uint32_t>(static_cast<int32_t>(row[j]));
+      for (int64_t j = 0; j < n; ++j) sums[j] = add(sums[j], row[j]);
     }
   } else {
     for (int64_t j = 0; j < n; ++j) {
-      const int8_t* col = b + j * k;
-      uint32_t sum = 0;
-      for (int64_t kk = 0; kk < k; ++kk) sum += static_cast<uint32_t>(static_cast<int32_t>(col[kk]));
-      acc[j] = sum;
+      for (int64_t kk = 0; kk < k; ++kk) sums[j] = add(sums[j], b[j * k + kk]);
     }
   }
-  for (int64_t j = 0; j < n; ++j) sums[j] = static_cast<int32_t>(acc[j]);
 }
 
 }  // namespace

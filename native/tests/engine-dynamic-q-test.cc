@@ -98,11 +98,12 @@ Graph DynamicGraph(const std::vector<Layer>& layers, std::vector<LayerWeights>* 
 }
 
 Status Load(const Graph& graph, bool optimize, DynamicQuantization mode,
-            std::unique_ptr<Engine>* engine) {
+            std::unique_ptr<Engine>* engine, size_t row_chunk_bytes = EngineOptions().row_chunk_bytes) {
   EngineOptions options;
   options.optimize = optimize;
   options.threads = 2;
   options.dynamic_quantization = mode;
+  options.row_chunk_bytes = row_chunk_bytes;
   return Engine::Load(graph, options, engine);
 }
 
@@ -316,18 +317,10 @@ TEST(OnlyPerRowDynamicQuantizationRunsInRowChunks) {
   Layer layer;
   layer.act = "Relu";
   const Graph g = DynamicGraph({layer});
-  auto load = [&](DynamicQuantization mode, size_t chunk_bytes) {
-    EngineOptions options;
-    options.threads = 2;
-    options.dynamic_quantization = mode;
-    options.row_chunk_bytes = chunk_bytes;
-    std::unique_ptr<Engine> engine;
-    EXPECT_TRUE(Engine::Load(g, options, &engine).ok());
-    return engine;
-  };
-  const auto per_tensor = load(DynamicQuantization::kPerTensor, 1);
-  const auto per_row = load(DynamicQuantization::kPerRow, 1);
-  const auto per_row_whole = load(DynamicQuantization::kPerRow, 0);
+  std::unique_ptr<Engine> per_tensor, per_row, per_row_whole;
+  EXPECT_TRUE(Load(g, true, DynamicQuantization::kPerTensor, &per_tensor, 1).ok());
+  EXPECT_TRUE(Load(g, true, DynamicQuantization::kPerRow, &per_row, 1).ok());
+  EXPECT_TRUE(Load(g, true, DynamicQuantization::kPerRow, &per_row_whole, 0).ok());
   ASSERT_TRUE(per_tensor != nullptr && per_row != nullptr && per_row_whole != nullptr);
   EXPECT_EQ(per_tensor->row_chunk(), size_t{0});
   EXPECT_EQ(per_row->row_chunk(), size_t{1});
