@@ -190,18 +190,32 @@ class Call implements StreamWriter, CallContext {
 }
 
 /**
- * HTTP/2 flow-control windows the server grants its clients. With HTTP/2's 64 KiB defaults a
- * connection carries at most 64 KiB of requests per WINDOW_UPDATE round trip through the event
- * loop: ~30 one-row MLP requests, so under load requests pile up unsent in the client for
- * seconds (and are neither served nor refused) while the server idles. The windows bound what a
- * connection may have buffered in this process, not what it may send in total.
+ * HTTP/2 flow-control windows the server grants its clients.
+ *
+ * Not too small: with HTTP/2's 64 KiB defaults a connection carries at most 64 KiB of requests
+ * per WINDOW_UPDATE round trip through the event loop, ~30 one-row MLP requests, so under load
+ * requests pile up unsent in the client while the server idles.
+ *
+ * Not too large: node:http2 stops reading a socket while a write to it is in progress (blocked on
+ * a full kernel buffer), and so does a Node client. If this window let a client queue more
+ * requests than the kernel buffers between the two hold, and the client's own windows let the
+ * server queue more answers than that (the bench's client, or grpc-js with a large
+ * flow-control window), both writes block under load and neither side reads again: every call
+ * on the connection hangs until its deadline. 16 MiB did that at twice the MLP's saturation
+ * rate; 1 MiB (~480 one-row MLP requests in flight) stays under what loopback buffers hold.
  */
-export const SESSION_WINDOW_BYTES = 16 * 2 ** 20;
+export const SESSION_WINDOW_BYTES = 2 ** 20;
 export const STREAM_WINDOW_BYTES = 2 ** 20;
 
 export class GrpcTransport {
   private readonly server: http2.Http2Server;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /**
+   * The raw sockets under the sessions. A session whose write is stuck (its client stopped
+   * reading) waits for that write before it closes its socket, i.e. forever: forceShutdown
+   * destroys the sockets themselves, which the session's own socket proxy does not allow.
+   */
+  private readonly sockets = new Set<net.Socket>();
   private closed = false;
 
   constructor(private readonly methods: ReadonlyMap<string, Method>, private readonly options: GrpcTransportOptions) {
@@ -217,6 +231,10 @@ export class GrpcTransport {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
       session.on('error', () => undefined);
+    });
+    this.server.on('connection', (socket: net.Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
     });
     this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
   }
@@ -240,11 +258,12 @@ export class GrpcTransport {
     return done;
   }
 
-  /** Drops every connection now. */
+  /** Drops every connection now, a stuck one included. */
   forceShutdown(): void {
     this.closed = true;
     this.server.close();
     for (const s of this.sessions) s.destroy();
+    for (const socket of this.sockets) socket.destroy();
   }
 
   private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { SluiceError, isErrorCode } from '../../src/runtime/status';
@@ -34,6 +35,12 @@ function abortReason(ctx: CallContext): Promise<unknown> {
 function methods(): Map<string, Method> {
   return new Map<string, Method>([
     [`${SERVICE}/Echo`, { kind: 'unary', handler: (req) => req }],
+    // Echoes after 0.1 ms of work on the event loop.
+    [`${SERVICE}/Busy`, { kind: 'unary', handler: (req) => {
+      const end = performance.now() + 0.1;
+      while (performance.now() < end);
+      return req;
+    } }],
     [`${SERVICE}/AsyncEcho`, { kind: 'unary', handler: async (req) => { await delay(50); return req; } }],
     // The request is JSON {code, message}; the handler throws that SluiceError.
     [`${SERVICE}/Fail`, { kind: 'unary', handler: (req) => {
@@ -220,9 +227,10 @@ describe('GrpcTransport', () => {
       assert.deepEqual(await unary(client, 'AsyncEcho', Buffer.from('later')).response, Buffer.from('later'));
     });
 
-    test('grants each connection 16 MiB and each stream 1 MiB of flow-control window', async () => {
+    test('grants each connection and each stream 1 MiB of flow-control window', async () => {
       // With HTTP/2's 64 KiB defaults, a loaded connection stalls every ~30 small requests on a
-      // WINDOW_UPDATE round trip through the event loop (seen in the bench as seconds of backlog).
+      // WINDOW_UPDATE round trip through the event loop (seen in the bench as seconds of backlog);
+      // much more can deadlock it (see the test below).
       const fresh = http2.connect(`http://${address}`);
       fresh.on('error', () => undefined);
       try {
@@ -230,7 +238,7 @@ describe('GrpcTransport', () => {
         assert.equal(settings.initialWindowSize, 2 ** 20);
         // The connection-level WINDOW_UPDATE follows the SETTINGS frame; a PING's ack comes after it.
         await new Promise<void>((resolve, reject) => fresh.ping((e) => (e ? reject(e) : resolve())));
-        assert.equal(fresh.state.remoteWindowSize, 16 * 2 ** 20);
+        assert.equal(fresh.state.remoteWindowSize, 2 ** 20);
         const body = Buffer.alloc(MAX_MESSAGE, 7);
         assert.deepEqual(await unary(client, 'Echo', body).response, body);
       } finally {
@@ -379,6 +387,45 @@ describe('GrpcTransport', () => {
       const reason = await within(reasonP, 500, 'server-side abort');
       assert.ok(reason instanceof SluiceError);
       assert.equal(reason.code, 'DEADLINE_EXCEEDED');
+    });
+
+    test('a client with large windows that keeps sending while answers pile up never deadlocks the connection', async () => {
+      // node:http2 stops reading a socket while a write to it is in progress. When the client's
+      // windows let the server queue more answers than the kernel buffers hold (as the bench's
+      // client and grpc-js with a large flow-control window do), and the server's windows let the
+      // client queue more requests than that, both writes block and neither side reads again:
+      // every call hangs until its deadline. With 16 MiB server windows this stalls after a few
+      // dozen answers; the server's windows must keep what a client may send unread below what
+      // the kernel buffers.
+      // Its own server: a deadlocked session never reads again, so only forceShutdown ends it.
+      const own = await startTransport();
+      const big = http2.connect(`http://${own.address}`, {
+        settings: { initialWindowSize: 2 ** 20 }, maxSessionMemory: Number.MAX_SAFE_INTEGER,
+      });
+      big.on('error', () => undefined);
+      big.once('connect', () => big.setLocalWindowSize(16 * 2 ** 20));
+      try {
+        // Offered at 20 calls per ms, 2 KiB each, to a handler that takes 0.1 ms: a backlog builds.
+        const CALLS = 10_000;
+        const message = (i: number): Buffer => Buffer.alloc(2048, i % 251);
+        const calls: Promise<RawResponse>[] = [];
+        const t0 = performance.now();
+        await new Promise<void>((resolve) => {
+          const timer = setInterval(() => {
+            const due = Math.min(CALLS, Math.floor((performance.now() - t0) * 20));
+            while (calls.length < due) calls.push(rawRequest(big, { ':path': `${SERVICE}/Busy` }, [frameMessage(message(calls.length))]));
+            if (calls.length === CALLS) { clearInterval(timer); resolve(); }
+          }, 1);
+        });
+        const results = await within(Promise.all(calls), 20_000, `${CALLS} calls (the connection deadlocked)`);
+        results.forEach((res, i) => {
+          assert.equal(res.grpcStatus, '0', `call ${i}: ${res.grpcMessage}`);
+          assert.deepEqual(unframe(res.data), [message(i)], `call ${i} got its own bytes back`);
+        });
+      } finally {
+        big.destroy();
+        own.transport.forceShutdown();
+      }
     });
 
     test('grpc-timeout in every unit is accepted', async () => {
@@ -639,6 +686,53 @@ describe('GrpcTransport shutdown', () => {
   test('shutdown() with no connections resolves at once', async () => {
     const { transport } = await startTransport();
     await within(transport.shutdown(), 500, 'idle shutdown');
+  });
+
+  test('forceShutdown() ends a connection whose client stopped reading (the server\'s write is stuck)', async () => {
+    const { transport, port } = await startTransport();
+    // A TCP proxy in front of the server that stops passing answers on when told: the server's
+    // answers then fill the kernel buffers, its write never completes, and node:http2 would
+    // keep such a session (and the process) alive however it is closed, short of its socket.
+    let upstream: net.Socket | undefined;
+    const proxy = net.createServer((down) => {
+      const up = net.connect(port, '127.0.0.1');
+      upstream = up;
+      down.pipe(up);
+      up.pipe(down);
+      const end = (): void => { down.destroy(); up.destroy(); };
+      down.on('error', end).on('close', end);
+      up.on('error', end).on('close', end);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const session = http2.connect(`http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`, {
+      settings: { initialWindowSize: 2 ** 20 }, maxSessionMemory: Number.MAX_SAFE_INTEGER,
+    });
+    session.on('error', () => undefined);
+    session.once('connect', () => session.setLocalWindowSize(64 * 2 ** 20));
+    try {
+      const first = await rawRequest(session, { ':path': `${SERVICE}/Echo` }, [frameMessage(Buffer.from('through the proxy'))]);
+      assert.equal(first.grpcStatus, '0');
+      const up = upstream as net.Socket;
+      up.unpipe();
+      up.pause();
+      // 32 MiB of answers, more than the kernel buffers between the server and the proxy hold.
+      for (let i = 0; i < 512; i++) {
+        void rawRequest(session, { ':path': `${SERVICE}/Echo` }, [frameMessage(Buffer.alloc(MAX_MESSAGE - 1024, i))]).catch(() => undefined);
+      }
+      await delay(500);
+      const shutdown = transport.shutdown();
+      assert.equal(await Promise.race([shutdown.then(() => 'closed'), delay(300).then(() => 'stuck')]), 'stuck',
+        'the graceful shutdown waits for the stuck answers');
+      transport.forceShutdown();
+      await within(shutdown, 2000, 'shutdown after forceShutdown');
+      // The proxy, reading again, finds the server's side closed.
+      const upClosed = once(up, 'close');
+      up.resume();
+      await within(upClosed, 2000, 'the end of the stuck connection');
+    } finally {
+      session.destroy();
+      proxy.close();
+    }
   });
 
   test('forceShutdown() ends a hanging call; the handler signal aborts', async () => {
