@@ -9,7 +9,7 @@ import { BenchClient, checkInferResponse, encodeInferRequest } from './client';
 import { fmtFixed, fmtInt, fmtSig } from './format';
 import { runLevel, type LevelLoad, type LevelResult } from './level';
 import { poissonSchedule, runClosedLoop, type Send } from './load';
-import { writeBenchRepositories, type BenchModel } from './models';
+import { maxInferRequests, writeBenchRepositories, type BenchModel } from './models';
 import { seededRng } from './rng';
 import { startBaseline, startSluice, type BenchServer } from './server-process';
 import { isSustained, summarizeLevels } from './summary';
@@ -59,7 +59,9 @@ function roundRate(r: number): number {
 async function startServerUnderTest(config: ConfigName, model: BenchModel, repos: ReturnType<typeof writeBenchRepositories>,
   request: Buffer, deadlineMs: number): Promise<ServerUnderTest> {
   const server = config === 'baseline' ? await startBaseline(repos.modelFile, model.name)
-    : await startSluice(config === 'sluice-batching' ? repos.batching : repos.noBatching);
+    : config === 'sluice-batching'
+      ? await startSluice(repos.batching, ['--max-infer-requests', String(maxInferRequests(model.key))])
+      : await startSluice(repos.noBatching);
   const client = new BenchClient(server.address);
   checkInferResponse(model, await client.inferOnce(request));
   return { config, server, client, send: (done) => client.infer(request, deadlineMs, (code, details) => done(code, details)) };

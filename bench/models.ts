@@ -143,3 +143,12 @@ export function writeBenchRepositories(dir: string, model: BenchModel): BenchRep
 export function maxQueueSize(key: ModelKey): number {
   return BATCHING[key].maxQueue;
 }
+
+/**
+ * `--max-infer-requests` for the batching configuration: what the model can hold at once (a full
+ * queue and a batch executing). Beyond it the server refuses a request as soon as its headers
+ * arrive, before its body is read, instead of when the batcher finds its queue full.
+ */
+export function maxInferRequests(key: ModelKey): number {
+  return BATCHING[key].maxQueue + BATCHING[key].maxBatch;
+}

@@ -20,10 +20,10 @@ export interface BenchServer {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** `sluice serve` on loopback with ephemeral ports. */
-export function startSluice(repo: string): Promise<BenchServer> {
+/** `sluice serve` on loopback with ephemeral ports, and `flags` (e.g. --max-infer-requests N). */
+export function startSluice(repo: string, flags: readonly string[] = []): Promise<BenchServer> {
   return startServer([SLUICE_CLI, 'serve', '--model-repository', repo, '--host', '127.0.0.1',
-    '--grpc-port', '0', '--http-port', '0']);
+    '--grpc-port', '0', '--http-port', '0', ...flags]);
 }
 
 export function startBaseline(modelFile: string, modelName: string): Promise<BenchServer> {

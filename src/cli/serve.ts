@@ -11,6 +11,9 @@ export const SERVE_USAGE = `usage: sluice serve --model-repository DIR [options]
   --host ADDR              address to bind (default 0.0.0.0)
   --max-message-bytes N    largest gRPC message / HTTP body (default ${DEFAULT_MAX_MESSAGE_BYTES})
   --exit-timeout-secs N    grace period for in-flight requests on SIGTERM/SIGINT (default 30)
+  --max-infer-requests N   inference requests in progress at once, gRPC and HTTP together; beyond
+                           it a request is refused UNAVAILABLE / 503 before its body is read
+                           (default 0 = no bound; each model's max_queue_size still applies)
 `;
 
 function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -37,6 +40,7 @@ export async function serve(argv: string[]): Promise<void> {
       host: { type: 'string' },
       'max-message-bytes': { type: 'string' },
       'exit-timeout-secs': { type: 'string' },
+      'max-infer-requests': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     } }));
   } catch (e) {
@@ -52,6 +56,7 @@ export async function serve(argv: string[]): Promise<void> {
     grpcPort: intFlag('grpc-port', values['grpc-port'], 8001, 0, 65_535),
     httpPort: intFlag('http-port', values['http-port'], 8000, 0, 65_535),
     maxMessageBytes: intFlag('max-message-bytes', values['max-message-bytes'], DEFAULT_MAX_MESSAGE_BYTES, 1, 2 ** 31 - 1),
+    maxInferRequests: intFlag('max-infer-requests', values['max-infer-requests'], 0, 0, 2 ** 31 - 1) || Number.POSITIVE_INFINITY,
   });
   const log = (msg: string): void => defaultLogger('info', msg);
   log(`gRPC listening on port ${server.grpcPort}`);

@@ -73,3 +73,15 @@ export function registerRuntimeMetrics(registry: Registry, runtime: Runtime): vo
   gauge('sluice_queue_depth', 'Requests waiting in the batcher queue', (p) => p.queued);
   gauge('sluice_inflight_requests', 'Requests in batches being executed', (p) => p.executing);
 }
+
+/** The front door's bound on inference requests (CallLimit), read at scrape time. */
+export function registerCallLimitMetrics(registry: Registry, limit: { readonly inProgress: number; readonly refused: number }): void {
+  const registers = [registry];
+  new Gauge({ name: 'sluice_infer_requests_in_progress',
+    help: 'Inference requests the gRPC and HTTP servers have admitted and not yet answered', registers,
+    collect() { this.set(limit.inProgress); } });
+  new Counter({ name: 'sluice_infer_requests_refused_busy',
+    help: 'Inference requests refused UNAVAILABLE (HTTP 503) before their body was read: --max-infer-requests were in progress',
+    registers,
+    collect() { this.reset(); this.inc(limit.refused); } });
+}

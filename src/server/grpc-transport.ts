@@ -2,6 +2,7 @@ import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import { SluiceError, toSluiceError } from '../runtime/status';
 import type { CancelListener, CancelSignal } from '../runtime/types';
+import type { CallLimit } from './call-limit';
 import { ACCEPT_ENCODING, MessageReader, encodeGrpcMessage, frameMessage, parseGrpcTimeout } from './grpc-wire';
 
 /**
@@ -16,7 +17,7 @@ import { ACCEPT_ENCODING, MessageReader, encodeGrpcMessage, frameMessage, parseG
  * signal), trailers-only error responses, graceful shutdown with GOAWAY.
  */
 
-const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_STATUS } = http2.constants;
+const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_STATUS, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** Per call: aborted (with a SluiceError reason) when the client cancels or the deadline passes. */
 export interface CallContext {
@@ -45,7 +46,8 @@ export interface BidiHandlers {
 export type BidiHandler = (ctx: CallContext, out: StreamWriter) => BidiHandlers;
 
 export type Method =
-  | { readonly kind: 'unary'; readonly handler: UnaryHandler }
+  /** `limit`: calls of the method beyond it are refused as soon as their headers arrive. */
+  | { readonly kind: 'unary'; readonly handler: UnaryHandler; readonly limit?: CallLimit }
   | { readonly kind: 'serverStream'; readonly handler: ServerStreamHandler }
   | { readonly kind: 'bidi'; readonly handler: BidiHandler };
 
@@ -183,6 +185,15 @@ class Call implements StreamWriter, CallContext {
     stream.resume();
   }
 
+  /**
+   * Refuses the call before reading its request: the status, then RST_STREAM NO_ERROR so the
+   * client stops sending a body nobody will read (as the gRPC HTTP/2 protocol allows).
+   */
+  refuse(error: SluiceError): void {
+    this.fail(error);
+    if (!this.stream.destroyed && !this.stream.readableEnded) this.stream.close(NGHTTP2_NO_ERROR);
+  }
+
   private finish(): void {
     this.ended = true;
     clearTimeout(this.timer);
@@ -290,6 +301,12 @@ export class GrpcTransport {
       early = new SluiceError('UNIMPLEMENTED', `unknown method ${String(path).slice(0, 120)}`);
     }
     if (early !== undefined || method === undefined) { call.fail(early); return; }
+    if (method.kind === 'unary' && method.limit !== undefined) {
+      const limit = method.limit;
+      const busy = limit.acquire();
+      if (busy !== undefined) { call.refuse(busy); return; }
+      stream.once('close', () => limit.release());
+    }
     const encoding = headers['grpc-encoding'];
     const reader = new MessageReader(this.options.maxMessageBytes, typeof encoding === 'string' ? encoding : undefined);
     if (method.kind === 'bidi') {

@@ -4,6 +4,7 @@ import { protoRoot, protoType } from '../codec/proto';
 import type { Runtime } from '../runtime/runtime';
 import type { CancelSignal } from '../runtime/types';
 import { SluiceError, invalidArgument, toSluiceError, unimplemented } from '../runtime/status';
+import type { CallLimit } from './call-limit';
 import {
   GrpcTransport, type BidiHandler, type CallContext, type Method, type ServerStreamHandler, type UnaryHandler,
 } from './grpc-transport';
@@ -17,6 +18,8 @@ type Handlers = Record<string, Method>;
 export interface GrpcServerOptions {
   /** Largest request message, bytes; larger requests get RESOURCE_EXHAUSTED. */
   readonly maxMessageBytes: number;
+  /** Bounds ModelInfer calls in progress (shared with the HTTP server). */
+  readonly inferLimit?: CallLimit | undefined;
 }
 
 function decode(type: protobuf.Type, buf: Buffer): Record<string, unknown> {
@@ -31,7 +34,8 @@ function encode(type: protobuf.Type, obj: Record<string, unknown>): Buffer {
   return Buffer.from(type.encode(type.fromObject(obj)).finish());
 }
 
-const unaryMethod = (handler: UnaryHandler): Method => ({ kind: 'unary', handler });
+const unaryMethod = (handler: UnaryHandler, limit?: CallLimit): Method =>
+  (limit === undefined ? { kind: 'unary', handler } : { kind: 'unary', handler, limit });
 
 /** A unary RPC whose request and response are ordinary (small) messages. */
 function unary(method: string, fn: (req: Record<string, unknown>) => Record<string, unknown>): Method {
@@ -59,8 +63,8 @@ async function runInfer(runtime: Runtime, bytes: Buffer, signal: CancelSignal) {
   });
 }
 
-/** Handlers of inference.GRPCInferenceService over a Runtime. */
-export function inferenceHandlers(runtime: Runtime): Handlers {
+/** Handlers of inference.GRPCInferenceService over a Runtime; `inferLimit` bounds ModelInfer calls. */
+export function inferenceHandlers(runtime: Runtime, inferLimit?: CallLimit): Handlers {
   const modelInfer: UnaryHandler = (request: Buffer, ctx: CallContext) =>
     runInfer(runtime, request, ctx.signal).then(encodeGrpcInferResponse);
 
@@ -93,7 +97,7 @@ export function inferenceHandlers(runtime: Runtime): Handlers {
       ({ model_stats: runtime.statistics(String(r['name']), String(r['version'])).map(modelStatisticsObject) })),
     RepositoryIndex: unary('RepositoryIndex', (r) =>
       ({ models: repositoryIndexObjects(runtime.index(), r['ready'] === true) })),
-    ModelInfer: unaryMethod(modelInfer),
+    ModelInfer: unaryMethod(modelInfer, inferLimit),
     ModelStreamInfer: { kind: 'bidi', handler: modelStreamInfer },
     RepositoryModelLoad: notSupported('RepositoryModelLoad (model control through the admin API comes later)'),
     RepositoryModelUnload: notSupported('RepositoryModelUnload (model control through the admin API comes later)'),
@@ -149,7 +153,7 @@ function routes(service: string, handlers: Handlers): [string, Method][] {
 export async function startGrpcServer(runtime: Runtime, host: string, port: number,
   options: GrpcServerOptions): Promise<{ server: GrpcTransport; port: number }> {
   const methods = new Map([
-    ...routes('inference.GRPCInferenceService', inferenceHandlers(runtime)),
+    ...routes('inference.GRPCInferenceService', inferenceHandlers(runtime, options.inferLimit)),
     ...routes('grpc.health.v1.Health', healthHandlers(runtime)),
   ]);
   const server = new GrpcTransport(methods, { maxMessageBytes: options.maxMessageBytes });

@@ -4,6 +4,7 @@ import { decodeHttpInferRequest, encodeHttpInferResponse } from '../codec/http-i
 import type { ServerMetrics } from '../metrics/server-metrics';
 import type { Runtime } from '../runtime/runtime';
 import { invalidArgument, toSluiceError, unimplemented } from '../runtime/status';
+import type { CallLimit } from './call-limit';
 import { matchRoute, type Route } from './http-routes';
 import {
   modelConfigObject, modelMetadataObject, modelStatisticsObject, repositoryIndexObjects,
@@ -13,6 +14,8 @@ import { SERVER_EXTENSIONS, SERVER_NAME, SERVER_VERSION } from './server-info';
 export interface HttpServerOptions {
   /** Largest request body, bytes; larger bodies get 413 without being read. */
   readonly maxBodyBytes: number;
+  /** Bounds inference requests in progress (shared with the gRPC server): beyond it, 503 before the body is read. */
+  readonly inferLimit?: CallLimit | undefined;
 }
 
 const HEADER_LENGTH = 'inference-header-content-length';
@@ -111,6 +114,12 @@ export function createHttpHandler(runtime: Runtime, metrics: ServerMetrics, opti
       case 'repository-unload':
         throw unimplemented('model load/unload is not supported yet (it comes with the admin API)');
       case 'model-infer': {
+        const limit = options.inferLimit;
+        if (limit !== undefined) {
+          const busy = limit.acquire();
+          if (busy !== undefined) throw busy;
+          res.once('close', () => limit.release());
+        }
         const body = await readBody(req, options.maxBodyBytes);
         const headerLength = req.headers[HEADER_LENGTH];
         const decoded = decodeHttpInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength);

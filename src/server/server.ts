@@ -1,8 +1,9 @@
 import type * as http from 'node:http';
 import { registerDeviceMetrics } from '../metrics/device-metrics';
-import { registerRuntimeMetrics } from '../metrics/runtime-metrics';
+import { registerCallLimitMetrics, registerRuntimeMetrics } from '../metrics/runtime-metrics';
 import { ServerMetrics } from '../metrics/server-metrics';
 import { Runtime, defaultLogger, type Logger } from '../runtime/runtime';
+import { CallLimit } from './call-limit';
 import { describeDevices, deviceInfo } from './device-info';
 import { startGrpcServer } from './grpc';
 import type { GrpcTransport } from './grpc-transport';
@@ -16,6 +17,8 @@ export interface ServerOptions {
   readonly httpPort: number;
   /** Largest gRPC message and HTTP body, bytes. */
   readonly maxMessageBytes: number;
+  /** Most inference requests in progress at once, gRPC and HTTP together; Infinity (default) = no bound. */
+  readonly maxInferRequests?: number;
   readonly logger?: Logger;
 }
 
@@ -43,12 +46,15 @@ export class SluiceServer {
     registerDeviceMetrics(metrics.registry, devices);
     const runtime = await Runtime.open(options.modelRepository, { observer: metrics, logger: log });
     registerRuntimeMetrics(metrics.registry, runtime);
+    const inferLimit = options.maxInferRequests === undefined || options.maxInferRequests === Number.POSITIVE_INFINITY
+      ? undefined : new CallLimit(options.maxInferRequests);
+    if (inferLimit !== undefined) registerCallLimitMetrics(metrics.registry, inferLimit);
     try {
       const g = await startGrpcServer(runtime, options.host, options.grpcPort,
-        { maxMessageBytes: options.maxMessageBytes });
+        { maxMessageBytes: options.maxMessageBytes, inferLimit });
       try {
         const h = await startHttpServer(runtime, metrics, options.host, options.httpPort,
-          { maxBodyBytes: options.maxMessageBytes }, () => ({ devices }));
+          { maxBodyBytes: options.maxMessageBytes, inferLimit }, () => ({ devices }));
         return new SluiceServer(runtime, metrics, g.server, h.server, g.port, h.port);
       } catch (e) {
         g.server.forceShutdown();
