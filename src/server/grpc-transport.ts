@@ -213,7 +213,9 @@ class Call implements StreamWriter, CallContext {
  * server queue more answers than that (the bench's client, or grpc-js with a large
  * flow-control window), both writes block under load and neither side reads again: every call
  * on the connection hangs until its deadline. 16 MiB did that at twice the MLP's saturation
- * rate; 1 MiB (~480 one-row MLP requests in flight) stays under what loopback buffers hold.
+ * rate and in the transport test that reproduces it; 1 MiB (~480 one-row MLP requests in flight)
+ * did not, in either. Request HEADERS are not flow-controlled, but a few dozen bytes each
+ * (HPACK) they add little.
  */
 export const SESSION_WINDOW_BYTES = 2 ** 20;
 export const STREAM_WINDOW_BYTES = 2 ** 20;
