@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -213,6 +214,64 @@ TEST(VariantsMatchGenericOnRandomShapes) {
     p.bias = trial & 8;
     p.relu = trial & 16;
     CheckVariantsAgainstGeneric(p, trial % 2 ? &pool : nullptr);
+  }
+}
+
+// The quantized epilogue rounds f / out_scale half to even in every variant exactly as the
+// division does (a guard for any faster division). A and B are zero, so f is the bias exactly:
+// biases on both sides of every tie (n + 0.5) * out_scale, and +-FLT_MAX, for awkward scales.
+TEST(QuantizedOutputRoundsLikeDivisionForAnyScale) {
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::vector<float> scales = {1.0f / 3, 0.1f, 0.0371f, 7.3e-3f, 123.45f, 2.9e-5f, 1e-20f,
+                               1e20f, 3e-39f, 0x1p-100f, 0x1p100f, 0x1.fffffep-1f};
+  for (int i = 0; i < 20; ++i) scales.push_back(std::pow(10.0f, 3 * unit(rng)) * (1.5f + 0.5f * unit(rng)));
+  const int64_t m = 5, k = 8;
+  const std::vector<uint8_t> a(static_cast<size_t>(m * k), 0);
+  const float a_scale = 1.0f;
+  for (float scale : scales) {
+    std::vector<float> bias;
+    for (int t = -140; t <= 140; ++t) {
+      const float tie = (static_cast<float>(t) + 0.5f) * scale;
+      for (float f : {tie, std::nextafter(tie, 0.0f), std::nextafter(tie, INFINITY), std::nextafter(tie, -INFINITY)}) {
+        bias.push_back(f);
+      }
+    }
+    bias.push_back(std::numeric_limits<float>::max());
+    bias.push_back(-std::numeric_limits<float>::max());
+    const int64_t n = static_cast<int64_t>(bias.size());
+    const std::vector<int8_t> b(static_cast<size_t>(k * n), 0);
+    const std::vector<float> b_scales(static_cast<size_t>(n), 1.0f);
+    PackedInt8Weights w;
+    ASSERT_TRUE(sluice::PackInt8Weights(b.data(), k, n, Int8WeightLayout::kKxN, b_scales.data(), &w).ok());
+    const int32_t zp = 128;
+    std::vector<uint8_t> want(static_cast<size_t>(m * n));
+    for (int64_t r = 0; r < m; ++r) {
+      for (int64_t c = 0; c < n; ++c) {
+        const float q = std::nearbyint(bias[c] / scale) + static_cast<float>(zp);
+        want[r * n + c] = static_cast<uint8_t>(std::fmin(std::fmax(q, 0.0f), 255.0f));
+      }
+    }
+    Int8GemmInput in;
+    in.data = a.data();
+    in.m = m;
+    in.k = k;
+    in.lda = k;
+    in.scale = &a_scale;
+    for (auto kernel : {Int8GemmKernel::kGeneric, Int8GemmKernel::kAvx2, Int8GemmKernel::kAvx512Vnni}) {
+      if (!sluice::Int8GemmKernelSupported(kernel)) continue;
+      std::vector<uint8_t> got(static_cast<size_t>(m * n), 0xAA);
+      Int8GemmOutput out;
+      out.type = Int8GemmOutputType::kUint8;
+      out.data = got.data();
+      out.n = n;
+      out.ldc = n;
+      out.bias = bias.data();
+      out.scale = scale;
+      out.zero_point = zp;
+      ASSERT_TRUE(Int8Gemm(in, w, out, nullptr, kernel).ok());
+      EXPECT_TRUE(got == want);
+    }
   }
 }
 
