@@ -28,6 +28,15 @@ const addRequest = {
   ],
 };
 
+/** The same request over HTTP/REST (JSON). */
+function httpInfer(srv: ServerProcess): Promise<Response> {
+  return fetch(`http://127.0.0.1:${srv.httpPort}/v2/models/add/infer`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: addRequest.inputs.map(({ name, datatype, shape, contents }) =>
+      ({ name, datatype, shape, data: contents.fp32_contents })) }),
+  });
+}
+
 function encodedAddRequest(): Buffer {
   const Req = protoType('inference.ModelInferRequest');
   return Buffer.from(Req.encode(Req.fromObject(addRequest)).finish());
@@ -117,12 +126,7 @@ describe(`--max-infer-requests ${LIMIT} (sluice serve in a child process)`, () =
     assert.equal(refused.status, String(grpc.status.UNAVAILABLE));
     assert.match(refused.message ?? '', /server busy/);
     // HTTP shares the bound: 503 with the KServe error body.
-    const res = await fetch(`http://127.0.0.1:${srv.httpPort}/v2/models/add/infer`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ inputs: [
-        { name: 'A', datatype: 'FP32', shape: [2, 3], data: [1, 2, 3, 4, 5, 6] },
-        { name: 'B', datatype: 'FP32', shape: [2, 3], data: [1, 1, 1, 1, 1, 1] }] }),
-    });
+    const res = await httpInfer(srv);
     assert.equal(res.status, 503);
     assert.match(((await res.json()) as { error: string }).error, /server busy/);
     // Other RPCs are not bounded.
@@ -143,16 +147,12 @@ describe(`--max-infer-requests ${LIMIT} (sluice serve in a child process)`, () =
     const held = [heldStream(session), heldStream(session)];
     try {
       await waitForMetric(srv, 'sluice_infer_requests_in_progress', LIMIT);
-      const body = JSON.stringify({ inputs: [
-        { name: 'A', datatype: 'FP32', shape: [2, 3], data: [1, 2, 3, 4, 5, 6] },
-        { name: 'B', datatype: 'FP32', shape: [2, 3], data: [1, 1, 1, 1, 1, 1] }] });
-      const url = `http://127.0.0.1:${srv.httpPort}/v2/models/add/infer`;
-      const first = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const first = await httpInfer(srv);
       assert.equal(first.status, 503);
       await first.text();
       for (const s of held) s.close(http2.constants.NGHTTP2_CANCEL);
       await waitForMetric(srv, 'sluice_infer_requests_in_progress', 0);
-      const second = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const second = await httpInfer(srv);
       assert.equal(second.status, 200);
       const out = (await second.json()) as { outputs: { name: string; data: number[] }[] };
       assert.deepEqual(out.outputs.find((o) => o.name === 'SUM')?.data, [2, 3, 4, 5, 6, 7]);
