@@ -23,11 +23,6 @@
 namespace sluice::engine {
 namespace {
 
-const std::string& InputOr(const Node& node, size_t i) {
-  static const std::string kNone;
-  return i < node.inputs.size() ? node.inputs[i] : kNone;
-}
-
 // ws broadcasts like a per-column scale on a rank-`rank` result: a float constant of 1 or N
 // elements, every dim but the last 1, and no more dims than the result (which would grow it).
 bool IsColumnScale(const TensorData* t, int64_t n, int64_t rank) {

@@ -19,11 +19,6 @@ bool SameScalarConstant(const GraphIndex& index, const std::string& a, const std
          ta->dtype == tb->dtype && ta->bytes == tb->bytes;
 }
 
-const std::string& InputOr(const Node& node, size_t i) {
-  static const std::string kNone;
-  return i < node.inputs.size() ? node.inputs[i] : kNone;
-}
-
 bool Match(const GraphIndex& index, const Node& dq, Rewrite* rewrite) {
   if (!IsOp(&dq, "DequantizeLinear")) return false;
   const Node* q = index.Producer(dq.inputs[0]);

@@ -28,11 +28,6 @@ bool SameConstant(const GraphIndex& index, const std::string& a, const std::stri
          ta->bytes == tb->bytes;
 }
 
-const std::string& InputOr(const Node& node, size_t i) {
-  static const std::string kNone;
-  return i < node.inputs.size() ? node.inputs[i] : kNone;
-}
-
 bool OneElement(const TensorData* t) { return t != nullptr && NumElements(t->dims) == 1; }
 
 // The activation side: xd = DQ(Q(x)). Fills x, its scale and zero point, and the nodes to drop.

@@ -47,15 +47,14 @@ bool Match(const GraphIndex& index, const Node& matmul, Rewrite* rewrite) {
       output = next->outputs[0];
     }
   }
-  auto zero_point = [](const Node* fq) { return fq->inputs.size() > 2 ? fq->inputs[2] : std::string(); };
   Node& fused = rewrite->node;
   std::vector<const Node*> named{fa, fb};
   named.insert(named.end(), parts.begin(), parts.end());
   fused.name = FusedName(named);
   fused.op_type = "QuantizedMatMul";
   fused.domain = kInternalDomain;
-  fused.inputs = {fa->inputs[0], fa->inputs[1], zero_point(fa),
-                  fb->inputs[0], fb->inputs[1], zero_point(fb)};
+  fused.inputs = {fa->inputs[0], fa->inputs[1], InputOr(*fa, 2),
+                  fb->inputs[0], fb->inputs[1], InputOr(*fb, 2)};
   if (fused.inputs.back().empty()) fused.inputs.pop_back();
   fused.outputs = {output};
   fused.attributes = {IntAttribute("a_signed", IntAttr(*fa, "signed", 0)),

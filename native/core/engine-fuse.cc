@@ -100,6 +100,11 @@ std::string OtherInput(const Node& node, const std::string& known) {
   return "";
 }
 
+const std::string& InputOr(const Node& node, size_t i) {
+  static const std::string kNone;
+  return i < node.inputs.size() ? node.inputs[i] : kNone;
+}
+
 bool IsOp(const Node* node, const char* op_type) {
   // Ops a pass made (Gelu, LayerNormalization from their decomposed forms) live in the internal
   // domain, so the model's opset does not limit them, and later passes still match them.

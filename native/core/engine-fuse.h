@@ -71,6 +71,8 @@ std::string FusedName(const std::vector<const Node*>& nodes);
 std::string OtherInput(const Node& node, const std::string& known);
 // True when node is op_type in the default domain.
 bool IsOp(const Node* node, const char* op_type);
+// The node's input i, or "" when it has fewer inputs (an omitted optional input).
+const std::string& InputOr(const Node& node, size_t i);
 
 // True when `a` is within relative 1e-5 of `b` (pattern constants such as sqrt(2)).
 bool NearlyEqual(float a, float b);

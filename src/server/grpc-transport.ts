@@ -210,8 +210,8 @@ class Call implements StreamWriter, CallContext {
  * Not too large: node:http2 stops reading a socket while a write to it is in progress (blocked on
  * a full kernel buffer), and so does a Node client. If this window let a client queue more
  * requests than the kernel buffers between the two hold, and the client's own windows let the
- * server queue more answers than that (the bench's client, or grpc-js with a large
- * flow-control window), both writes block under load and neither side reads again: every call
+ * server queue more answers than that (the bench's client does; any Node client configured with
+ * large windows would), both writes block under load and neither side reads again: every call
  * on the connection hangs until its deadline. 16 MiB did that at twice the MLP's saturation
  * rate and in the transport test that reproduces it; 1 MiB (~480 one-row MLP requests in flight)
  * did not, in either. Request HEADERS are not flow-controlled, but a few dozen bytes each

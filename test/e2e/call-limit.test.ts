@@ -125,6 +125,8 @@ describe(`--max-infer-requests ${LIMIT} (sluice serve in a child process)`, () =
     const refused = await streamStatus(unfinished);
     assert.equal(refused.status, String(grpc.status.UNAVAILABLE));
     assert.match(refused.message ?? '', /server busy/);
+    // ...and reset with NO_ERROR, so the client stops sending a body nobody reads.
+    assert.equal(unfinished.rstCode, http2.constants.NGHTTP2_NO_ERROR);
     // HTTP shares the bound: 503 with the KServe error body.
     const res = await httpInfer(srv);
     assert.equal(res.status, 503);

@@ -392,7 +392,7 @@ describe('GrpcTransport', () => {
     test('a client with large windows that keeps sending while answers pile up never deadlocks the connection', async () => {
       // node:http2 stops reading a socket while a write to it is in progress. When the client's
       // windows let the server queue more answers than the kernel buffers hold (as the bench's
-      // client and grpc-js with a large flow-control window do), and the server's windows let the
+      // client's do), and the server's windows let the
       // client queue more requests than that, both writes block and neither side reads again:
       // every call hangs until its deadline. With 16 MiB server windows this stalls after a few
       // dozen answers; the server's windows must keep what a client may send unread below what
