@@ -1,7 +1,8 @@
 /**
  * The bench's gRPC client. Every call goes through H2Client, a lean gRPC-over-HTTP/2 unary
- * client on node:http2 (see h2-client.ts for why not @grpc/grpc-js): the client shares the 2
- * cores with the server it measures, so what it spends per request is taken from the server.
+ * client that frames HTTP/2 itself (see h2-client.ts for why not @grpc/grpc-js or node:http2):
+ * the client shares the 2 cores with the server it measures, so what it spends per request is
+ * taken from the server.
  * Requests are encoded once per level, so the client spends its CPU on the exchange itself and
  * not on protobuf.
  */

@@ -1,21 +1,33 @@
 /**
- * A lean gRPC unary client written directly on node:http2, for the bench's hot path.
+ * A lean gRPC unary client for the bench's hot path: HTTP/2 framed by hand over net.Socket.
  *
- * Why: the load client shares the machine's 2 cores with the server it measures, and
- * @grpc/grpc-js spends about as much CPU per call as the server does (channel, resolver and
- * picker layers, interceptors, Metadata objects, per-call state machines). perf_analyzer, the
- * reference tool, is a lean C++ client. This one does only what a unary call over an
- * established connection needs: HEADERS, one length-prefixed DATA message, the response
- * message(s) and the grpc-status trailer. No retries, compression, metadata or TLS.
+ * Why: the load client shares the machine's 2 cores with the server it measures. @grpc/grpc-js
+ * spends about as much CPU per call as the server does, and node:http2's client still spends
+ * ~85 us per call on its per-stream objects (Http2Stream, AsyncResource.bind, header objects),
+ * which at ~5,000 calls/s is 0.4 of the machine's 2 cores taken from the server. perf_analyzer,
+ * the reference tool, is a lean C++ client. This one does only what a unary call needs: a
+ * HEADERS frame whose block is built once per method (static-table references and literals;
+ * only grpc-timeout changes), one DATA frame with the length-prefixed message, and the response
+ * message(s) and grpc-status trailer, decoded by an HPACK decoder of its own (h2/hpack.ts).
+ * Both directions are flow-controlled per RFC 9113 §6.9; the socket is always read, so a write
+ * blocked on a full peer never stops this side from reading (the deadlock grpc-transport.ts
+ * describes). No retries, compression, metadata, TLS or server push.
  *
  * Calls are spread round-robin over a small pool of sessions (HTTP/2 connections). A session
- * never carries more streams than the peer's SETTINGS_MAX_CONCURRENT_STREAMS; calls beyond the
- * pool's capacity wait in a local FIFO. A session that fails (GOAWAY, socket error) fails its
- * calls and is replaced by a fresh connection on the next call that needs its slot.
+ * never carries more streams than the peer's SETTINGS_MAX_CONCURRENT_STREAMS and takes no call
+ * before the peer's SETTINGS arrive; calls beyond the pool's capacity wait in a local FIFO. A
+ * session that fails (GOAWAY, socket error, protocol error) fails its calls and is replaced by a
+ * fresh connection on the next call that needs its slot.
  */
-import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import { status } from '@grpc/grpc-js';
 import { SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../src/server/grpc-transport';
+import {
+  ConnectionError, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, type Frame, FRAME_HEADER_BYTES, FrameReader,
+  FrameType, frame, goawayFrame, MAX_WINDOW, PREFACE, rstStreamFrame, Setting, settingsFrame, unpadded,
+  windowUpdateFrame, writeFrameHeader,
+} from './h2/frames';
+import { HpackDecoder, HpackError, indexedField, literalField, STATIC } from './h2/hpack';
 
 /** Called once per call: the gRPC status code (0 = OK), the error text, the response message. */
 export type UnaryDone = (code: status, details: string | undefined, response: Buffer | undefined) => void;
@@ -25,12 +37,11 @@ export interface H2ClientOptions {
   readonly sessions?: number;
 }
 
-const {
-  NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INADEQUATE_SECURITY,
-  HTTP2_HEADER_STATUS,
-} = http2.constants;
-
 const SOCKET_GONE = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** Client stream ids are odd and below 2^31. */
+const LAST_STREAM_ID = 2 ** 31 - 1;
+/** A response header block (HEADERS + CONTINUATION) larger than this is a connection error. */
+const MAX_HEADER_BLOCK = 256 << 10;
 
 // ---- gRPC wire format ------------------------------------------------------------------------
 
@@ -94,36 +105,62 @@ export function statusFromHttp(httpStatus: number): status {
 // ---- sessions and calls ----------------------------------------------------------------------
 
 interface Session {
-  readonly h2: http2.ClientHttp2Session;
-  active: number;
-  /**
-   * The peer's SETTINGS_MAX_CONCURRENT_STREAMS; 0 until its SETTINGS arrive. Streams opened
-   * before then would be sent against nghttp2's guess (100), and a peer with a lower limit
-   * refuses the excess, so a new session takes no call until the first round trip is done.
-   */
+  readonly socket: net.Socket;
+  readonly reader: FrameReader;
+  readonly hpack: HpackDecoder;
+  /** Open streams: started here and not yet ended, reset or expired. */
+  readonly streams: Map<number, Call>;
+  nextStreamId: number;
+  /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS; 0 until its SETTINGS arrive. */
   maxStreams: number;
   /** Got the peer's SETTINGS: the connection was established. */
   ready: boolean;
   /** No new streams: it sent or got GOAWAY, failed or closed. */
   dead: boolean;
-  /** Why it died, for the calls still on it: a GOAWAY code or a socket/session error. */
+  /** Why it died, for the calls still on it: a GOAWAY code or a socket/protocol error. */
   goawayCode: number | undefined;
   error: (Error & { code?: string }) | undefined;
+  /** Flow control for what this side sends: the connection window and the peer's settings. */
+  sendWindow: number;
+  peerInitialWindow: number;
+  peerMaxFrame: number;
+  /** DATA bytes received and not yet given back with a connection WINDOW_UPDATE. */
+  recvUnacked: number;
+  /** Calls whose request body waits for window, in the order they were started. */
+  blocked: Call[];
+  /** A HEADERS block still waiting for its CONTINUATION frames. */
+  partial: { streamId: number; flags: number; parts: Buffer[]; bytes: number } | undefined;
+  corked: boolean;
 }
 
 interface Call {
   readonly path: string;
-  readonly framed: Buffer;
+  readonly message: Buffer;
   readonly deadlineAt: number;
   readonly done: UnaryDone;
   timer: NodeJS.Timeout | undefined;
-  stream: http2.ClientHttp2Stream | undefined;
   finished: boolean;
+  session: Session | undefined;
+  streamId: number;
+  /** This stream's send window, and the framed request body not yet sent (rare: only when windows are short). */
+  sendWindow: number;
+  unsent: Buffer | undefined;
+  /** Response state. */
+  gotHeaders: boolean;
+  httpStatus: number | undefined;
+  grpcStatus: string | undefined;
+  grpcMessage: string | undefined;
+  chunks: Buffer[];
+  recvUnacked: number;
 }
 
 export class H2Client {
+  readonly #host: string;
+  readonly #port: number;
   readonly #authority: string;
   readonly #slots: (Session | undefined)[];
+  /** Per method path: the constant part of the request header block. */
+  readonly #blocks = new Map<string, Buffer>();
   #next = 0;
   /** Calls waiting for a stream slot; entries whose deadline passed are skipped when reached. */
   #queue: Call[] = [];
@@ -131,7 +168,13 @@ export class H2Client {
   #closed = false;
 
   constructor(address: string, o: H2ClientOptions = {}) {
-    this.#authority = `http://${address}`;
+    const colon = address.lastIndexOf(':');
+    this.#host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+    this.#port = Number(address.slice(colon + 1));
+    if (colon < 0 || !Number.isInteger(this.#port) || this.#port < 0 || this.#port > 65535) {
+      throw new RangeError(`address must be host:port, got '${address}'`);
+    }
+    this.#authority = address;
     const n = o.sessions ?? 2;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`sessions must be a positive integer, got ${n}`);
     this.#slots = new Array<Session | undefined>(n).fill(undefined);
@@ -143,8 +186,11 @@ export class H2Client {
       done(status.UNAVAILABLE, 'client is closed', undefined);
       return;
     }
-    const call: Call = { path, framed: frameMessage(message), deadlineAt: performance.now() + deadlineMs, done,
-      timer: undefined, stream: undefined, finished: false };
+    const call: Call = {
+      path, message, deadlineAt: performance.now() + deadlineMs, done, timer: undefined, finished: false,
+      session: undefined, streamId: 0, sendWindow: 0, unsent: undefined,
+      gotHeaders: false, httpStatus: undefined, grpcStatus: undefined, grpcMessage: undefined, chunks: [], recvUnacked: 0,
+    };
     // Local too, not only grpc-timeout: a server that never answers (or a call still queued
     // here) must not outlive its deadline.
     call.timer = setTimeout(() => this.#expire(call), deadlineMs);
@@ -157,7 +203,11 @@ export class H2Client {
   close(): void {
     this.#closed = true;
     this.#failQueued(status.CANCELLED, 'client closed');
-    for (const s of this.#slots) if (s !== undefined && !s.h2.closed) s.h2.close();
+    for (const s of this.#slots) {
+      if (s === undefined) continue;
+      s.dead = true;
+      if (s.streams.size === 0) this.#end(s);
+    }
   }
 
   /** Round-robin over the slots with a free stream, (re)connecting an empty or dead slot. */
@@ -167,7 +217,7 @@ export class H2Client {
       const slot = (this.#next + i) % n;
       let s = this.#slots[slot];
       if (s === undefined || s.dead) this.#slots[slot] = s = this.#connect();
-      if (s.active < s.maxStreams) {
+      if (s.streams.size < s.maxStreams) {
         this.#next = slot + 1;
         return s;
       }
@@ -176,93 +226,310 @@ export class H2Client {
   }
 
   #connect(): Session {
-    const h2 = http2.connect(this.#authority, {
-      // Flow-control windows for the answers, as grpc-js's 'grpc-node.flow_control_window' sets
-      // them (and grpc core's BDP probing grows them): with HTTP/2's 64 KiB default, answers
-      // would queue in the server for a WINDOW_UPDATE round trip through this busy event loop
-      // every ~30 one-row MLP answers, and the bench would measure its own flow control.
-      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW_BYTES },
-      // Node caps what one session may hold (10 MB by default) and refuses streams beyond it;
-      // the thousands of streams outstanding under overload must not hit that cap before the
-      // server does. grpc-js lifts it the same way.
-      maxSessionMemory: Number.MAX_SAFE_INTEGER,
-    });
-    h2.once('connect', () => h2.setLocalWindowSize(SESSION_WINDOW_BYTES));
-    const s: Session = { h2, active: 0, maxStreams: 0, ready: false, dead: false, goawayCode: undefined, error: undefined };
+    const socket = net.connect({ host: this.#host, port: this.#port });
+    socket.setNoDelay(true);
     // Pending calls hold ref'd deadline timers; an idle connection must not keep the process alive.
-    h2.unref();
-    h2.on('remoteSettings', (settings) => {
-      s.ready = true;
-      s.maxStreams = settings.maxConcurrentStreams ?? Number.POSITIVE_INFINITY;
-      this.#drain();
+    socket.unref();
+    const s: Session = {
+      socket, reader: new FrameReader(), hpack: new HpackDecoder(), streams: new Map(), nextStreamId: 1,
+      maxStreams: 0, ready: false, dead: false, goawayCode: undefined, error: undefined,
+      sendWindow: DEFAULT_WINDOW, peerInitialWindow: DEFAULT_WINDOW, peerMaxFrame: DEFAULT_MAX_FRAME,
+      recvUnacked: 0, blocked: [], partial: undefined, corked: false,
+    };
+    // Windows for the answers as grpc-js's 'grpc-node.flow_control_window' sets them: with
+    // HTTP/2's 64 KiB default, answers would wait for a WINDOW_UPDATE round trip every ~30
+    // one-row MLP answers, and the bench would measure its own flow control.
+    this.#write(s, PREFACE);
+    this.#write(s, settingsFrame([[Setting.ENABLE_PUSH, 0], [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW_BYTES]]));
+    this.#write(s, windowUpdateFrame(0, SESSION_WINDOW_BYTES - DEFAULT_WINDOW));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        s.reader.push(chunk, (f) => this.#onFrame(s, f));
+      } catch (e) {
+        if (e instanceof ConnectionError) this.#connectionError(s, e.h2Code, e.message);
+        else if (e instanceof HpackError) this.#connectionError(s, ErrorCode.COMPRESSION_ERROR, e.message);
+        else throw e;
+      }
     });
-    h2.on('goaway', (code) => { s.dead = true; s.goawayCode = code; });
-    h2.on('error', (e: Error) => { s.dead = true; s.error = e; });
-    h2.on('close', () => {
-      s.dead = true;
-      // Never connected (refused, unreachable): fail what waits rather than reconnect in a loop
-      // until the deadlines pass; like grpc-js without waitForReady, the calls fail UNAVAILABLE.
-      if (!s.ready) this.#failQueued(status.UNAVAILABLE, `cannot connect: ${s.error?.message ?? 'connection closed'}`);
-      this.#drain();
-    });
+    socket.on('error', (e: Error) => { s.error ??= e; });
+    socket.on('close', () => this.#onClose(s));
     return s;
   }
 
-  #start(s: Session, call: Call): void {
-    const headers: http2.OutgoingHttpHeaders = {
-      ':method': 'POST', ':path': call.path, 'content-type': 'application/grpc', te: 'trailers',
-      'grpc-timeout': grpcTimeout(call.deadlineAt - performance.now()),
-    };
-    let stream: http2.ClientHttp2Stream;
-    try {
-      stream = s.h2.request(headers);
-    } catch (e) {
-      // The session went away between the events that would have marked it dead and now.
-      s.dead = true;
-      this.#finish(call, status.UNAVAILABLE, `no stream: ${(e as Error).message}`, undefined);
-      return;
+  // ---- sending ---------------------------------------------------------------------------------
+
+  /** Writes coalesce until the end of the current tick: one writev for all the tick's frames. */
+  #write(s: Session, buf: Buffer): void {
+    if (!s.corked) {
+      s.corked = true;
+      s.socket.cork();
+      process.nextTick(() => { s.corked = false; s.socket.uncork(); });
     }
-    s.active++;
-    call.stream = stream;
-    let httpStatus: number | undefined;
-    let grpcStatus: string | undefined;
-    let grpcMessage: string | undefined;
-    let streamError: (Error & { code?: string }) | undefined;
-    const chunks: Buffer[] = [];
-    // Trailers-only responses carry the status in the response headers.
-    const readStatus = (h: http2.IncomingHttpHeaders): void => {
-      const st = h['grpc-status'];
-      if (typeof st === 'string') {
-        grpcStatus = st;
-        const m = h['grpc-message'];
-        grpcMessage = typeof m === 'string' ? m : undefined;
-      }
-    };
-    stream.on('response', (h) => { httpStatus = h[HTTP2_HEADER_STATUS] as number | undefined; readStatus(h); });
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('trailers', readStatus);
-    stream.on('error', (e: Error) => { streamError = e; });
-    // 'close' comes after the last 'data' and 'trailers' and after any 'error': the one place
-    // where everything the call will ever get is known.
-    stream.on('close', () => {
-      s.active--;
-      if (call.finished) {
-        // Its deadline already answered it.
-      } else if (grpcStatus !== undefined) {
-        const code = parseGrpcStatus(grpcStatus);
-        if (code !== status.OK) this.#finish(call, code, decodeGrpcMessage(grpcMessage ?? ''), undefined);
-        else this.#finishOk(call, chunks);
-      } else {
-        const [code, details] = this.#noStatus(s, stream.rstCode, httpStatus, streamError);
-        this.#finish(call, code, details, undefined);
-      }
-      this.#drain();
-    });
-    stream.end(call.framed);
+    s.socket.write(buf);
   }
 
-  #finishOk(call: Call, chunks: Buffer[]): void {
-    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  #headerBlock(path: string): Buffer {
+    let block = this.#blocks.get(path);
+    if (block === undefined) {
+      block = Buffer.from([
+        ...indexedField(STATIC.methodPost), ...indexedField(STATIC.schemeHttp),
+        ...literalField(STATIC.path, path), ...literalField(STATIC.authority, this.#authority),
+        ...literalField(STATIC.contentType, 'application/grpc'), ...literalField('te', 'trailers'),
+      ]);
+      this.#blocks.set(path, block);
+    }
+    return block;
+  }
+
+  #start(s: Session, call: Call): void {
+    const id = s.nextStreamId;
+    s.nextStreamId += 2;
+    // Ids run out after 2^30 calls: the session takes no more and is replaced.
+    if (s.nextStreamId > LAST_STREAM_ID) s.dead = true;
+    s.streams.set(id, call);
+    call.session = s;
+    call.streamId = id;
+    call.sendWindow = s.peerInitialWindow;
+    const fixed = this.#headerBlock(call.path);
+    const timeout = Buffer.from(literalField('grpc-timeout', grpcTimeout(call.deadlineAt - performance.now())));
+    const blockLen = fixed.length + timeout.length;
+    const bodyLen = 5 + call.message.length;
+    // The common case: the whole body fits the windows and one frame. HEADERS, the DATA frame's
+    // header and the gRPC message prefix go out as one buffer, the message itself as another.
+    const inline = bodyLen <= s.sendWindow && bodyLen <= call.sendWindow && bodyLen <= s.peerMaxFrame &&
+      blockLen <= s.peerMaxFrame;
+    const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + blockLen + (inline ? FRAME_HEADER_BYTES + 5 : 0));
+    writeFrameHeader(out, 0, blockLen, FrameType.HEADERS, Flag.END_HEADERS, id);
+    fixed.copy(out, FRAME_HEADER_BYTES);
+    timeout.copy(out, FRAME_HEADER_BYTES + fixed.length);
+    if (!inline) {
+      if (blockLen > s.peerMaxFrame) throw new Error(`request header block of ${blockLen} bytes exceeds the peer's frame size`);
+      this.#write(s, out);
+      call.unsent = frameMessage(call.message);
+      s.blocked.push(call);
+      this.#flush(s);
+      return;
+    }
+    const at = FRAME_HEADER_BYTES + blockLen;
+    writeFrameHeader(out, at, bodyLen, FrameType.DATA, Flag.END_STREAM, id);
+    out[at + FRAME_HEADER_BYTES] = 0;
+    out.writeUInt32BE(call.message.length, at + FRAME_HEADER_BYTES + 1);
+    s.sendWindow -= bodyLen;
+    call.sendWindow -= bodyLen;
+    this.#write(s, out);
+    if (call.message.length > 0) this.#write(s, call.message);
+  }
+
+  /** Sends what the windows allow of the bodies that wait, oldest first. */
+  #flush(s: Session): void {
+    let i = 0;
+    while (i < s.blocked.length && s.sendWindow > 0) {
+      const call = s.blocked[i] as Call;
+      const rest = call.unsent as Buffer;
+      const n = Math.min(rest.length, s.sendWindow, call.sendWindow, s.peerMaxFrame);
+      if (n === 0 && rest.length > 0) {
+        i++;
+        continue;
+      }
+      const last = n === rest.length;
+      this.#write(s, frame(FrameType.DATA, last ? Flag.END_STREAM : 0, call.streamId, rest.subarray(0, n)));
+      s.sendWindow -= n;
+      call.sendWindow -= n;
+      if (last) {
+        call.unsent = undefined;
+        s.blocked.splice(i, 1);
+      } else {
+        call.unsent = rest.subarray(n);
+      }
+    }
+  }
+
+  // ---- receiving -------------------------------------------------------------------------------
+
+  #onFrame(s: Session, f: Frame): void {
+    if (s.partial !== undefined && (f.type !== FrameType.CONTINUATION || f.streamId !== s.partial.streamId)) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `frame type ${f.type} inside a header block of stream ${s.partial.streamId}`);
+    }
+    switch (f.type) {
+      case FrameType.DATA: return this.#onData(s, f);
+      case FrameType.HEADERS: {
+        if (f.streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS on stream 0');
+        const block = unpadded(f);
+        if (f.flags & Flag.END_HEADERS) return this.#onHeaderBlock(s, f.streamId, f.flags, block);
+        s.partial = { streamId: f.streamId, flags: f.flags, parts: [block], bytes: block.length };
+        return;
+      }
+      case FrameType.CONTINUATION: {
+        const p = s.partial;
+        if (p === undefined) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'CONTINUATION without HEADERS');
+        p.parts.push(f.payload);
+        p.bytes += f.payload.length;
+        if (p.bytes > MAX_HEADER_BLOCK) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `header block over ${MAX_HEADER_BLOCK} bytes`);
+        if (f.flags & Flag.END_HEADERS) {
+          s.partial = undefined;
+          this.#onHeaderBlock(s, p.streamId, p.flags, Buffer.concat(p.parts));
+        }
+        return;
+      }
+      case FrameType.RST_STREAM: {
+        if (f.payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'RST_STREAM payload is not 4 bytes');
+        const call = s.streams.get(f.streamId);
+        if (call !== undefined) this.#endStream(s, call, f.payload.readUInt32BE(0));
+        return;
+      }
+      case FrameType.SETTINGS: return this.#onSettings(s, f);
+      case FrameType.PING:
+        if (f.payload.length !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'PING payload is not 8 bytes');
+        if ((f.flags & Flag.ACK) === 0) this.#write(s, frame(FrameType.PING, Flag.ACK, 0, f.payload));
+        return;
+      case FrameType.GOAWAY: return this.#onGoaway(s, f);
+      case FrameType.WINDOW_UPDATE: return this.#onWindowUpdate(s, f);
+      case FrameType.PUSH_PROMISE: throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE with push disabled');
+      default: // PRIORITY and unknown frame types are ignored (RFC 9113 §5.5).
+    }
+  }
+
+  #onData(s: Session, f: Frame): void {
+    if (f.streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'DATA on stream 0');
+    // The whole payload, padding included, counts against the windows (§6.9.1), and is given
+    // back even for a stream that is no longer open here (expired, reset).
+    s.recvUnacked += f.payload.length;
+    if (s.recvUnacked >= SESSION_WINDOW_BYTES / 2) {
+      this.#write(s, windowUpdateFrame(0, s.recvUnacked));
+      s.recvUnacked = 0;
+    }
+    const call = s.streams.get(f.streamId);
+    if (call === undefined) return;
+    const data = unpadded(f);
+    if (data.length > 0) call.chunks.push(data);
+    if (f.flags & Flag.END_STREAM) return this.#endStream(s, call, undefined);
+    call.recvUnacked += f.payload.length;
+    if (call.recvUnacked >= STREAM_WINDOW_BYTES / 2) {
+      this.#write(s, windowUpdateFrame(call.streamId, call.recvUnacked));
+      call.recvUnacked = 0;
+    }
+  }
+
+  #onHeaderBlock(s: Session, streamId: number, flags: number, block: Buffer): void {
+    // Decoded even when the stream is gone here: the dynamic table must follow every block.
+    const fields = s.hpack.decode(block);
+    const call = s.streams.get(streamId);
+    if (call === undefined) return;
+    const trailers = call.gotHeaders;
+    call.gotHeaders = true;
+    for (const [name, value] of fields) {
+      if (name === ':status' && !trailers) call.httpStatus = Number(value);
+      else if (name === 'grpc-status') call.grpcStatus = value;
+      else if (name === 'grpc-message') call.grpcMessage = value;
+    }
+    if (flags & Flag.END_STREAM) this.#endStream(s, call, undefined);
+    else if (trailers) {
+      this.#write(s, rstStreamFrame(streamId, ErrorCode.PROTOCOL_ERROR));
+      this.#closeStream(s, call);
+      this.#finish(call, status.INTERNAL, 'trailers without END_STREAM', undefined);
+      this.#drain();
+    }
+  }
+
+  #onSettings(s: Session, f: Frame): void {
+    if (f.streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
+    if (f.flags & Flag.ACK) {
+      if (f.payload.length !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
+      return;
+    }
+    if (f.payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS payload not a multiple of 6');
+    let maxStreams = s.ready ? s.maxStreams : Number.POSITIVE_INFINITY;
+    for (let at = 0; at < f.payload.length; at += 6) {
+      const id = f.payload.readUInt16BE(at);
+      const value = f.payload.readUInt32BE(at + 2);
+      if (id === Setting.MAX_CONCURRENT_STREAMS) maxStreams = value;
+      else if (id === Setting.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `INITIAL_WINDOW_SIZE ${value}`);
+        // §6.9.2: a change applies to every open stream's window.
+        const delta = value - s.peerInitialWindow;
+        s.peerInitialWindow = value;
+        for (const call of s.streams.values()) call.sendWindow += delta;
+      } else if (id === Setting.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME || value > 2 ** 24 - 1) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `MAX_FRAME_SIZE ${value}`);
+        s.peerMaxFrame = value;
+      }
+    }
+    s.maxStreams = maxStreams;
+    this.#write(s, frame(FrameType.SETTINGS, Flag.ACK, 0));
+    s.ready = true;
+    this.#flush(s);
+    this.#drain();
+  }
+
+  #onGoaway(s: Session, f: Frame): void {
+    if (f.streamId !== 0 || f.payload.length < 8) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'malformed GOAWAY');
+    const last = f.payload.readUInt32BE(0) & 0x7fffffff;
+    s.goawayCode = f.payload.readUInt32BE(4);
+    s.dead = true;
+    // Streams above the last one the server processed never reached it: retryable.
+    for (const call of [...s.streams.values()]) {
+      if (call.streamId <= last) continue;
+      this.#closeStream(s, call);
+      this.#finish(call, status.UNAVAILABLE, `stream not processed: GOAWAY with code ${s.goawayCode}`, undefined);
+    }
+    if (s.streams.size === 0) this.#end(s);
+    this.#drain();
+  }
+
+  #onWindowUpdate(s: Session, f: Frame): void {
+    if (f.payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'WINDOW_UPDATE payload is not 4 bytes');
+    const inc = f.payload.readUInt32BE(0) & 0x7fffffff;
+    if (f.streamId === 0) {
+      if (inc === 0 || s.sendWindow + inc > MAX_WINDOW) {
+        throw new ConnectionError(inc === 0 ? ErrorCode.PROTOCOL_ERROR : ErrorCode.FLOW_CONTROL_ERROR, `connection WINDOW_UPDATE of ${inc}`);
+      }
+      s.sendWindow += inc;
+    } else {
+      const call = s.streams.get(f.streamId);
+      if (call === undefined) return;
+      if (inc === 0 || call.sendWindow + inc > MAX_WINDOW) {
+        this.#write(s, rstStreamFrame(call.streamId, inc === 0 ? ErrorCode.PROTOCOL_ERROR : ErrorCode.FLOW_CONTROL_ERROR));
+        this.#closeStream(s, call);
+        this.#finish(call, status.INTERNAL, `stream WINDOW_UPDATE of ${inc}`, undefined);
+        this.#drain();
+        return;
+      }
+      call.sendWindow += inc;
+    }
+    this.#flush(s);
+  }
+
+  // ---- ending calls and sessions ---------------------------------------------------------------
+
+  /** The stream ended: END_STREAM from the server (rstCode undefined) or RST_STREAM. */
+  #endStream(s: Session, call: Call, rstCode: number | undefined): void {
+    // The server answered before the whole body went out (a refusal at the headers): stop sending.
+    if (rstCode === undefined && call.unsent !== undefined) this.#write(s, rstStreamFrame(call.streamId, ErrorCode.CANCEL));
+    this.#closeStream(s, call);
+    if (call.grpcStatus !== undefined && rstCode === undefined) {
+      const code = parseGrpcStatus(call.grpcStatus);
+      if (code !== status.OK) this.#finish(call, code, decodeGrpcMessage(call.grpcMessage ?? ''), undefined);
+      else this.#finishOk(call);
+    } else {
+      const [code, details] = this.#noStatus(call, rstCode);
+      this.#finish(call, code, details, undefined);
+    }
+    this.#drain();
+  }
+
+  /** Forgets an open stream here (its session may then end); does not answer the call. */
+  #closeStream(s: Session, call: Call): void {
+    s.streams.delete(call.streamId);
+    if (call.unsent !== undefined) {
+      call.unsent = undefined;
+      const i = s.blocked.indexOf(call);
+      if (i >= 0) s.blocked.splice(i, 1);
+    }
+    if (s.dead && s.streams.size === 0) this.#end(s);
+  }
+
+  #finishOk(call: Call): void {
+    const body = call.chunks.length === 1 ? (call.chunks[0] as Buffer) : Buffer.concat(call.chunks);
     const messages = unframeMessages(body);
     if (typeof messages === 'string') this.#finish(call, status.INTERNAL, messages, undefined);
     else if (messages.length !== 1) {
@@ -271,44 +538,88 @@ export class H2Client {
   }
 
   /** A stream that ended without grpc-status: why, as grpc-js would report it. */
-  #noStatus(s: Session, rstCode: number | undefined, httpStatus: number | undefined,
-    err: (Error & { code?: string }) | undefined): [status, string] {
-    if (rstCode === NGHTTP2_REFUSED_STREAM) return [status.UNAVAILABLE, 'stream refused by server'];
+  #noStatus(call: Call, rstCode: number | undefined): [status, string] {
+    if (rstCode === ErrorCode.REFUSED_STREAM) return [status.UNAVAILABLE, 'stream refused by server'];
+    if (rstCode === ErrorCode.ENHANCE_YOUR_CALM) return [status.RESOURCE_EXHAUSTED, 'RST_STREAM ENHANCE_YOUR_CALM'];
+    if (rstCode === ErrorCode.INADEQUATE_SECURITY) return [status.PERMISSION_DENIED, 'RST_STREAM INADEQUATE_SECURITY'];
+    if (rstCode === ErrorCode.CANCEL) return [status.CANCELLED, 'RST_STREAM CANCEL'];
+    if (call.httpStatus !== undefined && call.httpStatus !== 200) {
+      return [statusFromHttp(call.httpStatus), `HTTP status ${call.httpStatus}`];
+    }
+    if (rstCode !== undefined) return [status.INTERNAL, `stream closed with RST_STREAM code ${rstCode} and no grpc-status`];
+    return [status.INTERNAL, 'stream ended without grpc-status'];
+  }
+
+  /** A session that is gone: why, for the calls still open on it. */
+  #sessionGone(s: Session): [status, string] {
+    const e = s.error;
     if (s.goawayCode !== undefined) {
       // A server shutting down (NO_ERROR, or CANCEL from grpc-js's forceShutdown) is UNAVAILABLE,
-      // i.e. retryable; an error GOAWAY (the bench sees INTERNAL_ERROR when an overloaded node
-      // server drops a connection whose streams keep being reset) is a failure, and grpc-js
-      // reports it INTERNAL too.
-      const shutdown = s.goawayCode === NGHTTP2_NO_ERROR || s.goawayCode === NGHTTP2_CANCEL;
+      // i.e. retryable; an error GOAWAY (an overloaded node server drops a connection whose
+      // streams keep being reset with INTERNAL_ERROR) is a failure, as grpc-js reports it.
+      const shutdown = s.goawayCode === ErrorCode.NO_ERROR || s.goawayCode === ErrorCode.CANCEL;
       return [shutdown ? status.UNAVAILABLE : status.INTERNAL,
-        `connection closed by GOAWAY with code ${s.goawayCode}${err === undefined ? '' : `: ${err.message}`}`];
+        `connection closed by GOAWAY with code ${s.goawayCode}${e === undefined ? '' : `: ${e.message}`}`];
     }
-    const cause = err ?? s.error;
-    for (const e of [err, s.error]) if (e?.code !== undefined && SOCKET_GONE.has(e.code)) return [status.UNAVAILABLE, e.message];
-    if (httpStatus !== undefined && httpStatus !== 200) return [statusFromHttp(httpStatus), `HTTP status ${httpStatus}`];
-    if (rstCode === NGHTTP2_ENHANCE_YOUR_CALM) return [status.RESOURCE_EXHAUSTED, 'RST_STREAM ENHANCE_YOUR_CALM'];
-    if (rstCode === NGHTTP2_INADEQUATE_SECURITY) return [status.PERMISSION_DENIED, 'RST_STREAM INADEQUATE_SECURITY'];
-    if (rstCode === NGHTTP2_CANCEL) {
-      return s.dead ? [status.UNAVAILABLE, `connection dropped${cause === undefined ? '' : `: ${cause.message}`}`]
-        : [status.CANCELLED, 'RST_STREAM CANCEL'];
+    if (e instanceof ConnectionError) return [status.INTERNAL, `HTTP/2 protocol error from the server: ${e.message}`];
+    if (e === undefined || (e.code !== undefined && SOCKET_GONE.has(e.code))) {
+      return [status.UNAVAILABLE, `connection dropped${e === undefined ? '' : `: ${e.message}`}`];
     }
-    if (s.dead && cause !== undefined) return [status.INTERNAL, `session failed: ${cause.message}`];
-    return [status.INTERNAL, `stream closed with RST_STREAM code ${rstCode ?? '?'} and no grpc-status`];
+    return [status.INTERNAL, `session failed: ${e.message}`];
+  }
+
+  /** The peer broke the protocol: GOAWAY with its code, and every call on the session fails. */
+  #connectionError(s: Session, code: number, message: string): void {
+    s.error ??= new ConnectionError(code, message);
+    s.dead = true;
+    s.socket.end(goawayFrame(0, code, message));
+    s.socket.destroySoon();
+    this.#failStreams(s);
+  }
+
+  #onClose(s: Session): void {
+    s.dead = true;
+    this.#failStreams(s);
+    // Never connected (refused, unreachable): fail what waits rather than reconnect in a loop
+    // until the deadlines pass; like grpc-js without waitForReady, the calls fail UNAVAILABLE.
+    if (!s.ready) this.#failQueued(status.UNAVAILABLE, `cannot connect: ${s.error?.message ?? 'connection closed'}`);
+    this.#drain();
+  }
+
+  #failStreams(s: Session): void {
+    if (s.streams.size === 0) return;
+    const [code, details] = this.#sessionGone(s);
+    const open = [...s.streams.values()];
+    s.streams.clear();
+    s.blocked = [];
+    for (const call of open) this.#finish(call, code, details, undefined);
+  }
+
+  /** Ends a session with no open streams: GOAWAY NO_ERROR, then the socket. */
+  #end(s: Session): void {
+    if (s.socket.destroyed || s.socket.writableEnded) return;
+    s.socket.end(goawayFrame(s.nextStreamId > 1 ? s.nextStreamId - 2 : 0, ErrorCode.NO_ERROR));
   }
 
   #expire(call: Call): void {
     if (call.finished) return;
+    call.timer = undefined;
     // A started call is cancelled on the wire (the server may drop its work); a queued one is
     // simply skipped when the queue reaches it.
-    if (call.stream !== undefined && !call.stream.closed) call.stream.close(NGHTTP2_CANCEL);
-    call.timer = undefined;
+    const s = call.session;
+    if (s !== undefined && s.streams.get(call.streamId) === call) {
+      if (!s.socket.destroyed) this.#write(s, rstStreamFrame(call.streamId, ErrorCode.CANCEL));
+      this.#closeStream(s, call);
+    }
     this.#finish(call, status.DEADLINE_EXCEEDED, 'Deadline exceeded', undefined);
+    this.#drain();
   }
 
   #finish(call: Call, code: status, details: string | undefined, response: Buffer | undefined): void {
     if (call.finished) return;
     call.finished = true;
     if (call.timer !== undefined) clearTimeout(call.timer);
+    call.chunks = [];
     call.done(code, details, response);
   }
 

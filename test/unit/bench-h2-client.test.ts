@@ -1,5 +1,5 @@
 /**
- * The bench's node:http2 gRPC client against a real @grpc/grpc-js server on loopback: what it
+ * The bench's gRPC client (HTTP/2 framed by hand) against a real @grpc/grpc-js server on loopback: what it
  * must agree with grpc-js on (bytes, status codes, percent-decoded messages, deadlines), the
  * peer's stream limit, and a server that goes away.
  */

@@ -1,0 +1,141 @@
+/**
+ * HTTP/2 framing (RFC 9113 §4, §6): frame and settings constants, frame writers, and a reader
+ * that cuts a socket's byte stream into frames without copying payloads that arrive whole.
+ */
+
+export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+export const FRAME_HEADER_BYTES = 9;
+/** SETTINGS_MAX_FRAME_SIZE's default; this client never advertises more, so no frame may exceed it. */
+export const DEFAULT_MAX_FRAME = 16_384;
+export const DEFAULT_WINDOW = 65_535;
+export const MAX_WINDOW = 2 ** 31 - 1;
+
+export const FrameType = {
+  DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7,
+  WINDOW_UPDATE: 8, CONTINUATION: 9,
+} as const;
+
+export const Flag = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
+
+export const Setting = {
+  HEADER_TABLE_SIZE: 1, ENABLE_PUSH: 2, MAX_CONCURRENT_STREAMS: 3, INITIAL_WINDOW_SIZE: 4, MAX_FRAME_SIZE: 5,
+  MAX_HEADER_LIST_SIZE: 6,
+} as const;
+
+/** RFC 9113 §7. */
+export const ErrorCode = {
+  NO_ERROR: 0, PROTOCOL_ERROR: 1, INTERNAL_ERROR: 2, FLOW_CONTROL_ERROR: 3, SETTINGS_TIMEOUT: 4, STREAM_CLOSED: 5,
+  FRAME_SIZE_ERROR: 6, REFUSED_STREAM: 7, CANCEL: 8, COMPRESSION_ERROR: 9, CONNECT_ERROR: 10,
+  ENHANCE_YOUR_CALM: 11, INADEQUATE_SECURITY: 12, HTTP_1_1_REQUIRED: 13,
+} as const;
+
+/** Writes a 9-byte frame header at `at`. */
+export function writeFrameHeader(out: Buffer, at: number, length: number, type: number, flags: number, streamId: number): void {
+  out.writeUIntBE(length, at, 3);
+  out[at + 3] = type;
+  out[at + 4] = flags;
+  out.writeUInt32BE(streamId, at + 5);
+}
+
+/** A whole frame with a small payload. */
+export function frame(type: number, flags: number, streamId: number, payload: Uint8Array = Buffer.alloc(0)): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  writeFrameHeader(out, 0, payload.length, type, flags, streamId);
+  out.set(payload, FRAME_HEADER_BYTES);
+  return out;
+}
+
+export function settingsFrame(settings: readonly (readonly [number, number])[]): Buffer {
+  const payload = Buffer.allocUnsafe(6 * settings.length);
+  settings.forEach(([id, value], i) => {
+    payload.writeUInt16BE(id, 6 * i);
+    payload.writeUInt32BE(value, 6 * i + 2);
+  });
+  return frame(FrameType.SETTINGS, 0, 0, payload);
+}
+
+export function windowUpdateFrame(streamId: number, increment: number): Buffer {
+  const payload = Buffer.allocUnsafe(4);
+  payload.writeUInt32BE(increment, 0);
+  return frame(FrameType.WINDOW_UPDATE, 0, streamId, payload);
+}
+
+export function rstStreamFrame(streamId: number, code: number): Buffer {
+  const payload = Buffer.allocUnsafe(4);
+  payload.writeUInt32BE(code, 0);
+  return frame(FrameType.RST_STREAM, 0, streamId, payload);
+}
+
+export function goawayFrame(lastStreamId: number, code: number, debug = ''): Buffer {
+  const text = Buffer.from(debug, 'utf8');
+  const payload = Buffer.allocUnsafe(8 + text.length);
+  payload.writeUInt32BE(lastStreamId, 0);
+  payload.writeUInt32BE(code, 4);
+  text.copy(payload, 8);
+  return frame(FrameType.GOAWAY, 0, 0, payload);
+}
+
+export interface Frame {
+  readonly type: number;
+  readonly flags: number;
+  readonly streamId: number;
+  readonly payload: Buffer;
+}
+
+/** A frame the peer should not have sent: a connection error with an RFC 9113 §7 code. */
+export class ConnectionError extends Error {
+  constructor(readonly h2Code: number, message: string) {
+    super(message);
+  }
+}
+
+/** Cuts chunks of a byte stream into frames. Payloads are views of the chunks where they fit in one. */
+export class FrameReader {
+  #pending: Buffer | undefined;
+
+  constructor(readonly maxFrameSize = DEFAULT_MAX_FRAME) {}
+
+  /** Calls `onFrame` for every complete frame in `chunk` (and what was left of the last one). */
+  push(chunk: Buffer, onFrame: (f: Frame) => void): void {
+    let buf = chunk;
+    if (this.#pending !== undefined) {
+      buf = Buffer.concat([this.#pending, chunk]);
+      this.#pending = undefined;
+    }
+    let at = 0;
+    while (buf.length - at >= FRAME_HEADER_BYTES) {
+      const length = buf.readUIntBE(at, 3);
+      if (length > this.maxFrameSize) {
+        throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `frame of ${length} bytes exceeds SETTINGS_MAX_FRAME_SIZE ${this.maxFrameSize}`);
+      }
+      const end = at + FRAME_HEADER_BYTES + length;
+      if (end > buf.length) break;
+      onFrame({
+        type: buf[at + 3] as number, flags: buf[at + 4] as number,
+        streamId: buf.readUInt32BE(at + 5) & 0x7fffffff, payload: buf.subarray(at + FRAME_HEADER_BYTES, end),
+      });
+      at = end;
+    }
+    if (at < buf.length) this.#pending = buf.subarray(at);
+  }
+}
+
+/**
+ * A frame's payload without its padding (§6.1, §6.2): the PADDED flag's length byte, and for
+ * HEADERS the PRIORITY flag's 5 bytes, removed.
+ */
+export function unpadded(f: Frame): Buffer {
+  let p = f.payload;
+  let pad = 0;
+  if (f.flags & Flag.PADDED) {
+    if (p.length < 1) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'padded frame without a pad length');
+    pad = p[0] as number;
+    p = p.subarray(1);
+  }
+  if (f.type === FrameType.HEADERS && f.flags & Flag.PRIORITY) {
+    if (p.length < 5) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'HEADERS priority fields truncated');
+    p = p.subarray(5);
+  }
+  if (pad > p.length) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `padding of ${pad} bytes exceeds the payload`);
+  return p.subarray(0, p.length - pad);
+}
