@@ -12,10 +12,18 @@ import { SluiceError } from '../runtime/status';
 export class CallLimit {
   #inProgress = 0;
   #refused = 0;
+  /**
+   * The one error every refusal answers with: a call is refused only at the bound, so its text
+   * never changes, and building an Error (a stack trace) per refusal would tax the event loop
+   * exactly when it is overloaded.
+   */
+  readonly #busy: SluiceError;
 
   /** `max` calls at once; Infinity = no bound. */
   constructor(readonly max: number) {
     if (!(max >= 1)) throw new RangeError(`the call limit must be at least 1, got ${max}`);
+    this.#busy = new SluiceError('UNAVAILABLE',
+      `server busy: ${max} inference requests in progress (--max-infer-requests ${max}); retry later`);
   }
 
   get inProgress(): number { return this.#inProgress; }
@@ -27,8 +35,7 @@ export class CallLimit {
   acquire(): SluiceError | undefined {
     if (this.#inProgress >= this.max) {
       this.#refused++;
-      return new SluiceError('UNAVAILABLE',
-        `server busy: ${this.#inProgress} inference requests in progress (--max-infer-requests ${this.max}); retry later`);
+      return this.#busy;
     }
     this.#inProgress++;
     return undefined;

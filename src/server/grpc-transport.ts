@@ -79,6 +79,37 @@ function statusHeaders(error: unknown): http2.OutgoingHttpHeaders {
   return { 'grpc-status': String(err.grpcCode), 'grpc-message': encodeGrpcMessage(err.message) };
 }
 
+/** Trailers-only answers to refusals, per error (the call limit reuses one error for all). */
+const REFUSALS = new WeakMap<SluiceError, http2.OutgoingHttpHeaders>();
+
+/**
+ * Refuses a call before reading its request: a trailers-only answer with the error's status, sent
+ * at once, with no per-call state (no Call, no deadline timer): this is the path that runs when
+ * the server is already overloaded.
+ */
+function refuse(stream: http2.ServerHttp2Stream, error: SluiceError): void {
+  let headers = REFUSALS.get(error);
+  if (headers === undefined) {
+    headers = Object.freeze({ ...RESPONSE_HEADERS, ...statusHeaders(error) });
+    REFUSALS.set(error, headers);
+  }
+  stream.on('error', () => undefined);
+  stream.respond(headers, { endStream: true });
+  // The body is dropped as it arrives.
+  stream.resume();
+  setImmediate(resetIfOpen, stream);
+}
+
+/**
+ * RST_STREAM NO_ERROR tells a client still sending a body that nobody will read it (as gRPC's
+ * HTTP/2 protocol allows). Node flushes the socket on every reset, one write per refusal, so it
+ * is sent only where it is needed: a unary client that sent HEADERS and its whole body together
+ * has ended its side by the next turn of the event loop, and the stream is closed by then.
+ */
+function resetIfOpen(stream: http2.ServerHttp2Stream): void {
+  if (!stream.destroyed && !stream.closed && !stream.readableEnded) stream.close(NGHTTP2_NO_ERROR);
+}
+
 /**
  * A call's cancel signal: the part of AbortSignal the runtime uses, without an EventTarget per
  * request. Listeners run once, in order, when the call is cancelled or its deadline passes.
@@ -185,15 +216,6 @@ class Call implements StreamWriter, CallContext {
     stream.resume();
   }
 
-  /**
-   * Refuses the call before reading its request: the status, then RST_STREAM NO_ERROR so the
-   * client stops sending a body nobody will read (as the gRPC HTTP/2 protocol allows).
-   */
-  refuse(error: SluiceError): void {
-    this.fail(error);
-    if (!this.stream.destroyed && !this.stream.readableEnded) this.stream.close(NGHTTP2_NO_ERROR);
-  }
-
   private finish(): void {
     this.ended = true;
     clearTimeout(this.timer);
@@ -288,6 +310,14 @@ export class GrpcTransport {
       stream.resume();
       return;
     }
+    const path = headers[HTTP2_HEADER_PATH];
+    const method = typeof path === 'string' ? this.methods.get(path) : undefined;
+    if (method?.kind === 'unary' && method.limit !== undefined) {
+      const limit = method.limit;
+      const busy = limit.acquire();
+      if (busy !== undefined) { refuse(stream, busy); return; }
+      stream.once('close', () => limit.release());
+    }
     let deadline = Number.POSITIVE_INFINITY;
     let early: unknown;
     try {
@@ -297,18 +327,10 @@ export class GrpcTransport {
       early = e;
     }
     const call = new Call(stream, deadline);
-    const path = headers[HTTP2_HEADER_PATH];
-    const method = typeof path === 'string' ? this.methods.get(path) : undefined;
     if (early === undefined && method === undefined) {
       early = new SluiceError('UNIMPLEMENTED', `unknown method ${String(path).slice(0, 120)}`);
     }
     if (early !== undefined || method === undefined) { call.fail(early); return; }
-    if (method.kind === 'unary' && method.limit !== undefined) {
-      const limit = method.limit;
-      const busy = limit.acquire();
-      if (busy !== undefined) { call.refuse(busy); return; }
-      stream.once('close', () => limit.release());
-    }
     const encoding = headers['grpc-encoding'];
     const reader = new MessageReader(this.options.maxMessageBytes, typeof encoding === 'string' ? encoding : undefined);
     if (method.kind === 'bidi') {
