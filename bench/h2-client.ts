@@ -26,8 +26,8 @@ import {
   ConnectionError, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, type Frame, FRAME_HEADER_BYTES, FrameReader,
   FrameType, frame, goawayFrame, MAX_WINDOW, PREFACE, rstStreamFrame, Setting, settingsFrame, unpadded,
   windowUpdateFrame, writeFrameHeader,
-} from './h2/frames';
-import { HpackDecoder, HpackError, indexedField, literalField, STATIC } from './h2/hpack';
+} from '../src/server/h2/frames';
+import { HpackDecoder, HpackError, indexedField, literalField, STATIC } from '../src/server/h2/hpack';
 
 /** Called once per call: the gRPC status code (0 = OK), the error text, the response message. */
 export type UnaryDone = (code: status, details: string | undefined, response: Buffer | undefined) => void;
@@ -251,7 +251,7 @@ export class H2Client {
         else throw e;
       }
     });
-    socket.on('error', (e: Error) => { s.error ??= e; });
+    socket.on('error', (e: Error) => { s.error ??= e; s.dead = true; });
     socket.on('close', () => this.#onClose(s));
     return s;
   }
@@ -260,6 +260,7 @@ export class H2Client {
 
   /** Writes coalesce until the end of the current tick: one writev for all the tick's frames. */
   #write(s: Session, buf: Buffer): void {
+    if (s.socket.destroyed) return;
     if (!s.corked) {
       s.corked = true;
       s.socket.cork();
@@ -282,6 +283,14 @@ export class H2Client {
   }
 
   #start(s: Session, call: Call): void {
+    const fixed = this.#headerBlock(call.path);
+    const timeout = Buffer.from(literalField('grpc-timeout', grpcTimeout(call.deadlineAt - performance.now())));
+    const blockLen = fixed.length + timeout.length;
+    // Never with a real peer (16 KiB at least; the block is ~120 bytes), so no CONTINUATION here.
+    if (blockLen > s.peerMaxFrame) {
+      this.#finish(call, status.INTERNAL, `request header block of ${blockLen} bytes exceeds the peer's frame size`, undefined);
+      return;
+    }
     const id = s.nextStreamId;
     s.nextStreamId += 2;
     // Ids run out after 2^30 calls: the session takes no more and is replaced.
@@ -290,20 +299,15 @@ export class H2Client {
     call.session = s;
     call.streamId = id;
     call.sendWindow = s.peerInitialWindow;
-    const fixed = this.#headerBlock(call.path);
-    const timeout = Buffer.from(literalField('grpc-timeout', grpcTimeout(call.deadlineAt - performance.now())));
-    const blockLen = fixed.length + timeout.length;
     const bodyLen = 5 + call.message.length;
     // The common case: the whole body fits the windows and one frame. HEADERS, the DATA frame's
     // header and the gRPC message prefix go out as one buffer, the message itself as another.
-    const inline = bodyLen <= s.sendWindow && bodyLen <= call.sendWindow && bodyLen <= s.peerMaxFrame &&
-      blockLen <= s.peerMaxFrame;
+    const inline = bodyLen <= s.sendWindow && bodyLen <= call.sendWindow && bodyLen <= s.peerMaxFrame;
     const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + blockLen + (inline ? FRAME_HEADER_BYTES + 5 : 0));
     writeFrameHeader(out, 0, blockLen, FrameType.HEADERS, Flag.END_HEADERS, id);
     fixed.copy(out, FRAME_HEADER_BYTES);
     timeout.copy(out, FRAME_HEADER_BYTES + fixed.length);
     if (!inline) {
-      if (blockLen > s.peerMaxFrame) throw new Error(`request header block of ${blockLen} bytes exceeds the peer's frame size`);
       this.#write(s, out);
       call.unsent = frameMessage(call.message);
       s.blocked.push(call);
@@ -608,7 +612,7 @@ export class H2Client {
     // simply skipped when the queue reaches it.
     const s = call.session;
     if (s !== undefined && s.streams.get(call.streamId) === call) {
-      if (!s.socket.destroyed) this.#write(s, rstStreamFrame(call.streamId, ErrorCode.CANCEL));
+      this.#write(s, rstStreamFrame(call.streamId, ErrorCode.CANCEL));
       this.#closeStream(s, call);
     }
     this.#finish(call, status.DEADLINE_EXCEEDED, 'Deadline exceeded', undefined);

@@ -1,23 +1,24 @@
-import * as http2 from 'node:http2';
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { SluiceError, toSluiceError } from '../runtime/status';
 import type { CancelListener, CancelSignal } from '../runtime/types';
 import type { CallLimit } from './call-limit';
 import { ACCEPT_ENCODING, MessageReader, encodeGrpcMessage, frameMessage, parseGrpcTimeout } from './grpc-wire';
+import { ErrorCode } from './h2/frames';
+import { indexedField, literalField, STATIC } from './h2/hpack';
+import { ServerConnection, type ServerStream } from './h2/server-connection';
 
 /**
- * A gRPC server written directly on node:http2: unary, server-streaming and bidi-streaming calls
- * whose messages are raw Buffers (handlers decode them). It replaces @grpc/grpc-js on the serving
- * side because every request pays for the transport on the one JS thread: grpc-js costs ~70-85 µs
- * of server CPU per unary call here, a direct exchange about half (DESIGN.md, "Performance model").
+ * A gRPC server on its own HTTP/2 connections (h2/server-connection.ts): unary, server-streaming
+ * and bidi-streaming calls whose messages are raw Buffers (handlers decode them). It replaces
+ * @grpc/grpc-js and node:http2 on the serving side because every request pays for the transport
+ * on the one JS thread: grpc-js costs ~70-85 µs of server CPU per unary call here, node:http2
+ * about half that, and most of node:http2's share is per-stream objects this side does without.
  *
  * What it does: POST + application/grpc checks, routing by :path (UNIMPLEMENTED otherwise),
  * message framing and size limits, gzip/deflate requests, grpc-timeout deadlines (the handler's
  * signal aborts and the call ends DEADLINE_EXCEEDED), client cancellation (RST_STREAM aborts the
  * signal), trailers-only error responses, graceful shutdown with GOAWAY.
  */
-
-const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_STATUS, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** Per call: aborted (with a SluiceError reason) when the client cancels or the deadline passes. */
 export interface CallContext {
@@ -67,47 +68,45 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const cancelledError = (): SluiceError => new SluiceError('CANCELLED', 'request cancelled by the client');
 const deadlineError = (): SluiceError => new SluiceError('DEADLINE_EXCEEDED', 'the request deadline passed before it completed');
 
-const RESPONSE_HEADERS = Object.freeze({
-  [HTTP2_HEADER_STATUS]: 200,
-  [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-  'grpc-accept-encoding': ACCEPT_ENCODING,
-});
-const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
+/** HPACK blocks: response headers, OK trailers, and a status as trailers. */
+const RESPONSE_BLOCK = Buffer.from([
+  ...indexedField(STATIC.status200), ...literalField(STATIC.contentType, 'application/grpc'),
+  ...literalField('grpc-accept-encoding', ACCEPT_ENCODING),
+]);
+const OK_TRAILERS = Buffer.from(literalField('grpc-status', '0'));
+const OK_TRAILERS_ONLY = Buffer.concat([RESPONSE_BLOCK, OK_TRAILERS]);
 
-function statusHeaders(error: unknown): http2.OutgoingHttpHeaders {
+function statusBlock(error: unknown): Buffer {
   const err = toSluiceError(error);
-  return { 'grpc-status': String(err.grpcCode), 'grpc-message': encodeGrpcMessage(err.message) };
+  return Buffer.from([...literalField('grpc-status', String(err.grpcCode)),
+    ...literalField('grpc-message', encodeGrpcMessage(err.message))]);
 }
 
 /** Trailers-only answers to refusals, per error (the call limit reuses one error for all). */
-const REFUSALS = new WeakMap<SluiceError, http2.OutgoingHttpHeaders>();
+const REFUSALS = new WeakMap<SluiceError, Buffer>();
 
 /**
  * Refuses a call before reading its request: a trailers-only answer with the error's status, sent
  * at once, with no per-call state (no Call, no deadline timer): this is the path that runs when
  * the server is already overloaded.
  */
-function refuse(stream: http2.ServerHttp2Stream, error: SluiceError): void {
-  let headers = REFUSALS.get(error);
-  if (headers === undefined) {
-    headers = Object.freeze({ ...RESPONSE_HEADERS, ...statusHeaders(error) });
-    REFUSALS.set(error, headers);
+function refuse(stream: ServerStream, error: SluiceError): void {
+  let block = REFUSALS.get(error);
+  if (block === undefined) {
+    block = Buffer.concat([RESPONSE_BLOCK, statusBlock(error)]);
+    REFUSALS.set(error, block);
   }
-  stream.on('error', () => undefined);
-  stream.respond(headers, { endStream: true });
-  // The body is dropped as it arrives.
-  stream.resume();
+  stream.sendHeaders(block, true);
   setImmediate(resetIfOpen, stream);
 }
 
 /**
  * RST_STREAM NO_ERROR tells a client still sending a body that nobody will read it (as gRPC's
- * HTTP/2 protocol allows). Node flushes the socket on every reset, one write per refusal, so it
- * is sent only where it is needed: a unary client that sent HEADERS and its whole body together
- * has ended its side by the next turn of the event loop, and the stream is closed by then.
+ * HTTP/2 protocol allows). A unary client that sent HEADERS and its whole body together has
+ * ended its side by the next turn of the event loop, and the stream is closed by then.
  */
-function resetIfOpen(stream: http2.ServerHttp2Stream): void {
-  if (!stream.destroyed && !stream.closed && !stream.readableEnded) stream.close(NGHTTP2_NO_ERROR);
+function resetIfOpen(stream: ServerStream): void {
+  if (!stream.closed && !stream.remoteEnded) stream.reset(ErrorCode.NO_ERROR);
 }
 
 /**
@@ -145,20 +144,20 @@ class Call implements StreamWriter, CallContext {
   private responded = false;
   private ended = false;
 
-  constructor(private readonly stream: http2.ServerHttp2Stream, readonly deadline: number) {
+  /** `release` runs once when the stream closes (a call-limit slot). */
+  constructor(private readonly stream: ServerStream, readonly deadline: number, release?: () => void) {
     // setTimeout cannot wait past 2^31-1 ms (~24.8 days; it would fire at once): a deadline that
     // far away is no deadline in practice.
     const wait = deadline - Date.now();
     if (wait <= MAX_TIMER_MS) this.timer = setTimeout(() => this.fail(deadlineError()), Math.max(0, wait));
-    stream.once('close', () => {
+    stream.onClose = () => {
       clearTimeout(this.timer);
+      release?.();
       if (!this.ended) {
         this.ended = true;
         this.signal.abort(Date.now() >= this.deadline - DEADLINE_SLACK_MS ? deadlineError() : cancelledError());
       }
-    });
-    // An RST or socket error; 'close' follows and does the cleanup.
-    stream.on('error', () => undefined);
+    };
   }
 
   get open(): boolean { return !this.ended; }
@@ -168,52 +167,43 @@ class Call implements StreamWriter, CallContext {
     if (this.ended) return;
     this.finish();
     const stream = this.stream;
-    if (stream.destroyed || stream.closed) return;
-    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    stream.once('wantTrailers', () => stream.sendTrailers(OK_TRAILERS));
-    stream.end(frameMessage(message));
+    stream.sendHeaders(RESPONSE_BLOCK, false);
+    stream.sendData(frameMessage(message));
+    stream.sendTrailers(OK_TRAILERS);
   }
 
   write(message: Buffer): void {
-    if (this.ended || this.stream.destroyed || this.stream.closed) return;
+    if (this.ended) return;
     if (!this.responded) {
       this.responded = true;
-      this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+      this.stream.sendHeaders(RESPONSE_BLOCK, false);
     }
-    this.stream.write(frameMessage(message));
+    this.stream.sendData(frameMessage(message));
   }
 
   end(error?: unknown): void {
     if (error !== undefined) { this.fail(error); return; }
     if (this.ended) return;
     this.finish();
-    const stream = this.stream;
-    if (stream.destroyed || stream.closed) return;
-    if (!this.responded) {
-      stream.respond({ ...RESPONSE_HEADERS, ...OK_TRAILERS }, { endStream: true });
-      return;
-    }
-    stream.once('wantTrailers', () => stream.sendTrailers(OK_TRAILERS));
-    stream.end();
+    if (!this.responded) this.stream.sendHeaders(OK_TRAILERS_ONLY, true);
+    else this.stream.sendTrailers(OK_TRAILERS);
   }
 
   /** Ends the call with `error`'s status (trailers-only when nothing was sent yet). */
   fail(error: unknown): void {
     if (this.ended) return;
     const err = toSluiceError(error);
-    const trailers = statusHeaders(err);
+    const trailers = statusBlock(err);
     this.finish();
     if (err.code === 'DEADLINE_EXCEEDED' || err.code === 'CANCELLED') this.signal.abort(err);
     const stream = this.stream;
-    if (stream.destroyed || stream.closed) return;
-    if (!this.responded) {
-      stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
-    } else {
-      stream.once('wantTrailers', () => stream.sendTrailers(trailers));
-      stream.end();
-    }
-    // The client may still be sending a body we will never read.
-    stream.resume();
+    if (!this.responded) stream.sendHeaders(Buffer.concat([RESPONSE_BLOCK, trailers]), true);
+    else stream.sendTrailers(trailers);
+    // The client may still be sending a body nobody will read: dropped as it comes, and the
+    // stream reset if the client has not ended it by the next turn of the loop.
+    stream.onData = undefined;
+    stream.onEnd = undefined;
+    setImmediate(resetIfOpen, stream);
   }
 
   private finish(): void {
@@ -229,49 +219,39 @@ class Call implements StreamWriter, CallContext {
  * per WINDOW_UPDATE round trip through the event loop, ~30 one-row MLP requests, so under load
  * requests pile up unsent in the client while the server idles.
  *
- * Not too large: node:http2 stops reading a socket while a write to it is in progress (blocked on
- * a full kernel buffer), and so does a Node client. If this window let a client queue more
- * requests than the kernel buffers between the two hold, and the client's own windows let the
- * server queue more answers than that (the bench's client does; any Node client configured with
- * large windows would), both writes block under load and neither side reads again: every call
- * on the connection hangs until its deadline. 16 MiB did that at twice the MLP's saturation
- * rate and in the transport test that reproduces it; 1 MiB (~480 one-row MLP requests in flight)
- * did not, in either. Request HEADERS are not flow-controlled, but a few dozen bytes each
- * (HPACK) they add little.
+ * Not too large: requests buffered in the server cost memory, and a Node client on node:http2
+ * stops reading its socket while a write to it is blocked on a full kernel buffer (as this
+ * server did when it ran on node:http2). With a window that let such a client queue more
+ * requests than the kernel buffers hold, and its own windows letting the server queue more
+ * answers than that, both writes blocked under load and neither side read again: 16 MiB did that
+ * at twice the MLP's saturation rate and in the transport test that reproduces it; 1 MiB (~480
+ * one-row MLP requests in flight) did not. This server now always reads, but keeps the bound.
  */
 export const SESSION_WINDOW_BYTES = 2 ** 20;
 export const STREAM_WINDOW_BYTES = 2 ** 20;
 
+/** Bounds a client may not exceed (SETTINGS_MAX_CONCURRENT_STREAMS; request header list). */
+const MAX_CONCURRENT_STREAMS = 4096;
+const MAX_HEADER_LIST_BYTES = 64 << 10;
+
 export class GrpcTransport {
-  private readonly server: http2.Http2Server;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
-  /**
-   * The raw sockets under the sessions. A session whose write is stuck (its client stopped
-   * reading) waits for that write before it closes its socket, i.e. forever: forceShutdown
-   * destroys the sockets themselves, which the session's own socket proxy does not allow.
-   */
-  private readonly sockets = new Set<net.Socket>();
+  private readonly server: net.Server;
+  private readonly connections = new Set<ServerConnection>();
   private closed = false;
 
   constructor(private readonly methods: ReadonlyMap<string, Method>, private readonly options: GrpcTransportOptions) {
-    this.server = http2.createServer({
-      // Requests of up to maxMessageBytes each on many streams at once; nghttp2's default
-      // (10 MiB per session) would reset streams with ENHANCE_YOUR_CALM under load.
-      maxSessionMemory: Math.max(64, Math.ceil((options.maxMessageBytes * 4) / 2 ** 20)),
-      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW_BYTES },
+    this.server = net.createServer((socket) => {
+      if (this.closed) { socket.destroy(); return; }
+      const c = new ServerConnection(socket, {
+        maxConcurrentStreams: MAX_CONCURRENT_STREAMS, streamWindow: STREAM_WINDOW_BYTES,
+        connectionWindow: SESSION_WINDOW_BYTES, maxHeaderListBytes: MAX_HEADER_LIST_BYTES,
+        // Requests of up to maxMessageBytes each on several streams at once.
+        maxBufferedBytes: Math.max(64 << 20, 4 * options.maxMessageBytes),
+        onStream: (stream, headers) => this.onStream(stream, headers),
+      });
+      this.connections.add(c);
+      c.onClosed = () => this.connections.delete(c);
     });
-    this.server.on('session', (session) => {
-      if (this.closed) { session.destroy(); return; }
-      session.setLocalWindowSize(SESSION_WINDOW_BYTES);
-      this.sessions.add(session);
-      session.once('close', () => this.sessions.delete(session));
-      session.on('error', () => undefined);
-    });
-    this.server.on('connection', (socket: net.Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
   }
 
   /** Listens on host:port (0 = ephemeral); resolves with the bound port. */
@@ -289,7 +269,7 @@ export class GrpcTransport {
   shutdown(): Promise<void> {
     this.closed = true;
     const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sessions) s.close();
+    for (const c of this.connections) c.shutdown();
     return done;
   }
 
@@ -297,26 +277,26 @@ export class GrpcTransport {
   forceShutdown(): void {
     this.closed = true;
     this.server.close();
-    for (const s of this.sessions) s.destroy();
-    for (const socket of this.sockets) socket.destroy();
+    for (const c of this.connections) c.destroy();
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    const contentType = headers[HTTP2_HEADER_CONTENT_TYPE];
-    if (headers[HTTP2_HEADER_METHOD] !== 'POST' || typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+  private onStream(stream: ServerStream, headers: Readonly<Record<string, string>>): void {
+    const method = headers[':method'];
+    const contentType = headers['content-type'];
+    if (method !== 'POST' || contentType === undefined || !contentType.startsWith('application/grpc')) {
       // Not a gRPC request: plain HTTP statuses, as the gRPC spec asks.
-      stream.on('error', () => undefined);
-      stream.respond({ [HTTP2_HEADER_STATUS]: headers[HTTP2_HEADER_METHOD] !== 'POST' ? 405 : 415 }, { endStream: true });
-      stream.resume();
+      stream.sendHeaders(Buffer.from(literalField(STATIC.status, method !== 'POST' ? '405' : '415')), true);
+      setImmediate(resetIfOpen, stream);
       return;
     }
-    const path = headers[HTTP2_HEADER_PATH];
-    const method = typeof path === 'string' ? this.methods.get(path) : undefined;
-    if (method?.kind === 'unary' && method.limit !== undefined) {
-      const limit = method.limit;
+    const path = headers[':path'] as string;
+    const m = this.methods.get(path);
+    let release: (() => void) | undefined;
+    if (m?.kind === 'unary' && m.limit !== undefined) {
+      const limit = m.limit;
       const busy = limit.acquire();
       if (busy !== undefined) { refuse(stream, busy); return; }
-      stream.once('close', () => limit.release());
+      release = () => limit.release();
     }
     let deadline = Number.POSITIVE_INFINITY;
     let early: unknown;
@@ -326,34 +306,35 @@ export class GrpcTransport {
     } catch (e) {
       early = e;
     }
-    const call = new Call(stream, deadline);
-    if (early === undefined && method === undefined) {
-      early = new SluiceError('UNIMPLEMENTED', `unknown method ${String(path).slice(0, 120)}`);
+    const call = new Call(stream, deadline, release);
+    if (early === undefined && m === undefined) {
+      early = new SluiceError('UNIMPLEMENTED', `unknown method ${path.slice(0, 120)}`);
     }
-    if (early !== undefined || method === undefined) { call.fail(early); return; }
-    const encoding = headers['grpc-encoding'];
-    const reader = new MessageReader(this.options.maxMessageBytes, typeof encoding === 'string' ? encoding : undefined);
-    if (method.kind === 'bidi') {
-      this.bidi(stream, call, reader, method.handler);
+    if (early !== undefined || m === undefined) { call.fail(early); return; }
+    const reader = new MessageReader(this.options.maxMessageBytes, headers['grpc-encoding']);
+    if (m.kind === 'bidi') {
+      this.bidi(stream, call, reader, m.handler);
     } else {
-      this.singleRequest(stream, call, reader, method);
+      this.singleRequest(stream, call, reader, m);
     }
   }
 
   /** Unary and server-streaming calls: exactly one request message. */
-  private singleRequest(stream: http2.ServerHttp2Stream, call: Call, reader: MessageReader,
+  private singleRequest(stream: ServerStream, call: Call, reader: MessageReader,
     method: Exclude<Method, { kind: 'bidi' }>): void {
     let request: Buffer | undefined;
     let count = 0;
-    stream.on('data', (chunk: Buffer) => {
+    stream.onData = (chunk) => {
       if (!call.open) return;
       try {
         for (const m of reader.push(chunk)) { request = m; count += 1; }
       } catch (e) {
         call.fail(e);
+        return;
       }
-    });
-    stream.once('end', () => {
+      if (!reader.pending) stream.release();
+    };
+    stream.onEnd = () => {
       if (!call.open) return;
       if (count !== 1 || reader.pending || request === undefined) {
         call.fail(reader.pending
@@ -376,25 +357,27 @@ export class GrpcTransport {
       }
       if (Buffer.isBuffer(result)) call.reply(result);
       else result.then((r) => call.reply(r), (e: unknown) => call.fail(e));
-    });
+    };
   }
 
-  private bidi(stream: http2.ServerHttp2Stream, call: Call, reader: MessageReader, handler: BidiHandler): void {
+  private bidi(stream: ServerStream, call: Call, reader: MessageReader, handler: BidiHandler): void {
     let handlers: BidiHandlers | undefined;
     runSafely(call, () => { handlers = handler(call, call); });
-    stream.on('data', (chunk: Buffer) => {
+    stream.onData = (chunk) => {
       if (!call.open || handlers === undefined) return;
       try {
         for (const m of reader.push(chunk)) handlers.onMessage(m);
       } catch (e) {
         call.fail(e);
+        return;
       }
-    });
-    stream.once('end', () => {
+      if (!reader.pending) stream.release();
+    };
+    stream.onEnd = () => {
       if (!call.open || handlers === undefined) return;
       if (reader.pending) { call.fail(new SluiceError('INTERNAL', 'the request stream ended inside a message')); return; }
       runSafely(call, () => handlers?.onEnd());
-    });
+    };
   }
 }
 

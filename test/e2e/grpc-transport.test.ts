@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { SluiceError, isErrorCode } from '../../src/runtime/status';
 import { GrpcTransport, type CallContext, type Method } from '../../src/server/grpc-transport';
 import { frameMessage } from '../../src/server/grpc-wire';
+import type { ServerStream } from '../../src/server/h2/server-connection';
 
 /**
  * GrpcTransport on its own, with small handlers defined here, driven by a real @grpc/grpc-js client
@@ -23,7 +24,7 @@ const identity = (b: Buffer): Buffer => b;
 /** Each Hang call announces itself with the promise of its signal's abort reason. */
 const hangs = new EventEmitter();
 /** Request headers and the first DATA byte seen on /test.Echo/Echo while `recording` is set. */
-let recording: { headers: http2.IncomingHttpHeaders[]; firstBytes: number[] } | undefined;
+let recording: { headers: Record<string, string>[]; firstBytes: number[] } | undefined;
 
 function abortReason(ctx: CallContext): Promise<unknown> {
   return new Promise((resolve) => {
@@ -96,16 +97,21 @@ function methods(): Map<string, Method> {
 async function startTransport(): Promise<{ transport: GrpcTransport; port: number; address: string }> {
   const transport = new GrpcTransport(methods(), { maxMessageBytes: MAX_MESSAGE });
   const port = await transport.listen('127.0.0.1', 0);
-  // A look at what reached the server (grpc-encoding, compressed flag), through the private http2 server.
-  (transport as unknown as { server: http2.Http2Server }).server.on('stream', (stream, headers) => {
+  // A look at what reached the server (grpc-encoding, compressed flag), around the private onStream.
+  const t = transport as unknown as { onStream(stream: ServerStream, headers: Record<string, string>): void };
+  const onStream = t.onStream.bind(transport);
+  t.onStream = (stream, headers) => {
+    onStream(stream, headers);
     const rec = recording;
     if (rec === undefined || headers[':path'] !== `${SERVICE}/Echo`) return;
     rec.headers.push(headers);
+    const onData = stream.onData;
     let first = true;
-    stream.on('data', (chunk: Buffer) => {
-      if (first && chunk.length > 0) { first = false; rec.firstBytes.push(chunk[0] ?? -1); }
-    });
-  });
+    stream.onData = (chunk: Buffer) => {
+      if (first) { first = false; rec.firstBytes.push(chunk[0] ?? -1); }
+      onData?.(chunk);
+    };
+  };
   return { transport, port, address: `127.0.0.1:${port}` };
 }
 

@@ -8,9 +8,9 @@ import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { H2Client } from '../../bench/h2-client';
-import { type Frame, FrameReader, FrameType, frame, settingsFrame } from '../../bench/h2/frames';
-import { HpackDecoder, HpackError, indexedField, literalField } from '../../bench/h2/hpack';
-import { decodeHuffman, huffmanCode } from '../../bench/h2/huffman';
+import { type Frame, FrameReader, FrameType, frame, settingsFrame } from '../../src/server/h2/frames';
+import { HpackDecoder, HpackError, indexedField, literalField } from '../../src/server/h2/hpack';
+import { decodeHuffman, huffmanCode } from '../../src/server/h2/huffman';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

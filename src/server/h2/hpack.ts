@@ -1,7 +1,7 @@
 /**
- * HPACK (RFC 7541): the decoder a client needs for a server's header blocks, and the few
- * encoder pieces it needs for its own (static-table references and literals without indexing,
- * so the client never has to track a dynamic table of its own making).
+ * HPACK (RFC 7541): a decoder for the peer's header blocks, and the few encoder pieces this side
+ * needs for its own (static-table references and literals without indexing, so it never has to
+ * track a dynamic table of its own making: the blocks it sends are built once and reused).
  */
 import { decodeHuffman } from './huffman';
 
@@ -23,7 +23,7 @@ const STATIC_TABLE: readonly (readonly [string, string])[] = [
 ];
 
 /** Static-table indexes the client's encoder refers to. */
-export const STATIC = { authority: 1, methodPost: 3, path: 4, schemeHttp: 6, contentType: 31 } as const;
+export const STATIC = { authority: 1, methodPost: 3, path: 4, schemeHttp: 6, status200: 8, status: 8, contentType: 31 } as const;
 
 /** §4.1: an entry's size is its name and value lengths plus 32. */
 const ENTRY_OVERHEAD = 32;

@@ -1,0 +1,532 @@
+/**
+ * One HTTP/2 connection, server side (RFC 9113), framed by hand over a net.Socket.
+ *
+ * Why not node:http2: every request on the serving path pays for the transport on the one JS
+ * thread, and node:http2 spends most of a request's event-loop time on per-stream objects (an
+ * Http2Stream duplex, header objects, an RST that flushes the socket). Under overload that is
+ * what refusing a request costs too, so the server could not refuse fast enough. This class
+ * keeps per stream only what the protocol needs: windows, a queue of unsent DATA and three
+ * callbacks. Frames written in one turn of the event loop go out in one writev.
+ *
+ * What it enforces: the connection preface and SETTINGS first; stream ids rising and odd;
+ * SETTINGS_MAX_CONCURRENT_STREAMS (REFUSED_STREAM beyond it); flow control both ways;
+ * request header validation (pseudo-headers, lowercase names, no connection-specific fields);
+ * a header list bound, also across CONTINUATION frames; a bound on request bytes buffered in
+ * the connection; and a client that resets streams faster than any real client
+ * (CVE-2023-44487, "rapid reset") or does not read what it asks for (PING and SETTINGS floods)
+ * loses the connection with ENHANCE_YOUR_CALM.
+ */
+import type * as net from 'node:net';
+import {
+  ConnectionError, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, type Frame, FRAME_HEADER_BYTES, FrameReader,
+  FrameType, frame, goawayFrame, MAX_WINDOW, PREFACE, rstStreamFrame, Setting, settingsFrame, unpadded,
+  windowUpdateFrame, writeFrameHeader,
+} from './frames';
+import { type HeaderList, HpackDecoder, HpackError } from './hpack';
+
+export interface ServerConnectionOptions {
+  readonly maxConcurrentStreams: number;
+  /** Receive windows granted: each stream's (SETTINGS_INITIAL_WINDOW_SIZE) and the connection's. */
+  readonly streamWindow: number;
+  readonly connectionWindow: number;
+  readonly maxHeaderListBytes: number;
+  /** Request bytes held across the connection's streams (partial messages) before streams are reset. */
+  readonly maxBufferedBytes: number;
+  /** A new request stream; `headers` holds each field once (repeats joined with ', '). */
+  readonly onStream: (stream: ServerStream, headers: Readonly<Record<string, string>>) => void;
+}
+
+/** Resets from the client within RAPID_RESET_WINDOW_MS beyond which the connection is dropped. */
+const RAPID_RESET_LIMIT = 20_000;
+const RAPID_RESET_WINDOW_MS = 1_000;
+/** Bytes queued on a socket whose peer does not read, beyond which the connection is dropped. */
+const MAX_UNREAD_BYTES = 64 << 20;
+
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+const PSEUDO = new Set([':method', ':scheme', ':path', ':authority']);
+
+/** One request stream. Callbacks are set by whoever handles the stream; unset ones drop what comes. */
+export class ServerStream {
+  /** A DATA payload (never empty). */
+  onData: ((chunk: Buffer) => void) | undefined;
+  /** The client ended its side. */
+  onEnd: (() => void) | undefined;
+  /** The stream is gone: both sides ended, or `reset` (by either side or with the connection). */
+  onClose: ((reset: boolean) => void) | undefined;
+
+  remoteEnded = false;
+  localEnded = false;
+  closed = false;
+  /** This side's send window, DATA waiting for it, and trailers to follow that DATA. */
+  sendWindow: number;
+  queue: Buffer[] = [];
+  trailers: Buffer | undefined;
+  /** Received and not yet given back with a stream WINDOW_UPDATE. */
+  recvUnacked = 0;
+  /** Request bytes of a message still arriving, counted against the connection's bound. */
+  buffered = 0;
+
+  constructor(readonly id: number, private readonly conn: ServerConnection, sendWindow: number) {
+    this.sendWindow = sendWindow;
+  }
+
+  /** Response headers (an HPACK block); `endStream` for a trailers-only response. */
+  sendHeaders(block: Buffer, endStream: boolean): void {
+    if (this.localEnded || this.closed) return;
+    this.conn.writeHeaders(this.id, block, endStream);
+    if (endStream) this.#endLocal();
+  }
+
+  sendData(data: Buffer): void {
+    if (this.localEnded || this.closed || data.length === 0) return;
+    this.queue.push(data);
+    this.conn.flushStream(this);
+  }
+
+  /** Ends the response with trailers, once the DATA before them has gone out. */
+  sendTrailers(block: Buffer): void {
+    if (this.localEnded || this.closed) return;
+    this.trailers = block;
+    this.conn.flushStream(this);
+  }
+
+  /** RST_STREAM with `code`; the stream closes at once. */
+  reset(code: number): void {
+    if (this.closed) return;
+    this.conn.resetStream(this, code);
+  }
+
+  /** The request bytes buffered so far were consumed: they no longer count against the bound. */
+  release(): void {
+    this.conn.release(this);
+  }
+
+  /** Called by the connection when the trailers (or the END_STREAM headers) went out. */
+  endLocalSent(): void {
+    this.#endLocal();
+  }
+
+  #endLocal(): void {
+    this.localEnded = true;
+    this.queue = [];
+    if (this.remoteEnded) this.conn.closeStream(this, false);
+  }
+}
+
+export class ServerConnection {
+  readonly #socket: net.Socket;
+  readonly #o: ServerConnectionOptions;
+  readonly #reader = new FrameReader();
+  readonly #hpack: HpackDecoder;
+  readonly #streams = new Map<number, ServerStream>();
+  #preface: Buffer | undefined = Buffer.alloc(0);
+  #gotSettings = false;
+  #lastStreamId = 0;
+  /** GOAWAY sent: no new streams; the socket ends once the open ones have. */
+  #goingAway = false;
+  #sendWindow = DEFAULT_WINDOW;
+  #peerInitialWindow = DEFAULT_WINDOW;
+  #peerMaxFrame = DEFAULT_MAX_FRAME;
+  readonly #connectionWindow: number;
+  #recvUnacked = 0;
+  #buffered = 0;
+  /** Streams whose DATA or trailers wait for window. */
+  #blocked = new Set<ServerStream>();
+  #partial: { streamId: number; flags: number; parts: Buffer[]; bytes: number } | undefined;
+  #corked = false;
+  #resetWindowStart = 0;
+  #resets = 0;
+  /** Called once, when the socket has closed. */
+  onClosed: (() => void) | undefined;
+
+  constructor(socket: net.Socket, o: ServerConnectionOptions) {
+    this.#socket = socket;
+    this.#o = o;
+    this.#hpack = new HpackDecoder(4096, o.maxHeaderListBytes);
+    socket.setNoDelay(true);
+    this.#write(settingsFrame([
+      [Setting.MAX_CONCURRENT_STREAMS, o.maxConcurrentStreams], [Setting.INITIAL_WINDOW_SIZE, o.streamWindow],
+      [Setting.MAX_HEADER_LIST_SIZE, o.maxHeaderListBytes], [Setting.ENABLE_PUSH, 0],
+    ]));
+    // The connection window starts at 64 KiB whatever SETTINGS say; it can only be raised.
+    this.#connectionWindow = Math.max(o.connectionWindow, DEFAULT_WINDOW);
+    if (this.#connectionWindow > DEFAULT_WINDOW) this.#write(windowUpdateFrame(0, this.#connectionWindow - DEFAULT_WINDOW));
+    socket.on('data', (chunk: Buffer) => this.#onBytes(chunk));
+    // 'close' follows and does the cleanup.
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.#onSocketClose());
+  }
+
+  get openStreams(): number { return this.#streams.size; }
+
+  /** Graceful close: GOAWAY NO_ERROR naming the last stream taken; the socket ends after the open streams. */
+  shutdown(): void {
+    if (this.#goingAway) return;
+    this.#goingAway = true;
+    this.#write(goawayFrame(this.#lastStreamId, ErrorCode.NO_ERROR));
+    if (this.#streams.size === 0) this.#socket.end();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  // ---- input -----------------------------------------------------------------------------------
+
+  #onBytes(chunk: Buffer): void {
+    try {
+      let data = chunk;
+      if (this.#preface !== undefined) {
+        const got = Buffer.concat([this.#preface, chunk]);
+        const n = Math.min(got.length, PREFACE.length);
+        if (!got.subarray(0, n).equals(PREFACE.subarray(0, n))) {
+          throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'not the HTTP/2 connection preface (this port speaks gRPC over HTTP/2)');
+        }
+        if (got.length < PREFACE.length) { this.#preface = got; return; }
+        this.#preface = undefined;
+        data = got.subarray(PREFACE.length);
+      }
+      this.#reader.push(data, (f) => this.#onFrame(f));
+    } catch (e) {
+      if (e instanceof ConnectionError) this.#connectionError(e.h2Code, e.message);
+      else if (e instanceof HpackError) this.#connectionError(ErrorCode.COMPRESSION_ERROR, e.message);
+      else throw e;
+    }
+  }
+
+  #onFrame(f: Frame): void {
+    if (!this.#gotSettings) {
+      if (f.type !== FrameType.SETTINGS || f.flags & Flag.ACK) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'the first frame is not SETTINGS');
+      this.#gotSettings = true;
+    }
+    if (this.#partial !== undefined && (f.type !== FrameType.CONTINUATION || f.streamId !== this.#partial.streamId)) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `frame type ${f.type} inside a header block of stream ${this.#partial.streamId}`);
+    }
+    switch (f.type) {
+      case FrameType.DATA: return this.#onData(f);
+      case FrameType.HEADERS: {
+        if (f.streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS on stream 0');
+        const block = unpadded(f);
+        if (f.flags & Flag.END_HEADERS) return this.#onHeaderBlock(f.streamId, f.flags, block);
+        this.#partial = { streamId: f.streamId, flags: f.flags, parts: [block], bytes: block.length };
+        return;
+      }
+      case FrameType.CONTINUATION: {
+        const p = this.#partial;
+        if (p === undefined) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'CONTINUATION without HEADERS');
+        p.parts.push(f.payload);
+        p.bytes += f.payload.length;
+        if (p.bytes > this.#o.maxHeaderListBytes) {
+          throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `header block over ${this.#o.maxHeaderListBytes} bytes`);
+        }
+        if (f.flags & Flag.END_HEADERS) {
+          this.#partial = undefined;
+          this.#onHeaderBlock(p.streamId, p.flags, Buffer.concat(p.parts));
+        }
+        return;
+      }
+      case FrameType.PRIORITY:
+        if (f.streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PRIORITY on stream 0');
+        if (f.payload.length !== 5) this.#streamError(f.streamId, ErrorCode.FRAME_SIZE_ERROR);
+        return;
+      case FrameType.RST_STREAM: return this.#onReset(f);
+      case FrameType.SETTINGS: return this.#onSettings(f);
+      case FrameType.PING:
+        if (f.streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PING on a stream');
+        if (f.payload.length !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'PING payload is not 8 bytes');
+        if ((f.flags & Flag.ACK) === 0) this.#write(frame(FrameType.PING, Flag.ACK, 0, f.payload));
+        return;
+      case FrameType.GOAWAY:
+        if (f.streamId !== 0 || f.payload.length < 8) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'malformed GOAWAY');
+        // The client opens no more streams; the ones open finish.
+        if (this.#streams.size === 0) this.#socket.end();
+        return;
+      case FrameType.WINDOW_UPDATE: return this.#onWindowUpdate(f);
+      case FrameType.PUSH_PROMISE: throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE from a client');
+      default: // unknown frame types are ignored (§5.5)
+    }
+  }
+
+  #onHeaderBlock(id: number, flags: number, block: Buffer): void {
+    // Decoded whatever becomes of the stream: the dynamic table must follow every block.
+    const fields = this.#hpack.decode(block);
+    const existing = this.#streams.get(id);
+    if (existing !== undefined) {
+      // Trailers from the client: they must end its side.
+      if (existing.remoteEnded || (flags & Flag.END_STREAM) === 0) this.#streamError(id, ErrorCode.PROTOCOL_ERROR);
+      else this.#endRemote(existing);
+      return;
+    }
+    if (id % 2 === 0 || id <= this.#lastStreamId) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS opening stream ${id} after stream ${this.#lastStreamId}`);
+    }
+    this.#lastStreamId = id;
+    if (this.#goingAway || this.#streams.size >= this.#o.maxConcurrentStreams) {
+      this.#write(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
+      return;
+    }
+    const headers = requestHeaders(fields);
+    if (headers === undefined) {
+      this.#write(rstStreamFrame(id, ErrorCode.PROTOCOL_ERROR));
+      return;
+    }
+    const stream = new ServerStream(id, this, this.#peerInitialWindow);
+    this.#streams.set(id, stream);
+    try {
+      this.#o.onStream(stream, headers);
+    } catch (e) {
+      // A bug in one request's handling must not take the connection (or the process) down.
+      process.emitWarning(`HTTP/2 stream ${id}: ${(e as Error).stack ?? String(e)}`);
+      this.resetStream(stream, ErrorCode.INTERNAL_ERROR);
+      return;
+    }
+    if (flags & Flag.END_STREAM && !stream.closed) this.#endRemote(stream);
+  }
+
+  #onData(f: Frame): void {
+    if (f.streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'DATA on stream 0');
+    const len = f.payload.length;
+    if (this.#recvUnacked + len > this.#connectionWindow) {
+      throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'DATA beyond the connection window');
+    }
+    // The connection window is given back as DATA arrives: what is held is bounded per stream
+    // by its window and the message size, and across streams by maxBufferedBytes.
+    this.#recvUnacked += len;
+    if (this.#recvUnacked >= this.#connectionWindow / 2) {
+      this.#write(windowUpdateFrame(0, this.#recvUnacked));
+      this.#recvUnacked = 0;
+    }
+    const stream = this.#streams.get(f.streamId);
+    if (stream === undefined) {
+      if (f.streamId > this.#lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `DATA on idle stream ${f.streamId}`);
+      return; // a stream closed here (reset, refused): frames already in flight are ignored (§5.1)
+    }
+    if (stream.remoteEnded) return this.#streamError(stream.id, ErrorCode.STREAM_CLOSED);
+    if (stream.recvUnacked + len > this.#o.streamWindow) return this.#streamError(stream.id, ErrorCode.FLOW_CONTROL_ERROR);
+    stream.recvUnacked += len;
+    const data = unpadded(f);
+    const end = (f.flags & Flag.END_STREAM) !== 0;
+    if (!end && stream.recvUnacked >= this.#o.streamWindow / 2) {
+      this.#write(windowUpdateFrame(stream.id, stream.recvUnacked));
+      stream.recvUnacked = 0;
+    }
+    if (data.length > 0) {
+      stream.buffered += data.length;
+      this.#buffered += data.length;
+      if (this.#buffered > this.#o.maxBufferedBytes) return this.#streamError(stream.id, ErrorCode.ENHANCE_YOUR_CALM);
+      stream.onData?.(data);
+    }
+    if (end && !stream.closed) this.#endRemote(stream);
+  }
+
+  #onReset(f: Frame): void {
+    if (f.streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'RST_STREAM on stream 0');
+    if (f.payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'RST_STREAM payload is not 4 bytes');
+    if (f.streamId > this.#lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${f.streamId}`);
+    const now = Date.now();
+    if (now - this.#resetWindowStart > RAPID_RESET_WINDOW_MS) {
+      this.#resetWindowStart = now;
+      this.#resets = 0;
+    }
+    if (++this.#resets > RAPID_RESET_LIMIT) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `more than ${RAPID_RESET_LIMIT} streams reset within ${RAPID_RESET_WINDOW_MS} ms`);
+    }
+    const stream = this.#streams.get(f.streamId);
+    if (stream !== undefined) this.closeStream(stream, true);
+  }
+
+  #onSettings(f: Frame): void {
+    if (f.streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
+    if (f.flags & Flag.ACK) {
+      if (f.payload.length !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
+      return;
+    }
+    if (f.payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS payload not a multiple of 6');
+    for (let at = 0; at < f.payload.length; at += 6) {
+      const id = f.payload.readUInt16BE(at);
+      const value = f.payload.readUInt32BE(at + 2);
+      if (id === Setting.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `INITIAL_WINDOW_SIZE ${value}`);
+        const delta = value - this.#peerInitialWindow;
+        this.#peerInitialWindow = value;
+        for (const s of this.#streams.values()) s.sendWindow += delta;
+      } else if (id === Setting.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME || value > 2 ** 24 - 1) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `MAX_FRAME_SIZE ${value}`);
+        this.#peerMaxFrame = value;
+      } else if (id === Setting.ENABLE_PUSH && value > 1) {
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `ENABLE_PUSH ${value}`);
+      }
+      // HEADER_TABLE_SIZE: this side's blocks never use the dynamic table; the rest is advisory.
+    }
+    this.#write(frame(FrameType.SETTINGS, Flag.ACK, 0));
+    this.#flushBlocked();
+  }
+
+  #onWindowUpdate(f: Frame): void {
+    if (f.payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'WINDOW_UPDATE payload is not 4 bytes');
+    const inc = f.payload.readUInt32BE(0) & 0x7fffffff;
+    if (f.streamId === 0) {
+      if (inc === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'connection WINDOW_UPDATE of 0');
+      if (this.#sendWindow + inc > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'connection window over 2^31-1');
+      this.#sendWindow += inc;
+      this.#flushBlocked();
+      return;
+    }
+    const stream = this.#streams.get(f.streamId);
+    if (stream === undefined) return;
+    if (inc === 0 || stream.sendWindow + inc > MAX_WINDOW) {
+      return this.#streamError(stream.id, inc === 0 ? ErrorCode.PROTOCOL_ERROR : ErrorCode.FLOW_CONTROL_ERROR);
+    }
+    stream.sendWindow += inc;
+    this.flushStream(stream);
+  }
+
+  #endRemote(stream: ServerStream): void {
+    stream.remoteEnded = true;
+    this.release(stream);
+    stream.onEnd?.();
+    if (stream.localEnded && !stream.closed) this.closeStream(stream, false);
+  }
+
+  // ---- output ----------------------------------------------------------------------------------
+
+  /** Frames written in one turn of the event loop leave in one writev. */
+  #write(buf: Buffer): void {
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    if (socket.writableLength > MAX_UNREAD_BYTES) {
+      // The client asks (PINGs, SETTINGS, requests) but does not read the answers.
+      socket.destroy();
+      return;
+    }
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(() => { this.#corked = false; socket.uncork(); });
+    }
+    socket.write(buf);
+  }
+
+  writeHeaders(id: number, block: Buffer, endStream: boolean): void {
+    const max = this.#peerMaxFrame;
+    const first = block.subarray(0, max);
+    const end = endStream ? Flag.END_STREAM : 0;
+    if (first.length === block.length) {
+      const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + block.length);
+      writeFrameHeader(out, 0, block.length, FrameType.HEADERS, Flag.END_HEADERS | end, id);
+      block.copy(out, FRAME_HEADER_BYTES);
+      this.#write(out);
+      return;
+    }
+    this.#write(frame(FrameType.HEADERS, end, id, first));
+    for (let at = max; at < block.length; at += max) {
+      const part = block.subarray(at, at + max);
+      this.#write(frame(FrameType.CONTINUATION, at + max >= block.length ? Flag.END_HEADERS : 0, id, part));
+    }
+  }
+
+  /** Sends what the windows allow of the stream's queued DATA, then its trailers once nothing is left. */
+  flushStream(stream: ServerStream): void {
+    while (stream.queue.length > 0) {
+      const head = stream.queue[0] as Buffer;
+      const n = Math.min(head.length, this.#sendWindow, stream.sendWindow, this.#peerMaxFrame);
+      if (n === 0) {
+        this.#blocked.add(stream);
+        return;
+      }
+      const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+      writeFrameHeader(header, 0, n, FrameType.DATA, 0, stream.id);
+      this.#write(header);
+      this.#write(n === head.length ? head : head.subarray(0, n));
+      this.#sendWindow -= n;
+      stream.sendWindow -= n;
+      if (n === head.length) stream.queue.shift();
+      else stream.queue[0] = head.subarray(n);
+    }
+    this.#blocked.delete(stream);
+    if (stream.trailers !== undefined) {
+      const block = stream.trailers;
+      stream.trailers = undefined;
+      this.writeHeaders(stream.id, block, true);
+      stream.endLocalSent();
+    }
+  }
+
+  #flushBlocked(): void {
+    for (const s of [...this.#blocked]) {
+      if (this.#sendWindow <= 0) return;
+      this.flushStream(s);
+    }
+  }
+
+  // ---- closing ---------------------------------------------------------------------------------
+
+  resetStream(stream: ServerStream, code: number): void {
+    this.#write(rstStreamFrame(stream.id, code));
+    this.closeStream(stream, true);
+  }
+
+  #streamError(id: number, code: number): void {
+    const stream = this.#streams.get(id);
+    if (stream !== undefined) this.resetStream(stream, code);
+    else this.#write(rstStreamFrame(id, code));
+  }
+
+  release(stream: ServerStream): void {
+    this.#buffered -= stream.buffered;
+    stream.buffered = 0;
+  }
+
+  closeStream(stream: ServerStream, reset: boolean): void {
+    if (stream.closed) return;
+    stream.closed = true;
+    stream.queue = [];
+    stream.trailers = undefined;
+    this.release(stream);
+    this.#streams.delete(stream.id);
+    this.#blocked.delete(stream);
+    stream.onClose?.(reset);
+    if (this.#goingAway && this.#streams.size === 0) this.#socket.end();
+  }
+
+  #connectionError(code: number, message: string): void {
+    if (this.#socket.destroyed) return;
+    this.#write(goawayFrame(this.#lastStreamId, code, message));
+    this.#socket.end();
+    this.#socket.destroySoon();
+    this.#closeAll();
+  }
+
+  #closeAll(): void {
+    const open = [...this.#streams.values()];
+    for (const s of open) this.closeStream(s, true);
+  }
+
+  #onSocketClose(): void {
+    this.#closeAll();
+    this.onClosed?.();
+  }
+}
+
+/**
+ * A request's header list as an object, or undefined when it is malformed (RFC 9113 §8.2, §8.3):
+ * an unknown or repeated pseudo-header, one after a regular field, a missing :method, :scheme or
+ * :path, an uppercase or connection-specific field name, or a te other than "trailers".
+ */
+function requestHeaders(fields: HeaderList): Record<string, string> | undefined {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  let regular = false;
+  for (const [name, value] of fields) {
+    if (name.startsWith(':')) {
+      if (regular || !PSEUDO.has(name) || out[name] !== undefined) return undefined;
+    } else {
+      regular = true;
+      if (name.length === 0 || name !== name.toLowerCase() || CONNECTION_SPECIFIC.has(name)) return undefined;
+      if (name === 'te' && value !== 'trailers') return undefined;
+    }
+    const prev = out[name];
+    out[name] = prev === undefined ? value : `${prev}, ${value}`;
+  }
+  if (out[':method'] === undefined || out[':scheme'] === undefined || out[':path'] === undefined) return undefined;
+  return out;
+}

@@ -1,0 +1,216 @@
+/**
+ * The server side of HTTP/2 against a raw client on loopback that writes frames by hand: what a
+ * confused or hostile client sends (a wrong preface, malformed request headers, too many streams,
+ * a reset flood, DATA beyond the window, endless CONTINUATION, bodies beyond the buffer bound) gets
+ * the stream or connection error RFC 9113 names, and the connection survives what is only a
+ * stream error. Plus flow control on answers bigger than the client's window.
+ */
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import {
+  ErrorCode, Flag, type Frame, FrameReader, FrameType, frame, PREFACE, rstStreamFrame, Setting, settingsFrame,
+  windowUpdateFrame,
+} from '../../src/server/h2/frames';
+import { HpackDecoder, indexedField, literalField, STATIC } from '../../src/server/h2/hpack';
+import { ServerConnection, type ServerConnectionOptions, type ServerStream } from '../../src/server/h2/server-connection';
+
+const OPTIONS: Omit<ServerConnectionOptions, 'onStream'> = {
+  maxConcurrentStreams: 4, streamWindow: 1 << 16, connectionWindow: 1 << 20, maxHeaderListBytes: 4096,
+  maxBufferedBytes: 100_000,
+};
+
+/** Echo: the request body back with :status 200 once the client ends; "big" answers `n` bytes. */
+function echo(stream: ServerStream, headers: Readonly<Record<string, string>>): void {
+  const chunks: Buffer[] = [];
+  stream.onData = (c) => chunks.push(c);
+  stream.onEnd = () => {
+    stream.sendHeaders(Buffer.from(indexedField(STATIC.status200)), false);
+    const big = /^\/big\/(\d+)$/.exec(headers[':path'] ?? '');
+    stream.sendData(big !== null ? Buffer.alloc(Number(big[1]), 7) : Buffer.concat(chunks));
+    stream.sendTrailers(Buffer.from(literalField('x-done', 'yes')));
+  };
+}
+
+/** A hand-driven client: writes raw bytes, collects frames (header blocks decoded). */
+class RawClient {
+  readonly frames: (Frame & { headers?: [string, string][] })[] = [];
+  readonly socket: net.Socket;
+  readonly closed: Promise<void>;
+  readonly #reader = new FrameReader(1 << 24);
+  readonly #hpack = new HpackDecoder();
+
+  constructor(port: number, preface = true) {
+    this.socket = net.connect(port, '127.0.0.1');
+    this.socket.on('error', () => undefined);
+    // Rejects after 5 s, so a server that wrongly keeps the connection fails the test, not hangs it.
+    this.closed = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the server kept the connection open')), 5_000);
+      this.socket.once('close', () => { clearTimeout(timer); resolve(); });
+    });
+    this.closed.catch(() => undefined);
+    this.socket.on('data', (chunk: Buffer) => this.#reader.push(chunk, (f) => {
+      const headers = f.type === FrameType.HEADERS ? this.#hpack.decode(f.payload) : undefined;
+      this.frames.push(headers === undefined ? f : { ...f, headers });
+      if (f.type === FrameType.SETTINGS && (f.flags & Flag.ACK) === 0) this.send(frame(FrameType.SETTINGS, Flag.ACK, 0));
+    }));
+    if (preface) this.send(Buffer.concat([PREFACE, settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 1 << 20]])]));
+  }
+
+  send(b: Buffer): void { this.socket.write(b); }
+
+  /** A request HEADERS frame: POST `path` plus `extra` literal fields. */
+  headers(id: number, path: string, flags: number = Flag.END_HEADERS, extra: [string, string][] = []): void {
+    const block = Buffer.from([...indexedField(STATIC.methodPost), ...indexedField(STATIC.schemeHttp),
+      ...literalField(STATIC.path, path), ...extra.flatMap(([n, v]) => literalField(n, v))]);
+    this.send(frame(FrameType.HEADERS, flags, id, block));
+  }
+
+  async waitFor(pred: (f: Frame & { headers?: [string, string][] }) => boolean, what: string): Promise<Frame & { headers?: [string, string][] }> {
+    for (let i = 0; i < 200; i++) {
+      const f = this.frames.find(pred);
+      if (f !== undefined) return f;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no ${what}; got ${this.frames.map((f) => `${f.type}/${f.streamId}`).join(' ')}`);
+  }
+
+  close(): void { this.socket.destroy(); }
+}
+
+const isRst = (id: number, code: number) => (f: Frame): boolean =>
+  f.type === FrameType.RST_STREAM && f.streamId === id && f.payload.readUInt32BE(0) === code;
+const isGoaway = (code: number) => (f: Frame): boolean => f.type === FrameType.GOAWAY && f.payload.readUInt32BE(4) === code;
+const endsStream = (id: number) => (f: Frame): boolean => f.streamId === id && f.type === FrameType.HEADERS && (f.flags & Flag.END_STREAM) !== 0;
+
+describe('HTTP/2 server connection', () => {
+  let server: net.Server;
+  let port = 0;
+  const clients: RawClient[] = [];
+  const client = (preface = true): RawClient => { const c = new RawClient(port, preface); clients.push(c); return c; };
+
+  before(async () => {
+    server = net.createServer((socket) => new ServerConnection(socket, { ...OPTIONS, onStream: echo }));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as net.AddressInfo).port;
+  });
+  after(() => {
+    for (const c of clients) c.close();
+    server.close();
+  });
+
+  test('a request and its answer: headers, body, trailers; SETTINGS name the limits', async () => {
+    const c = client();
+    c.headers(1, '/echo');
+    c.send(frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.from('hello')));
+    const settings = await c.waitFor((f) => f.type === FrameType.SETTINGS && (f.flags & Flag.ACK) === 0, 'SETTINGS');
+    assert.equal(settings.payload.readUInt16BE(0), Setting.MAX_CONCURRENT_STREAMS);
+    assert.equal(settings.payload.readUInt32BE(2), OPTIONS.maxConcurrentStreams);
+    const trailers = await c.waitFor(endsStream(1), 'trailers');
+    assert.deepEqual(trailers.headers, [['x-done', 'yes']]);
+    const data = c.frames.filter((f) => f.type === FrameType.DATA && f.streamId === 1);
+    assert.equal(Buffer.concat(data.map((f) => f.payload)).toString(), 'hello');
+    assert.deepEqual(c.frames.find((f) => f.type === FrameType.HEADERS && f.streamId === 1)?.headers, [[':status', '200']]);
+  });
+
+  test('an answer larger than the client\'s stream window waits for WINDOW_UPDATE, in frames of at most 16 KiB', async () => {
+    const c = new RawClient(port, false);
+    clients.push(c);
+    c.send(Buffer.concat([PREFACE, settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 20_000]])]));
+    c.headers(1, '/big/50000', Flag.END_HEADERS | Flag.END_STREAM);
+    await c.waitFor((f) => f.type === FrameType.DATA, 'DATA');
+    await new Promise((r) => setTimeout(r, 50));
+    const sent = (): number => c.frames.filter((f) => f.type === FrameType.DATA).reduce((a, f) => a + f.payload.length, 0);
+    assert.equal(sent(), 20_000, 'stopped at the window');
+    assert.ok(c.frames.every((f) => f.payload.length <= 16_384));
+    c.send(windowUpdateFrame(1, 30_000));
+    await c.waitFor(endsStream(1), 'trailers after the rest');
+    assert.equal(sent(), 50_000);
+  });
+
+  test('malformed request headers are a stream error; the connection goes on', async () => {
+    const c = client();
+    c.headers(1, '/echo', Flag.END_HEADERS | Flag.END_STREAM, [['X-Upper', 'a']]);
+    c.headers(3, '/echo', Flag.END_HEADERS | Flag.END_STREAM, [['connection', 'close']]);
+    c.headers(5, '/echo', Flag.END_HEADERS | Flag.END_STREAM, [['te', 'gzip']]);
+    c.send(frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 7, Buffer.from(indexedField(STATIC.methodPost))));
+    for (const id of [1, 3, 5, 7]) await c.waitFor(isRst(id, ErrorCode.PROTOCOL_ERROR), `RST_STREAM PROTOCOL_ERROR on ${id}`);
+    c.headers(9, '/echo', Flag.END_HEADERS | Flag.END_STREAM);
+    await c.waitFor(endsStream(9), 'a good request after them');
+  });
+
+  test('streams beyond SETTINGS_MAX_CONCURRENT_STREAMS are refused', async () => {
+    const c = client();
+    for (let i = 0; i < 6; i++) c.headers(1 + 2 * i, '/echo'); // open, never ended
+    await c.waitFor(isRst(9, ErrorCode.REFUSED_STREAM), 'REFUSED_STREAM on the 5th');
+    await c.waitFor(isRst(11, ErrorCode.REFUSED_STREAM), 'REFUSED_STREAM on the 6th');
+    assert.ok(!c.frames.some(isRst(7, ErrorCode.REFUSED_STREAM)));
+  });
+
+  test('DATA beyond the stream window granted is a stream error; the connection goes on', async () => {
+    // A window smaller than one frame: the only way past it, since windows are given back at half.
+    const small = net.createServer((socket) => new ServerConnection(socket, { ...OPTIONS, streamWindow: 10_000, onStream: echo }));
+    await new Promise<void>((resolve) => small.listen(0, '127.0.0.1', resolve));
+    const c = new RawClient((small.address() as net.AddressInfo).port);
+    try {
+      c.headers(1, '/echo');
+      c.send(frame(FrameType.DATA, 0, 1, Buffer.alloc(16_000)));
+      await c.waitFor(isRst(1, ErrorCode.FLOW_CONTROL_ERROR), 'RST_STREAM FLOW_CONTROL_ERROR');
+      c.headers(3, '/echo');
+      c.send(frame(FrameType.DATA, Flag.END_STREAM, 3, Buffer.alloc(9_000)));
+      await c.waitFor(endsStream(3), 'a good request after it');
+    } finally {
+      c.close();
+      small.close();
+    }
+  });
+
+  test('a wrong preface, a first frame other than SETTINGS, and a stream id going backwards end the connection', async () => {
+    const http1 = client(false);
+    http1.send(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await http1.closed;
+    assert.ok(http1.frames.some(isGoaway(ErrorCode.PROTOCOL_ERROR)));
+
+    const noSettings = client(false);
+    noSettings.send(Buffer.concat([PREFACE, frame(FrameType.PING, 0, 0, Buffer.alloc(8))]));
+    await noSettings.closed;
+    assert.ok(noSettings.frames.some(isGoaway(ErrorCode.PROTOCOL_ERROR)));
+
+    const backwards = client();
+    backwards.headers(5, '/echo', Flag.END_HEADERS | Flag.END_STREAM);
+    backwards.headers(3, '/echo', Flag.END_HEADERS | Flag.END_STREAM);
+    await backwards.closed;
+    assert.ok(backwards.frames.some(isGoaway(ErrorCode.PROTOCOL_ERROR)));
+  });
+
+  test('CONTINUATION frames past the header list bound end the connection', async () => {
+    const c = client();
+    c.headers(1, '/echo', 0);
+    for (let i = 0; i < 10; i++) c.send(frame(FrameType.CONTINUATION, 0, 1, Buffer.alloc(1000, 0x40)));
+    await c.closed;
+    assert.ok(c.frames.some(isGoaway(ErrorCode.ENHANCE_YOUR_CALM)));
+  });
+
+  test('request bytes beyond the connection\'s buffer bound reset the stream that overflows it', async () => {
+    const c = client();
+    for (const id of [1, 3]) {
+      c.headers(id, '/echo');
+      for (let i = 0; i < 4; i++) c.send(frame(FrameType.DATA, 0, id, Buffer.alloc(15_000)));
+    }
+    await c.waitFor(isRst(3, ErrorCode.ENHANCE_YOUR_CALM), 'RST_STREAM ENHANCE_YOUR_CALM on the second body');
+    assert.ok(!c.frames.some(isRst(1, ErrorCode.ENHANCE_YOUR_CALM)));
+  });
+
+  test('a rapid-reset flood (CVE-2023-44487) loses the connection', async () => {
+    const c = client();
+    const burst: Buffer[] = [];
+    const block = Buffer.from([...indexedField(STATIC.methodPost), ...indexedField(STATIC.schemeHttp), ...literalField(STATIC.path, '/echo')]);
+    for (let i = 0; i < 20_500; i++) {
+      const id = 1 + 2 * i;
+      burst.push(frame(FrameType.HEADERS, Flag.END_HEADERS, id, block), rstStreamFrame(id, ErrorCode.CANCEL));
+    }
+    c.send(Buffer.concat(burst));
+    await c.closed;
+    assert.ok(c.frames.some(isGoaway(ErrorCode.ENHANCE_YOUR_CALM)));
+  });
+});
