@@ -8,7 +8,7 @@
  * the reference tool, is a lean C++ client. This one does only what a unary call needs: a
  * HEADERS frame whose block is built once per method (static-table references and literals;
  * only grpc-timeout changes), one DATA frame with the length-prefixed message, and the response
- * message(s) and grpc-status trailer, decoded by an HPACK decoder of its own (h2/hpack.ts).
+ * message(s) and grpc-status trailer, decoded by the HPACK decoder the server uses too (src/server/h2/hpack.ts).
  * Both directions are flow-controlled per RFC 9113 §6.9; the socket is always read, so a write
  * blocked on a full peer never stops this side from reading (the deadlock grpc-transport.ts
  * describes). No retries, compression, metadata, TLS or server push.
