@@ -86,7 +86,7 @@ async function runServe(models: readonly ModelKey[], configs: readonly ConfigNam
   const summaries = summarizeLevels(levels);
   const targets: TargetLine[] = models.flatMap((key) => {
     const name = BENCH_MODELS[key].name;
-    return [saturationTarget(summaries, name, NAMES), p99Target(summaries, name, NAMES),
+    return [saturationTarget(summaries, name, NAMES, key === 'mlp'), p99Target(summaries, name, NAMES),
       ...overloadTargets(levels.filter((r) => r.kind === 'overload'), summaries, name, maxQueueSize(key), NAMES)];
   });
   return { summaries, targets, levels };

@@ -32,9 +32,12 @@ export function saturation(summaries: readonly LevelSummary[], model: string, co
 
 const where = (s: LevelSummary): string => (s.kind === 'closed' ? `c=${s.level}` : `${fmtInt(s.level)}/s offered`);
 
-/** Target 1: saturation throughput with batching ≥ 4× the baseline's. */
-export function saturationTarget(summaries: readonly LevelSummary[], model: string, c: ConfigNames): TargetLine {
-  const target = `${model}: saturation throughput, Sluice with batching ≥ 4× baseline`;
+/**
+ * Target 1: saturation throughput with batching ≥ 4× the baseline's. The issue sets it for the
+ * compute-heavy MLP; on other models (`judged` false) the same figures are shown for contrast.
+ */
+export function saturationTarget(summaries: readonly LevelSummary[], model: string, c: ConfigNames, judged = true): TargetLine {
+  const target = `${model}: saturation throughput, Sluice with batching ≥ 4× baseline${judged ? '' : ' (set for the compute-heavy mlp; for contrast)'}`;
   const b = saturation(summaries, model, c.batching);
   const base = saturation(summaries, model, c.baseline);
   if (b === undefined || base === undefined) return { target, verdict: 'n/a', headline: '', detail: 'needs both configurations' };
@@ -42,7 +45,7 @@ export function saturationTarget(summaries: readonly LevelSummary[], model: stri
   const nb = saturation(summaries, model, c.noBatching);
   const nbText = nb === undefined ? '' : `; ${c.noBatching} ${fmtInt(nb.throughput.median)} req/s ` +
     `(${fmtFixed(nb.throughput.median / base.throughput.median, 2)}×)`;
-  return { target, verdict: ratio >= 4 ? 'met' : 'missed', headline: `${fmtFixed(ratio, 2)}×`,
+  return { target, verdict: !judged ? 'n/a' : ratio >= 4 ? 'met' : 'missed', headline: `${fmtFixed(ratio, 2)}×`,
     detail: `${fmtFixed(ratio, 2)}×: ${c.batching} ${fmtInt(b.throughput.median)} req/s ${fmtSpread(b.throughput)} ` +
       `at ${where(b)}, batch ${fmtFixed(b.batchSize, 1)} vs ${c.baseline} ${fmtInt(base.throughput.median)} req/s ` +
       `${fmtSpread(base.throughput)} at ${where(base)}${nbText}` };
