@@ -134,6 +134,7 @@ export class ServerConnection {
   #blocked = new Set<ServerStream>();
   #partial: { streamId: number; flags: number; parts: Buffer[]; bytes: number } | undefined;
   #corked = false;
+  #failed = false;
   #resetWindowStart = 0;
   #resets = 0;
   /** Called once, when the socket has closed. */
@@ -174,6 +175,8 @@ export class ServerConnection {
   // ---- input -----------------------------------------------------------------------------------
 
   #onBytes(chunk: Buffer): void {
+    // After a connection error the socket lingers only to flush GOAWAY.
+    if (this.#failed) return;
     try {
       let data = chunk;
       if (this.#preface !== undefined) {
@@ -190,7 +193,11 @@ export class ServerConnection {
     } catch (e) {
       if (e instanceof ConnectionError) this.#connectionError(e.h2Code, e.message);
       else if (e instanceof HpackError) this.#connectionError(ErrorCode.COMPRESSION_ERROR, e.message);
-      else throw e;
+      else {
+        // A bug here must cost this connection, not the process and everyone else's requests.
+        process.emitWarning(`HTTP/2 connection dropped: ${(e as Error).stack ?? String(e)}`);
+        this.#connectionError(ErrorCode.INTERNAL_ERROR, 'internal error');
+      }
     }
   }
 
@@ -490,7 +497,8 @@ export class ServerConnection {
   }
 
   #connectionError(code: number, message: string): void {
-    if (this.#socket.destroyed) return;
+    if (this.#failed || this.#socket.destroyed) return;
+    this.#failed = true;
     this.#write(goawayFrame(this.#lastStreamId, code, message));
     this.#socket.end();
     this.#socket.destroySoon();
