@@ -109,6 +109,29 @@ export class BenchClient {
   }
 }
 
+/** Triton's counters of `model` from a /metrics text (sums over its versions). */
+export interface MetricsCounters {
+  readonly success: number;
+  readonly inferenceCount: number;
+  readonly executionCount: number;
+}
+
+export async function scrapeCounters(url: string, model: string): Promise<MetricsCounters> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
+  const text = await res.text();
+  const sum = (name: string): number => {
+    let total = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${name}{`) || !line.includes(`model="${model}"`)) continue;
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return total;
+  };
+  return { success: sum('nv_inference_request_success'), inferenceCount: sum('nv_inference_count'),
+    executionCount: sum('nv_inference_exec_count') };
+}
+
 /** Server-side averages over one level, from ModelStatistics before and after it. */
 export interface ServerFigures {
   /** Average per successful request, microseconds. */
@@ -121,6 +144,9 @@ export interface ServerFigures {
   /** Rows per execution (inference_count / execution_count). */
   readonly batchSize: number;
   readonly executions: number;
+  /** Successful requests and rows during the level. */
+  readonly successes: number;
+  readonly inferences: number;
 }
 
 export function serverFigures(before: ServerCounters, after: ServerCounters): ServerFigures {
@@ -138,5 +164,7 @@ export function serverFigures(before: ServerCounters, after: ServerCounters): Se
     computeUs: perRequestUs(input + infer + output),
     batchSize: executions > 0 ? (after.inferenceCount - before.inferenceCount) / executions : Number.NaN,
     executions,
+    successes: n,
+    inferences: after.inferenceCount - before.inferenceCount,
   };
 }

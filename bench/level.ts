@@ -4,7 +4,7 @@
  * server spent on the load, and the load itself.
  */
 import { readFileSync } from 'node:fs';
-import { BenchClient, serverFigures, type ServerFigures } from './client';
+import { BenchClient, scrapeCounters, serverFigures, type MetricsCounters, type ServerFigures } from './client';
 import { runClosedLoop, runOpenLoop, type LevelSamples, type Send } from './load';
 import type { BenchServer } from './server-process';
 import { percentile, summarize, type LatencySummary } from './stats';
@@ -40,6 +40,8 @@ export interface LevelResult {
   readonly sendLagP99Ms: number;
   /** undefined for a server without ModelStatistics (the baseline). */
   readonly server: ServerFigures | undefined;
+  /** /metrics over the level (Triton's counters): undefined for the baseline. */
+  readonly metrics: { readonly success: number; readonly inferences: number; readonly executions: number } | undefined;
   /** Server RSS, MiB: before the level, highest sample during it, after it. */
   readonly rssMiB: { readonly before: number; readonly peak: number; readonly after: number };
   /** CPU spent while the load ran (NaN for the server where /proc is unavailable). */
@@ -83,6 +85,9 @@ export async function runLevel(o: {
   model: string; config: string; repeat: number; server: BenchServer; client: BenchClient; send: Send; load: LevelLoad;
 }): Promise<LevelResult> {
   const before = await o.client.counters(o.model);
+  const scrape = (): Promise<MetricsCounters | undefined> =>
+    (o.server.metricsUrl === undefined ? Promise.resolve(undefined) : scrapeCounters(o.server.metricsUrl, o.model));
+  const metricsBefore = await scrape();
   const rssBefore = o.server.rssBytes();
   let rssPeak = rssBefore;
   const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, o.server.rssBytes()); }, RSS_SAMPLE_MS);
@@ -102,6 +107,7 @@ export async function runLevel(o: {
   const perRequestUs = (cpuS: number): number => (samples.sent > 0 ? (cpuS / samples.sent) * 1e6 : Number.NaN);
   const rssAfter = o.server.rssBytes();
   const after = await o.client.counters(o.model);
+  const metricsAfter = await scrape();
   const unavailable = Float64Array.from(samples.errors['UNAVAILABLE'] ?? []).sort();
   return {
     model: o.model,
@@ -119,6 +125,11 @@ export async function runLevel(o: {
     refusalP99Ms: percentile(unavailable, 99),
     sendLagP99Ms: samples.sendLagMs === undefined ? Number.NaN : percentile(Float64Array.from(samples.sendLagMs).sort(), 99),
     server: before !== undefined && after !== undefined ? serverFigures(before, after) : undefined,
+    metrics: metricsBefore !== undefined && metricsAfter !== undefined ? {
+      success: metricsAfter.success - metricsBefore.success,
+      inferences: metricsAfter.inferenceCount - metricsBefore.inferenceCount,
+      executions: metricsAfter.executionCount - metricsBefore.executionCount,
+    } : undefined,
     rssMiB: { before: rssBefore / MiB, peak: Math.max(rssPeak, rssAfter) / MiB, after: rssAfter / MiB },
     cpu: { clientCores: clientS / wallS, clientUsPerRequest: perRequestUs(clientS),
       serverCores: serverS / wallS, serverUsPerRequest: perRequestUs(serverS) },

@@ -29,7 +29,7 @@ import { runMicro, type MicroReport } from './micro';
 import { BENCH_MODELS, maxQueueSize, MODEL_KEYS, type ModelKey } from './models';
 import { formatTables, modelSvg, writeJson } from './report';
 import { summarizeLevels } from './summary';
-import { overloadTargets, p99Target, saturationTarget, type TargetLine } from './targets';
+import { countsTarget, overloadTargets, p99Target, saturationTarget, type TargetLine } from './targets';
 
 /**
  * Sized for a few minutes on 2 cores: 3 repeats of 1.5 s per level, 8 levels per model and
@@ -87,7 +87,8 @@ async function runServe(models: readonly ModelKey[], configs: readonly ConfigNam
   const targets: TargetLine[] = models.flatMap((key) => {
     const name = BENCH_MODELS[key].name;
     return [saturationTarget(summaries, name, NAMES, key === 'mlp'), p99Target(summaries, name, NAMES),
-      ...overloadTargets(levels.filter((r) => r.kind === 'overload'), summaries, name, maxQueueSize(key), NAMES)];
+      ...overloadTargets(levels.filter((r) => r.kind === 'overload'), summaries, name, maxQueueSize(key), NAMES),
+      countsTarget(levels, name)];
   });
   return { summaries, targets, levels };
 }

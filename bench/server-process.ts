@@ -14,6 +14,8 @@ export const BASELINE_SERVER = path.join(DIST, 'bench', 'baseline-server.js');
 export interface BenchServer {
   readonly pid: number;
   readonly address: string;
+  /** The server's Prometheus endpoint; undefined for the baseline, which has none. */
+  readonly metricsUrl: string | undefined;
   /** Resident set size now, bytes (Linux /proc); NaN where unavailable. */
   rssBytes(): number;
   /** SIGTERM, then SIGKILL after `graceMs` (an overloaded server may still be draining). */
@@ -44,18 +46,20 @@ function startServer(args: string[], timeoutMs = 60_000): Promise<BenchServer> {
       clearTimeout(timer);
       // Keep draining stderr so a chatty server never blocks on a full pipe.
       child.stderr?.off('data', onData).on('data', () => undefined);
-      resolve(handle(child, `127.0.0.1:${port[1]}`, exited));
+      const http = /HTTP listening on port (\d+)/.exec(stderr);
+      resolve(handle(child, `127.0.0.1:${port[1]}`, http === null ? undefined : `http://127.0.0.1:${http[1]}/metrics`, exited));
     };
     child.stderr?.on('data', onData);
     void exited.then(() => { clearTimeout(timer); reject(new Error(`server exited before it was ready:\n${stderr}`)); });
   });
 }
 
-function handle(child: ChildProcess, address: string, exited: Promise<void>): BenchServer {
+function handle(child: ChildProcess, address: string, metricsUrl: string | undefined, exited: Promise<void>): BenchServer {
   const pid = child.pid ?? -1;
   return {
     pid,
     address,
+    metricsUrl,
     rssBytes: () => rssOf(pid),
     async stop(graceMs = 5_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -3,6 +3,7 @@
  * met or missed with the numbers behind it, so a regression or a missing feature shows as a miss.
  */
 import { fmtFixed, fmtInt, fmtSig, fmtSpread } from './format';
+import type { ServerFigures } from './client';
 import type { LevelResult } from './level';
 import { isSustained, sustained, type LevelSummary } from './summary';
 
@@ -131,4 +132,41 @@ export function overloadTargets(overload: readonly LevelResult[], summaries: rea
     });
   }
   return lines;
+}
+
+/**
+ * Acceptance: /metrics and ModelStatistics agree with what the bench observed. On every Sluice
+ * level where the client got no errors, ModelStatistics' successes, rows and executions over the
+ * level equal /metrics' (Triton's nv_inference_* counters), and the successes equal the OK
+ * answers the client counted. Levels with errors are left out: a request the client gave up on
+ * may still finish on the server after the level's counters were read.
+ */
+export function countsTarget(levels: readonly LevelResult[], model: string): TargetLine {
+  const target = `${model}: /metrics and ModelStatistics agree with the bench's own counts`;
+  const rows = levels.filter((r) => r.model === model && r.server !== undefined);
+  const clean = rows.filter((r) => Object.values(r.errors).every((n) => n === 0));
+  const bad: string[] = [];
+  let requests = 0;
+  for (const r of clean) {
+    const s = r.server as ServerFigures;
+    const m = r.metrics;
+    const where = `${r.config} ${r.kind} ${fmtInt(r.level)} rep ${r.repeat + 1}`;
+    requests += r.ok;
+    if (m === undefined) bad.push(`${where}: no /metrics`);
+    else if (m.success !== s.successes || m.inferences !== s.inferences || m.executions !== s.executions) {
+      bad.push(`${where}: /metrics ${m.success}/${m.inferences}/${m.executions} vs ModelStatistics ` +
+        `${s.successes}/${s.inferences}/${s.executions} (successes/rows/executions)`);
+    }
+    if (s.successes !== r.ok) bad.push(`${where}: client OK ${r.ok} vs ModelStatistics successes ${s.successes}`);
+  }
+  if (clean.length === 0) return { target, verdict: 'n/a', headline: '', detail: 'no Sluice level without errors' };
+  return {
+    target, verdict: bad.length === 0 ? 'met' : 'missed',
+    headline: bad.length === 0 ? `${clean.length} levels agree` : `${bad.length} disagreements`,
+    detail: bad.length === 0
+      ? `${clean.length} Sluice levels without errors (${fmtInt(requests)} requests): client OK = ModelStatistics ` +
+        `successes = /metrics nv_inference_request_success on each, and rows and executions (batch sizes) agree; ` +
+        `${rows.length - clean.length} level(s) with errors not compared`
+      : bad.join('; '),
+  };
 }

@@ -1,0 +1,38 @@
+/**
+ * The bench's counts check: it passes only when the client's OK answers, ModelStatistics and
+ * /metrics tell the same story, and names the level and the figures when they do not.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { LevelResult } from '../../bench/level';
+import { countsTarget } from '../../bench/targets';
+
+function level(ok: number, stats: [number, number, number], metrics: [number, number, number] | undefined,
+  errors: Record<string, number> = {}): LevelResult {
+  return {
+    model: 'mlp', config: 'sluice-batching', kind: 'closed', level: 8, repeat: 0, sent: ok, ok, errors,
+    server: { successes: stats[0], inferences: stats[1], executions: stats[2] },
+    metrics: metrics === undefined ? undefined : { success: metrics[0], inferences: metrics[1], executions: metrics[2] },
+  } as unknown as LevelResult;
+}
+
+test('counts agree: met when all three match on every clean level', () => {
+  const t = countsTarget([level(100, [100, 100, 20], [100, 100, 20]), level(5, [5, 5, 5], [5, 5, 5])], 'mlp');
+  assert.equal(t.verdict, 'met');
+  assert.match(t.detail, /2 Sluice levels without errors \(105 requests\)/);
+});
+
+test('counts agree: a /metrics or a client disagreement is a miss that names the level', () => {
+  const metricsOff = countsTarget([level(100, [100, 100, 20], [100, 100, 19])], 'mlp');
+  assert.equal(metricsOff.verdict, 'missed');
+  assert.match(metricsOff.detail, /closed 8 rep 1: \/metrics 100\/100\/19 vs ModelStatistics 100\/100\/20/);
+  const clientOff = countsTarget([level(99, [100, 100, 20], [100, 100, 20])], 'mlp');
+  assert.equal(clientOff.verdict, 'missed');
+  assert.match(clientOff.detail, /client OK 99 vs ModelStatistics successes 100/);
+  assert.equal(countsTarget([level(100, [100, 100, 20], undefined)], 'mlp').verdict, 'missed');
+});
+
+test('counts agree: levels with client errors are left out, and none left is n/a', () => {
+  const t = countsTarget([level(90, [95, 95, 10], [96, 96, 10], { DEADLINE_EXCEEDED: 10 })], 'mlp');
+  assert.equal(t.verdict, 'n/a');
+});
