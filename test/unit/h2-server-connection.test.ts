@@ -201,6 +201,28 @@ describe('HTTP/2 server connection', () => {
     assert.ok(!c.frames.some(isRst(1, ErrorCode.ENHANCE_YOUR_CALM)));
   });
 
+  test('a client that asks and does not read loses the connection once its unread output passes the bound', async () => {
+    const tight = net.createServer((socket) => new ServerConnection(socket, { ...OPTIONS, maxUnreadBytes: 1 << 20, onStream: echo }));
+    await new Promise<void>((resolve) => tight.listen(0, '127.0.0.1', resolve));
+    const c = new RawClient((tight.address() as net.AddressInfo).port, false);
+    try {
+      // Windows wide open, so flow control does not hold the answer back; then stop reading.
+      c.send(Buffer.concat([PREFACE, settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 2 ** 31 - 1]]),
+        windowUpdateFrame(0, 2 ** 31 - 1 - 65_535)]));
+      await c.waitFor((f) => f.type === FrameType.SETTINGS, 'SETTINGS');
+      c.socket.pause();
+      c.headers(1, '/big/100000000', Flag.END_HEADERS | Flag.END_STREAM);
+      await new Promise((r) => setTimeout(r, 500));
+      c.socket.resume();
+      await c.closed;
+      const got = c.frames.filter((f) => f.type === FrameType.DATA).reduce((a, f) => a + f.payload.length, 0);
+      assert.ok(got < 100_000_000, `the connection dropped before the whole answer (${got} bytes) was sent`);
+    } finally {
+      c.close();
+      tight.close();
+    }
+  });
+
   test('a rapid-reset flood (CVE-2023-44487) loses the connection', async () => {
     const c = client();
     const burst: Buffer[] = [];

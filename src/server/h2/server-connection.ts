@@ -32,6 +32,8 @@ export interface ServerConnectionOptions {
   readonly maxHeaderListBytes: number;
   /** Request bytes held across the connection's streams (partial messages) before streams are reset. */
   readonly maxBufferedBytes: number;
+  /** Output queued on a socket whose peer does not read, beyond which the connection is dropped (default 64 MiB). */
+  readonly maxUnreadBytes?: number;
   /** A new request stream; `headers` holds each field once (repeats joined with ', '). */
   readonly onStream: (stream: ServerStream, headers: Readonly<Record<string, string>>) => void;
 }
@@ -39,8 +41,7 @@ export interface ServerConnectionOptions {
 /** Resets from the client within RAPID_RESET_WINDOW_MS beyond which the connection is dropped. */
 const RAPID_RESET_LIMIT = 20_000;
 const RAPID_RESET_WINDOW_MS = 1_000;
-/** Bytes queued on a socket whose peer does not read, beyond which the connection is dropped. */
-const MAX_UNREAD_BYTES = 64 << 20;
+const DEFAULT_MAX_UNREAD_BYTES = 64 << 20;
 
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 const PSEUDO = new Set([':method', ':scheme', ':path', ':authority']);
@@ -401,7 +402,7 @@ export class ServerConnection {
   #write(buf: Buffer): void {
     const socket = this.#socket;
     if (socket.destroyed) return;
-    if (socket.writableLength > MAX_UNREAD_BYTES) {
+    if (socket.writableLength > (this.#o.maxUnreadBytes ?? DEFAULT_MAX_UNREAD_BYTES)) {
       // The client asks (PINGs, SETTINGS, requests) but does not read the answers.
       socket.destroy();
       return;
