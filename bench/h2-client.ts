@@ -24,8 +24,8 @@ import { status } from '@grpc/grpc-js';
 import { SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../src/server/grpc-transport';
 import {
   ConnectionError, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, type Frame, FRAME_HEADER_BYTES, FrameReader,
-  FrameType, frame, goawayFrame, MAX_WINDOW, PREFACE, rstStreamFrame, Setting, settingsFrame, unpadded,
-  windowUpdateFrame, writeFrameHeader,
+  FrameType, frame, goawayFrame, HeaderBlockReader, MAX_WINDOW, PREFACE, readSettings, readWindowIncrement,
+  rstStreamFrame, Setting, settingsFrame, unpadded, windowUpdateFrame, writeFrameHeader,
 } from '../src/server/h2/frames';
 import { HpackDecoder, HpackError, indexedField, literalField, STATIC } from '../src/server/h2/hpack';
 
@@ -128,8 +128,8 @@ interface Session {
   recvUnacked: number;
   /** Calls whose request body waits for window, in the order they were started. */
   blocked: Call[];
-  /** A HEADERS block still waiting for its CONTINUATION frames. */
-  partial: { streamId: number; flags: number; parts: Buffer[]; bytes: number } | undefined;
+  /** HEADERS and CONTINUATION frames joined into blocks. */
+  readonly blocks: HeaderBlockReader;
   corked: boolean;
 }
 
@@ -234,7 +234,7 @@ export class H2Client {
       socket, reader: new FrameReader(), hpack: new HpackDecoder(), streams: new Map(), nextStreamId: 1,
       maxStreams: 0, ready: false, dead: false, goawayCode: undefined, error: undefined,
       sendWindow: DEFAULT_WINDOW, peerInitialWindow: DEFAULT_WINDOW, peerMaxFrame: DEFAULT_MAX_FRAME,
-      recvUnacked: 0, blocked: [], partial: undefined, corked: false,
+      recvUnacked: 0, blocked: [], blocks: new HeaderBlockReader(MAX_HEADER_BLOCK), corked: false,
     };
     // Windows for the answers as grpc-js's 'grpc-node.flow_control_window' sets them: with
     // HTTP/2's 64 KiB default, answers would wait for a WINDOW_UPDATE round trip every ~30
@@ -351,28 +351,13 @@ export class H2Client {
   // ---- receiving -------------------------------------------------------------------------------
 
   #onFrame(s: Session, f: Frame): void {
-    if (s.partial !== undefined && (f.type !== FrameType.CONTINUATION || f.streamId !== s.partial.streamId)) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `frame type ${f.type} inside a header block of stream ${s.partial.streamId}`);
-    }
+    s.blocks.check(f);
     switch (f.type) {
       case FrameType.DATA: return this.#onData(s, f);
-      case FrameType.HEADERS: {
-        if (f.streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS on stream 0');
-        const block = unpadded(f);
-        if (f.flags & Flag.END_HEADERS) return this.#onHeaderBlock(s, f.streamId, f.flags, block);
-        s.partial = { streamId: f.streamId, flags: f.flags, parts: [block], bytes: block.length };
-        return;
-      }
+      case FrameType.HEADERS:
       case FrameType.CONTINUATION: {
-        const p = s.partial;
-        if (p === undefined) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'CONTINUATION without HEADERS');
-        p.parts.push(f.payload);
-        p.bytes += f.payload.length;
-        if (p.bytes > MAX_HEADER_BLOCK) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `header block over ${MAX_HEADER_BLOCK} bytes`);
-        if (f.flags & Flag.END_HEADERS) {
-          s.partial = undefined;
-          this.#onHeaderBlock(s, p.streamId, p.flags, Buffer.concat(p.parts));
-        }
+        const b = s.blocks.push(f);
+        if (b !== undefined) this.#onHeaderBlock(s, b.streamId, b.flags, b.block);
         return;
       }
       case FrameType.RST_STREAM: {
@@ -436,29 +421,20 @@ export class H2Client {
   }
 
   #onSettings(s: Session, f: Frame): void {
-    if (f.streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
     if (f.flags & Flag.ACK) {
       if (f.payload.length !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
       return;
     }
-    if (f.payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS payload not a multiple of 6');
-    let maxStreams = s.ready ? s.maxStreams : Number.POSITIVE_INFINITY;
-    for (let at = 0; at < f.payload.length; at += 6) {
-      const id = f.payload.readUInt16BE(at);
-      const value = f.payload.readUInt32BE(at + 2);
-      if (id === Setting.MAX_CONCURRENT_STREAMS) maxStreams = value;
-      else if (id === Setting.INITIAL_WINDOW_SIZE) {
-        if (value > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `INITIAL_WINDOW_SIZE ${value}`);
-        // §6.9.2: a change applies to every open stream's window.
-        const delta = value - s.peerInitialWindow;
-        s.peerInitialWindow = value;
-        for (const call of s.streams.values()) call.sendWindow += delta;
-      } else if (id === Setting.MAX_FRAME_SIZE) {
-        if (value < DEFAULT_MAX_FRAME || value > 2 ** 24 - 1) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `MAX_FRAME_SIZE ${value}`);
-        s.peerMaxFrame = value;
-      }
+    const settings = readSettings(f);
+    if (settings.maxConcurrentStreams !== undefined) s.maxStreams = settings.maxConcurrentStreams;
+    else if (!s.ready) s.maxStreams = Number.POSITIVE_INFINITY;
+    if (settings.initialWindowSize !== undefined) {
+      // §6.9.2: a change applies to every open stream's window.
+      const delta = settings.initialWindowSize - s.peerInitialWindow;
+      s.peerInitialWindow = settings.initialWindowSize;
+      for (const call of s.streams.values()) call.sendWindow += delta;
     }
-    s.maxStreams = maxStreams;
+    if (settings.maxFrameSize !== undefined) s.peerMaxFrame = settings.maxFrameSize;
     this.#write(s, frame(FrameType.SETTINGS, Flag.ACK, 0));
     s.ready = true;
     this.#flush(s);
@@ -481,8 +457,7 @@ export class H2Client {
   }
 
   #onWindowUpdate(s: Session, f: Frame): void {
-    if (f.payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'WINDOW_UPDATE payload is not 4 bytes');
-    const inc = f.payload.readUInt32BE(0) & 0x7fffffff;
+    const inc = readWindowIncrement(f);
     if (f.streamId === 0) {
       if (inc === 0 || s.sendWindow + inc > MAX_WINDOW) {
         throw new ConnectionError(inc === 0 ? ErrorCode.PROTOCOL_ERROR : ErrorCode.FLOW_CONTROL_ERROR, `connection WINDOW_UPDATE of ${inc}`);

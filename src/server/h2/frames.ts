@@ -139,3 +139,83 @@ export function unpadded(f: Frame): Buffer {
   if (pad > p.length) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `padding of ${pad} bytes exceeds the payload`);
   return p.subarray(0, p.length - pad);
 }
+
+/** The SETTINGS values this code acts on (§6.5.2), validated; a field is absent when not sent. */
+export interface PeerSettings {
+  maxConcurrentStreams?: number;
+  initialWindowSize?: number;
+  maxFrameSize?: number;
+}
+
+/** Reads a SETTINGS frame that is not an ACK; throws ConnectionError on a malformed frame or value. */
+export function readSettings(f: Frame): PeerSettings {
+  if (f.streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
+  if (f.payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS payload not a multiple of 6');
+  const out: PeerSettings = {};
+  for (let at = 0; at < f.payload.length; at += 6) {
+    const id = f.payload.readUInt16BE(at);
+    const value = f.payload.readUInt32BE(at + 2);
+    if (id === Setting.MAX_CONCURRENT_STREAMS) out.maxConcurrentStreams = value;
+    else if (id === Setting.INITIAL_WINDOW_SIZE) {
+      if (value > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `INITIAL_WINDOW_SIZE ${value}`);
+      out.initialWindowSize = value;
+    } else if (id === Setting.MAX_FRAME_SIZE) {
+      if (value < DEFAULT_MAX_FRAME || value > 2 ** 24 - 1) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `MAX_FRAME_SIZE ${value}`);
+      out.maxFrameSize = value;
+    } else if (id === Setting.ENABLE_PUSH && value > 1) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `ENABLE_PUSH ${value}`);
+    }
+    // HEADER_TABLE_SIZE: this code's blocks never use the dynamic table; the rest is advisory.
+  }
+  return out;
+}
+
+/** A WINDOW_UPDATE's increment (0 is the caller's error to report: stream or connection). */
+export function readWindowIncrement(f: Frame): number {
+  if (f.payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'WINDOW_UPDATE payload is not 4 bytes');
+  return f.payload.readUInt32BE(0) & 0x7fffffff;
+}
+
+/** A header block: HEADERS and any CONTINUATION frames, joined. `flags` are the HEADERS frame's. */
+export interface HeaderBlock {
+  readonly streamId: number;
+  readonly flags: number;
+  readonly block: Buffer;
+}
+
+/**
+ * Joins HEADERS and CONTINUATION frames into header blocks (§6.10): nothing but CONTINUATION of the
+ * same stream may come while a block is open, and a block may not grow past `maxBytes`.
+ */
+export class HeaderBlockReader {
+  #open: { streamId: number; flags: number; parts: Buffer[]; bytes: number } | undefined;
+
+  constructor(readonly maxBytes: number) {}
+
+  /** Throws unless `f` may come now. Call for every frame before handling it. */
+  check(f: Frame): void {
+    const open = this.#open;
+    if (open !== undefined && (f.type !== FrameType.CONTINUATION || f.streamId !== open.streamId)) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `frame type ${f.type} inside a header block of stream ${open.streamId}`);
+    }
+  }
+
+  /** A HEADERS or CONTINUATION frame; the complete block once END_HEADERS arrives, else undefined. */
+  push(f: Frame): HeaderBlock | undefined {
+    if (f.type === FrameType.HEADERS) {
+      if (f.streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS on stream 0');
+      const block = unpadded(f);
+      if (f.flags & Flag.END_HEADERS) return { streamId: f.streamId, flags: f.flags, block };
+      this.#open = { streamId: f.streamId, flags: f.flags, parts: [block], bytes: block.length };
+      return undefined;
+    }
+    const open = this.#open;
+    if (open === undefined) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'CONTINUATION without HEADERS');
+    open.parts.push(f.payload);
+    open.bytes += f.payload.length;
+    if (open.bytes > this.maxBytes) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `header block over ${this.maxBytes} bytes`);
+    if ((f.flags & Flag.END_HEADERS) === 0) return undefined;
+    this.#open = undefined;
+    return { streamId: open.streamId, flags: open.flags, block: Buffer.concat(open.parts) };
+  }
+}

@@ -19,8 +19,8 @@
 import type * as net from 'node:net';
 import {
   ConnectionError, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, type Frame, FRAME_HEADER_BYTES, FrameReader,
-  FrameType, frame, goawayFrame, MAX_WINDOW, PREFACE, rstStreamFrame, Setting, settingsFrame, unpadded,
-  windowUpdateFrame, writeFrameHeader,
+  FrameType, frame, goawayFrame, HeaderBlockReader, MAX_WINDOW, PREFACE, readSettings, readWindowIncrement,
+  rstStreamFrame, Setting, settingsFrame, unpadded, windowUpdateFrame, writeFrameHeader,
 } from './frames';
 import { type HeaderList, HpackDecoder, HpackError } from './hpack';
 
@@ -133,7 +133,7 @@ export class ServerConnection {
   #buffered = 0;
   /** Streams whose DATA or trailers wait for window. */
   #blocked = new Set<ServerStream>();
-  #partial: { streamId: number; flags: number; parts: Buffer[]; bytes: number } | undefined;
+  readonly #blocks: HeaderBlockReader;
   #corked = false;
   #failed = false;
   #resetWindowStart = 0;
@@ -145,6 +145,7 @@ export class ServerConnection {
     this.#socket = socket;
     this.#o = o;
     this.#hpack = new HpackDecoder(4096, o.maxHeaderListBytes);
+    this.#blocks = new HeaderBlockReader(o.maxHeaderListBytes);
     socket.setNoDelay(true);
     this.#write(settingsFrame([
       [Setting.MAX_CONCURRENT_STREAMS, o.maxConcurrentStreams], [Setting.INITIAL_WINDOW_SIZE, o.streamWindow],
@@ -207,30 +208,13 @@ export class ServerConnection {
       if (f.type !== FrameType.SETTINGS || f.flags & Flag.ACK) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'the first frame is not SETTINGS');
       this.#gotSettings = true;
     }
-    if (this.#partial !== undefined && (f.type !== FrameType.CONTINUATION || f.streamId !== this.#partial.streamId)) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `frame type ${f.type} inside a header block of stream ${this.#partial.streamId}`);
-    }
+    this.#blocks.check(f);
     switch (f.type) {
       case FrameType.DATA: return this.#onData(f);
-      case FrameType.HEADERS: {
-        if (f.streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS on stream 0');
-        const block = unpadded(f);
-        if (f.flags & Flag.END_HEADERS) return this.#onHeaderBlock(f.streamId, f.flags, block);
-        this.#partial = { streamId: f.streamId, flags: f.flags, parts: [block], bytes: block.length };
-        return;
-      }
+      case FrameType.HEADERS:
       case FrameType.CONTINUATION: {
-        const p = this.#partial;
-        if (p === undefined) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'CONTINUATION without HEADERS');
-        p.parts.push(f.payload);
-        p.bytes += f.payload.length;
-        if (p.bytes > this.#o.maxHeaderListBytes) {
-          throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `header block over ${this.#o.maxHeaderListBytes} bytes`);
-        }
-        if (f.flags & Flag.END_HEADERS) {
-          this.#partial = undefined;
-          this.#onHeaderBlock(p.streamId, p.flags, Buffer.concat(p.parts));
-        }
+        const b = this.#blocks.push(f);
+        if (b !== undefined) this.#onHeaderBlock(b.streamId, b.flags, b.block);
         return;
       }
       case FrameType.PRIORITY:
@@ -344,35 +328,24 @@ export class ServerConnection {
   }
 
   #onSettings(f: Frame): void {
-    if (f.streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
     if (f.flags & Flag.ACK) {
       if (f.payload.length !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
       return;
     }
-    if (f.payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS payload not a multiple of 6');
-    for (let at = 0; at < f.payload.length; at += 6) {
-      const id = f.payload.readUInt16BE(at);
-      const value = f.payload.readUInt32BE(at + 2);
-      if (id === Setting.INITIAL_WINDOW_SIZE) {
-        if (value > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `INITIAL_WINDOW_SIZE ${value}`);
-        const delta = value - this.#peerInitialWindow;
-        this.#peerInitialWindow = value;
-        for (const s of this.#streams.values()) s.sendWindow += delta;
-      } else if (id === Setting.MAX_FRAME_SIZE) {
-        if (value < DEFAULT_MAX_FRAME || value > 2 ** 24 - 1) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `MAX_FRAME_SIZE ${value}`);
-        this.#peerMaxFrame = value;
-      } else if (id === Setting.ENABLE_PUSH && value > 1) {
-        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `ENABLE_PUSH ${value}`);
-      }
-      // HEADER_TABLE_SIZE: this side's blocks never use the dynamic table; the rest is advisory.
+    const settings = readSettings(f);
+    if (settings.initialWindowSize !== undefined) {
+      // §6.9.2: a change applies to every open stream's window.
+      const delta = settings.initialWindowSize - this.#peerInitialWindow;
+      this.#peerInitialWindow = settings.initialWindowSize;
+      for (const s of this.#streams.values()) s.sendWindow += delta;
     }
+    if (settings.maxFrameSize !== undefined) this.#peerMaxFrame = settings.maxFrameSize;
     this.#write(frame(FrameType.SETTINGS, Flag.ACK, 0));
     this.#flushBlocked();
   }
 
   #onWindowUpdate(f: Frame): void {
-    if (f.payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'WINDOW_UPDATE payload is not 4 bytes');
-    const inc = f.payload.readUInt32BE(0) & 0x7fffffff;
+    const inc = readWindowIncrement(f);
     if (f.streamId === 0) {
       if (inc === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'connection WINDOW_UPDATE of 0');
       if (this.#sendWindow + inc > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'connection window over 2^31-1');
