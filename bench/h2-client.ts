@@ -22,6 +22,7 @@
 import * as net from 'node:net';
 import { status } from '@grpc/grpc-js';
 import { SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../src/server/grpc-transport';
+import { frameMessage } from '../src/server/grpc-wire';
 import {
   ConnectionError, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, type Frame, FRAME_HEADER_BYTES, FrameReader,
   FrameType, frame, goawayFrame, HeaderBlockReader, MAX_WINDOW, PREFACE, readSettings, readWindowIncrement,
@@ -44,15 +45,6 @@ const LAST_STREAM_ID = 2 ** 31 - 1;
 const MAX_HEADER_BLOCK = 256 << 10;
 
 // ---- gRPC wire format ------------------------------------------------------------------------
-
-/** The 5-byte message prefix (0 = uncompressed, u32 BE length) followed by the message. */
-export function frameMessage(message: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(5 + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  message.copy(out, 5);
-  return out;
-}
 
 /** The length-prefixed messages in a response body, or why the body is malformed. */
 export function unframeMessages(body: Buffer): Buffer[] | string {
@@ -330,8 +322,9 @@ export class H2Client {
     while (i < s.blocked.length && s.sendWindow > 0) {
       const call = s.blocked[i] as Call;
       const rest = call.unsent as Buffer;
+      // A window may be negative after SETTINGS shrank it (§6.9.2): nothing goes out until it refills.
       const n = Math.min(rest.length, s.sendWindow, call.sendWindow, s.peerMaxFrame);
-      if (n === 0 && rest.length > 0) {
+      if (n <= 0 && rest.length > 0) {
         i++;
         continue;
       }

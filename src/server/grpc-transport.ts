@@ -82,6 +82,13 @@ function statusBlock(error: unknown): Buffer {
     ...literalField('grpc-message', encodeGrpcMessage(err.message))]);
 }
 
+/** A trailers-only answer: response headers and the status in one block. */
+const trailersOnly = (error: unknown): Buffer => Buffer.concat([RESPONSE_BLOCK, statusBlock(error)]);
+
+/** Answers to requests that are not gRPC, as the gRPC spec asks: plain HTTP statuses. */
+const METHOD_NOT_ALLOWED = Buffer.from(literalField(STATIC.status, '405'));
+const UNSUPPORTED_MEDIA_TYPE = Buffer.from(literalField(STATIC.status, '415'));
+
 /** Trailers-only answers to refusals, per error (the call limit reuses one error for all). */
 const REFUSALS = new WeakMap<SluiceError, Buffer>();
 
@@ -93,7 +100,7 @@ const REFUSALS = new WeakMap<SluiceError, Buffer>();
 function refuse(stream: ServerStream, error: SluiceError): void {
   let block = REFUSALS.get(error);
   if (block === undefined) {
-    block = Buffer.concat([RESPONSE_BLOCK, statusBlock(error)]);
+    block = trailersOnly(error);
     REFUSALS.set(error, block);
   }
   stream.sendHeaders(block, true);
@@ -193,12 +200,11 @@ class Call implements StreamWriter, CallContext {
   fail(error: unknown): void {
     if (this.ended) return;
     const err = toSluiceError(error);
-    const trailers = statusBlock(err);
     this.finish();
     if (err.code === 'DEADLINE_EXCEEDED' || err.code === 'CANCELLED') this.signal.abort(err);
     const stream = this.stream;
-    if (!this.responded) stream.sendHeaders(Buffer.concat([RESPONSE_BLOCK, trailers]), true);
-    else stream.sendTrailers(trailers);
+    if (!this.responded) stream.sendHeaders(trailersOnly(err), true);
+    else stream.sendTrailers(statusBlock(err));
     // The client may still be sending a body nobody will read: dropped as it comes, and the
     // stream reset if the client has not ended it by the next turn of the loop.
     stream.onData = undefined;
@@ -284,8 +290,7 @@ export class GrpcTransport {
     const method = headers[':method'];
     const contentType = headers['content-type'];
     if (method !== 'POST' || contentType === undefined || !contentType.startsWith('application/grpc')) {
-      // Not a gRPC request: plain HTTP statuses, as the gRPC spec asks.
-      stream.sendHeaders(Buffer.from(literalField(STATIC.status, method !== 'POST' ? '405' : '415')), true);
+      stream.sendHeaders(method !== 'POST' ? METHOD_NOT_ALLOWED : UNSUPPORTED_MEDIA_TYPE, true);
       setImmediate(resetIfOpen, stream);
       return;
     }

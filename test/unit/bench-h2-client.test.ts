@@ -7,8 +7,9 @@ import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  decodeGrpcMessage, frameMessage, grpcTimeout, H2Client, unframeMessages, type UnaryDone,
+  decodeGrpcMessage, grpcTimeout, H2Client, unframeMessages, type UnaryDone,
 } from '../../bench/h2-client';
+import { frameMessage } from '../../src/server/grpc-wire';
 
 const identity = (b: Buffer): Buffer => b;
 const method = (name: string): grpc.MethodDefinition<Buffer, Buffer> => ({

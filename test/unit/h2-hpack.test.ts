@@ -15,25 +15,24 @@ import { decodeHuffman, huffmanCode } from '../../src/server/h2/huffman';
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 describe('HPACK decoder', () => {
-  test('RFC 7541 C.3: requests without Huffman coding, sharing a dynamic table', () => {
-    const d = new HpackDecoder();
-    assert.deepEqual(d.decode(hex('8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d')),
-      [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'www.example.com']]);
-    assert.deepEqual(d.decode(hex('8286 84be 5808 6e6f 2d63 6163 6865')),
-      [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'www.example.com'], ['cache-control', 'no-cache']]);
-    assert.deepEqual(d.decode(hex('8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65')),
-      [[':method', 'GET'], [':scheme', 'https'], [':path', '/index.html'], [':authority', 'www.example.com'], ['custom-key', 'custom-value']]);
-  });
-
-  test('RFC 7541 C.4: the same requests Huffman-coded', () => {
-    const d = new HpackDecoder();
-    assert.deepEqual(d.decode(hex('8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff')),
-      [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'www.example.com']]);
-    assert.deepEqual(d.decode(hex('8286 84be 5886 a8eb 1064 9cbf')),
-      [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'www.example.com'], ['cache-control', 'no-cache']]);
-    assert.deepEqual(d.decode(hex('8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf')),
-      [[':method', 'GET'], [':scheme', 'https'], [':path', '/index.html'], [':authority', 'www.example.com'], ['custom-key', 'custom-value']]);
-  });
+  /** RFC 7541 C.3 and C.4: three requests on one connection (one dynamic table), raw and Huffman-coded. */
+  const REQUESTS: [string, string][][] = [
+    [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'www.example.com']],
+    [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'www.example.com'], ['cache-control', 'no-cache']],
+    [[':method', 'GET'], [':scheme', 'https'], [':path', '/index.html'], [':authority', 'www.example.com'], ['custom-key', 'custom-value']],
+  ];
+  const ENCODINGS: [string, string[]][] = [
+    ['C.3, without Huffman coding', ['8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d', '8286 84be 5808 6e6f 2d63 6163 6865',
+      '8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65']],
+    ['C.4, Huffman-coded', ['8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff', '8286 84be 5886 a8eb 1064 9cbf',
+      '8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf']],
+  ];
+  for (const [name, blocks] of ENCODINGS) {
+    test(`RFC 7541 ${name}: three requests sharing a dynamic table`, () => {
+      const d = new HpackDecoder();
+      blocks.forEach((block, i) => assert.deepEqual(d.decode(hex(block)), REQUESTS[i]));
+    });
+  }
 
   test('the canonical code matches Appendix B where it is easy to check by hand', () => {
     assert.deepEqual(huffmanCode(48), [0x0, 5]); // '0'

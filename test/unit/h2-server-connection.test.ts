@@ -128,6 +128,23 @@ describe('HTTP/2 server connection', () => {
     assert.equal(sent(), 50_000);
   });
 
+  test('a SETTINGS that shrinks the window below what is in flight leaves it negative until WINDOW_UPDATEs refill it (§6.9.2)', async () => {
+    const c = new RawClient(port, false);
+    clients.push(c);
+    c.send(Buffer.concat([PREFACE, settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 20_000]])]));
+    c.headers(1, '/big/50000', Flag.END_HEADERS | Flag.END_STREAM);
+    const sent = (): number => c.frames.filter((f) => f.type === FrameType.DATA).reduce((a, f) => a + f.payload.length, 0);
+    for (let i = 0; i < 200 && sent() < 20_000; i++) await new Promise((r) => setTimeout(r, 5));
+    c.send(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 10_000]])); // the stream's window: 10,000 - 20,000 = -10,000
+    c.send(windowUpdateFrame(1, 15_000)); // now 5,000
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(sent(), 25_000);
+    c.send(windowUpdateFrame(1, 25_000));
+    await c.waitFor(endsStream(1), 'the trailers once the window covers the rest');
+    assert.equal(sent(), 50_000);
+    assert.ok(!c.frames.some((f) => f.type === FrameType.GOAWAY), 'the connection survives');
+  });
+
   test('malformed request headers are a stream error; the connection goes on', async () => {
     const c = client();
     c.headers(1, '/echo', Flag.END_HEADERS | Flag.END_STREAM, [['X-Upper', 'a']]);

@@ -160,8 +160,6 @@ export class ServerConnection {
     socket.on('close', () => this.#onSocketClose());
   }
 
-  get openStreams(): number { return this.#streams.size; }
-
   /** Graceful close: GOAWAY NO_ERROR naming the last stream taken; the socket ends after the open streams. */
   shutdown(): void {
     if (this.#goingAway) return;
@@ -410,8 +408,9 @@ export class ServerConnection {
   flushStream(stream: ServerStream): void {
     while (stream.queue.length > 0) {
       const head = stream.queue[0] as Buffer;
+      // A window may be negative after SETTINGS shrank it (§6.9.2): nothing goes out until it refills.
       const n = Math.min(head.length, this.#sendWindow, stream.sendWindow, this.#peerMaxFrame);
-      if (n === 0) {
+      if (n <= 0) {
         this.#blocked.add(stream);
         return;
       }
@@ -474,8 +473,7 @@ export class ServerConnection {
     if (this.#failed || this.#socket.destroyed) return;
     this.#failed = true;
     this.#write(goawayFrame(this.#lastStreamId, code, message));
-    this.#socket.end();
-    this.#socket.destroySoon();
+    this.#socket.destroySoon(); // ends the socket once the GOAWAY is written
     this.#closeAll();
   }
 
