@@ -35,10 +35,10 @@ export class MessageReader {
   /** Adds a chunk; returns the messages it completed (usually none or one). Throws SluiceError. */
   push(chunk: Buffer): Buffer[] {
     if (this.buffered === 0 && chunk.length >= FRAME_HEADER_BYTES) {
-      // Fast path: the whole message in one chunk, read as a view (no copy).
+      // Fast path: the whole message in one chunk.
       const length = chunk.readUInt32BE(1);
       if (chunk.length === FRAME_HEADER_BYTES + length) {
-        return [this.message(chunk[0] ?? 0, length, chunk.subarray(FRAME_HEADER_BYTES))];
+        return [this.message(chunk[0] ?? 0, length, chunk.subarray(FRAME_HEADER_BYTES), false)];
       }
     }
     this.chunks.push(chunk);
@@ -50,8 +50,8 @@ export class MessageReader {
       const length = head.readUInt32BE(1);
       this.checkLength(length);
       if (this.buffered < FRAME_HEADER_BYTES + length) return out;
-      const whole = this.take(FRAME_HEADER_BYTES + length);
-      out.push(this.message(whole[0] ?? 0, length, whole.subarray(FRAME_HEADER_BYTES)));
+      const [whole, owned] = this.take(FRAME_HEADER_BYTES + length);
+      out.push(this.message(whole[0] ?? 0, length, whole.subarray(FRAME_HEADER_BYTES), owned));
     }
   }
 
@@ -65,9 +65,14 @@ export class MessageReader {
     }
   }
 
-  private message(flag: number, length: number, body: Buffer): Buffer {
+  /**
+   * `owned`: `body` views a buffer made for it. Otherwise it views a chunk, itself a view of a
+   * socket read of up to 64 KiB, and is copied: a view would keep the whole read alive for as long
+   * as the request waits in the batcher (often into the old generation), one read per request.
+   */
+  private message(flag: number, length: number, body: Buffer, owned: boolean): Buffer {
     this.checkLength(length);
-    if (flag === 0) return body;
+    if (flag === 0) return owned ? body : Buffer.from(body);
     if (flag !== 1) throw new SluiceError('INTERNAL', `invalid gRPC message flag ${flag}`);
     return decompress(body, this.encoding, this.maxBytes);
   }
@@ -85,12 +90,14 @@ export class MessageReader {
     return out;
   }
 
-  private take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0] as Buffer : Buffer.concat(this.chunks, this.buffered);
+  /** The first n buffered bytes, and whether they were copied out of the chunks they came in. */
+  private take(n: number): [Buffer, boolean] {
+    const one = this.chunks.length === 1;
+    const all = one ? this.chunks[0] as Buffer : Buffer.concat(this.chunks, this.buffered);
     const rest = all.subarray(n);
     this.chunks = rest.length > 0 ? [rest] : [];
     this.buffered = rest.length;
-    return all.subarray(0, n);
+    return [all.subarray(0, n), !one];
   }
 }
 

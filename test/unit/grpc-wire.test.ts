@@ -56,6 +56,20 @@ describe('MessageReader', () => {
     assert.equal(r.pending, false);
   });
 
+  test('a message is a copy, not a view of the chunk it came in (which would keep the whole socket read)', () => {
+    const body = payload(100);
+    const chunk = Buffer.concat([Buffer.alloc(7), frameMessage(body)]).subarray(7);
+    const [single] = new MessageReader(1024, undefined).push(chunk);
+    const two = frameMessage(payload(3));
+    const both = Buffer.concat([two, frameMessage(body)]);
+    const [first, second] = new MessageReader(1024, undefined).push(both);
+    chunk.fill(0);
+    both.fill(0);
+    assert.deepEqual(single, body);
+    assert.deepEqual(second, body);
+    assert.deepEqual(first, payload(3));
+  });
+
   test('an empty message in one chunk, and one arriving in pieces', () => {
     const r = new MessageReader(1024, undefined);
     assert.deepEqual(r.push(frameMessage(Buffer.alloc(0))), [Buffer.alloc(0)]);

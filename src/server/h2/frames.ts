@@ -89,34 +89,78 @@ export class ConnectionError extends Error {
   }
 }
 
-/** Cuts chunks of a byte stream into frames. Payloads are views of the chunks where they fit in one. */
+/**
+ * Cuts chunks of a byte stream into frames. Payloads are views of the chunks where they fit in
+ * one; a frame cut by a chunk's end is copied into a buffer of its own as its bytes arrive, so a
+ * chunk is never copied whole and its tail is not kept.
+ */
 export class FrameReader {
-  #pending: Buffer | undefined;
+  /** The cut frame: its bytes so far (all of the 9-byte header first, then the whole frame). */
+  #partial: Buffer | undefined;
+  #filled = 0;
 
   constructor(readonly maxFrameSize = DEFAULT_MAX_FRAME) {}
 
   /** Calls `onFrame` for every complete frame in `chunk` (and what was left of the last one). */
   push(chunk: Buffer, onFrame: (f: Frame) => void): void {
-    let buf = chunk;
-    if (this.#pending !== undefined) {
-      buf = Buffer.concat([this.#pending, chunk]);
-      this.#pending = undefined;
-    }
     let at = 0;
-    while (buf.length - at >= FRAME_HEADER_BYTES) {
-      const length = buf.readUIntBE(at, 3);
-      if (length > this.maxFrameSize) {
-        throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `frame of ${length} bytes exceeds SETTINGS_MAX_FRAME_SIZE ${this.maxFrameSize}`);
-      }
-      const end = at + FRAME_HEADER_BYTES + length;
-      if (end > buf.length) break;
-      onFrame({
-        type: buf[at + 3] as number, flags: buf[at + 4] as number,
-        streamId: buf.readUInt32BE(at + 5) & 0x7fffffff, payload: buf.subarray(at + FRAME_HEADER_BYTES, end),
-      });
+    if (this.#partial !== undefined) {
+      at = this.#fill(chunk);
+      if (at < 0) return;
+      const whole = this.#partial;
+      this.#partial = undefined;
+      this.#emit(whole, 0, onFrame);
+    }
+    while (chunk.length - at >= FRAME_HEADER_BYTES) {
+      const end = at + FRAME_HEADER_BYTES + this.#length(chunk, at);
+      if (end > chunk.length) break;
+      this.#emit(chunk, at, onFrame);
       at = end;
     }
-    if (at < buf.length) this.#pending = buf.subarray(at);
+    if (at < chunk.length) {
+      const rest = chunk.subarray(at);
+      this.#partial = Buffer.allocUnsafe(rest.length >= FRAME_HEADER_BYTES
+        ? FRAME_HEADER_BYTES + this.#length(rest, 0) : FRAME_HEADER_BYTES);
+      this.#filled = rest.copy(this.#partial);
+    }
+  }
+
+  /**
+   * Copies into the cut frame what `chunk` has of it; returns the offset after those bytes, or -1
+   * when the frame is still incomplete (all of `chunk` taken).
+   */
+  #fill(chunk: Buffer): number {
+    let at = 0;
+    let p = this.#partial as Buffer;
+    if (this.#filled < FRAME_HEADER_BYTES) {
+      const n = chunk.copy(p, this.#filled, 0, FRAME_HEADER_BYTES - this.#filled);
+      this.#filled += n;
+      at = n;
+      if (this.#filled < FRAME_HEADER_BYTES) return -1;
+      const whole = Buffer.allocUnsafe(FRAME_HEADER_BYTES + this.#length(p, 0));
+      p.copy(whole);
+      this.#partial = p = whole;
+    }
+    const n = chunk.copy(p, this.#filled, at, at + p.length - this.#filled);
+    this.#filled += n;
+    return this.#filled < p.length ? -1 : at + n;
+  }
+
+  /** The payload length in the frame header at `at`; a frame over the size limit is a connection error. */
+  #length(buf: Buffer, at: number): number {
+    const length = buf.readUIntBE(at, 3);
+    if (length > this.maxFrameSize) {
+      throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `frame of ${length} bytes exceeds SETTINGS_MAX_FRAME_SIZE ${this.maxFrameSize}`);
+    }
+    return length;
+  }
+
+  #emit(buf: Buffer, at: number, onFrame: (f: Frame) => void): void {
+    const end = at + FRAME_HEADER_BYTES + buf.readUIntBE(at, 3);
+    onFrame({
+      type: buf[at + 3] as number, flags: buf[at + 4] as number,
+      streamId: buf.readUInt32BE(at + 5) & 0x7fffffff, payload: buf.subarray(at + FRAME_HEADER_BYTES, end),
+    });
   }
 }
 
