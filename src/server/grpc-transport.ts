@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import { SluiceError, toSluiceError } from '../runtime/status';
 import type { CancelListener, CancelSignal } from '../runtime/types';
 import type { CallLimit } from './call-limit';
-import { ACCEPT_ENCODING, MessageReader, encodeGrpcMessage, frameMessage, parseGrpcTimeout } from './grpc-wire';
+import { ACCEPT_ENCODING, MessageReader, encodeGrpcMessage, frameMessage, messagePrefix, parseGrpcTimeout } from './grpc-wire';
 import { ErrorCode } from './h2/frames';
 import { indexedField, literalField, STATIC } from './h2/hpack';
 import { ServerConnection, type ServerStream } from './h2/server-connection';
@@ -169,14 +169,11 @@ class Call implements StreamWriter, CallContext {
 
   get open(): boolean { return !this.ended; }
 
-  /** A unary answer: headers, one message and OK trailers. */
+  /** A unary answer: headers, one message and OK trailers (in one write when the windows allow). */
   reply(message: Buffer): void {
     if (this.ended) return;
     this.finish();
-    const stream = this.stream;
-    stream.sendHeaders(RESPONSE_BLOCK, false);
-    stream.sendData(frameMessage(message));
-    stream.sendTrailers(OK_TRAILERS);
+    this.stream.sendResponse(RESPONSE_BLOCK, messagePrefix(message.length), message, OK_TRAILERS);
   }
 
   write(message: Buffer): void {

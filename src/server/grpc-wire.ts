@@ -16,10 +16,21 @@ export const ACCEPT_ENCODING = 'identity,gzip,deflate';
 /** Frames one message (uncompressed). */
 export function frameMessage(message: Buffer): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
+  writePrefix(out, message.length);
   message.copy(out, FRAME_HEADER_BYTES);
   return out;
+}
+
+/** The 5 bytes that go before an uncompressed message of `length` bytes. */
+export function messagePrefix(length: number): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  writePrefix(out, length);
+  return out;
+}
+
+function writePrefix(out: Buffer, length: number): void {
+  out[0] = 0;
+  out.writeUInt32BE(length, 1);
 }
 
 /**

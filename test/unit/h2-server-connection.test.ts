@@ -20,15 +20,27 @@ const OPTIONS: Omit<ServerConnectionOptions, 'onStream'> = {
   maxBufferedBytes: 100_000,
 };
 
-/** Echo: the request body back with :status 200 once the client ends; "big" answers `n` bytes. */
+/**
+ * Echo: the request body back with :status 200 once the client ends, as one sendResponse;
+ * "/big/n" answers `n` bytes, "/parts" sends headers, DATA and trailers with a call each, and
+ * "/prefixed" puts "> " before the body.
+ */
 function echo(stream: ServerStream, headers: Readonly<Record<string, string>>): void {
   const chunks: Buffer[] = [];
   stream.onData = (c) => chunks.push(c);
   stream.onEnd = () => {
-    stream.sendHeaders(Buffer.from(indexedField(STATIC.status200)), false);
-    const big = /^\/big\/(\d+)$/.exec(headers[':path'] ?? '');
-    stream.sendData(big !== null ? Buffer.alloc(Number(big[1]), 7) : Buffer.concat(chunks));
-    stream.sendTrailers(Buffer.from(literalField('x-done', 'yes')));
+    const path = headers[':path'] ?? '';
+    const status = Buffer.from(indexedField(STATIC.status200));
+    const trailers = Buffer.from(literalField('x-done', 'yes'));
+    const big = /^\/big\/(\d+)$/.exec(path);
+    const body = big !== null ? Buffer.alloc(Number(big[1]), 7) : Buffer.concat(chunks);
+    if (path === '/parts') {
+      stream.sendHeaders(status, false);
+      stream.sendData(body);
+      stream.sendTrailers(trailers);
+    } else {
+      stream.sendResponse(status, Buffer.from(path === '/prefixed' ? '> ' : ''), body, trailers);
+    }
   };
 }
 
@@ -111,6 +123,21 @@ describe('HTTP/2 server connection', () => {
     const data = c.frames.filter((f) => f.type === FrameType.DATA && f.streamId === 1);
     assert.equal(Buffer.concat(data.map((f) => f.payload)).toString(), 'hello');
     assert.deepEqual(c.frames.find((f) => f.type === FrameType.HEADERS && f.streamId === 1)?.headers, [[':status', '200']]);
+  });
+
+  test('an answer sent in parts or whole, with a prefix, comes out as the same frames', async () => {
+    const c = client();
+    const paths = ['/parts', '/echo', '/prefixed'];
+    paths.forEach((path, i) => {
+      c.headers(2 * i + 1, path);
+      c.send(frame(FrameType.DATA, Flag.END_STREAM, 2 * i + 1, Buffer.from('hello')));
+    });
+    for (let i = 0; i < paths.length; i++) await c.waitFor(endsStream(2 * i + 1), `trailers of ${paths[i]}`);
+    const answers = paths.map((_, i) => c.frames.filter((f) => f.streamId === 2 * i + 1)
+      .map((f) => [f.type, f.flags, f.headers ?? f.payload.toString()]));
+    const answer = (body: string) => [[FrameType.HEADERS, Flag.END_HEADERS, [[':status', '200']]], [FrameType.DATA, 0, body],
+      [FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, [['x-done', 'yes']]]];
+    assert.deepEqual(answers, [answer('hello'), answer('hello'), answer('> hello')]);
   });
 
   test('an answer larger than the client\'s stream window waits for WINDOW_UPDATE, in frames of at most 16 KiB', async () => {

@@ -29,12 +29,13 @@ export const ErrorCode = {
   ENHANCE_YOUR_CALM: 11, INADEQUATE_SECURITY: 12, HTTP_1_1_REQUIRED: 13,
 } as const;
 
-/** Writes a 9-byte frame header at `at`. */
-export function writeFrameHeader(out: Buffer, at: number, length: number, type: number, flags: number, streamId: number): void {
+/** Writes a 9-byte frame header at `at`; returns the offset after it. */
+export function writeFrameHeader(out: Buffer, at: number, length: number, type: number, flags: number, streamId: number): number {
   out.writeUIntBE(length, at, 3);
   out[at + 3] = type;
   out[at + 4] = flags;
   out.writeUInt32BE(streamId, at + 5);
+  return at + FRAME_HEADER_BYTES;
 }
 
 /** A whole frame with a small payload. */

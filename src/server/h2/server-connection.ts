@@ -84,6 +84,22 @@ export class ServerStream {
     this.conn.flushStream(this);
   }
 
+  /**
+   * A whole response: headers, `prefix` and `body` as its DATA, then trailers. When nothing is
+   * queued and the windows and the peer's frame size allow, the three frames go out as one
+   * buffer in one write; otherwise as sendHeaders, sendData and sendTrailers would send them.
+   */
+  sendResponse(headers: Buffer, prefix: Buffer, body: Buffer, trailers: Buffer): void {
+    if (this.localEnded || this.closed) return;
+    if (this.conn.writeResponse(this, headers, prefix, body, trailers)) {
+      this.#endLocal();
+      return;
+    }
+    this.sendHeaders(headers, false);
+    this.sendData(prefix.length === 0 ? body : Buffer.concat([prefix, body]));
+    this.sendTrailers(trailers);
+  }
+
   /** Ends the response with trailers, once the DATA before them has gone out. */
   sendTrailers(block: Buffer): void {
     if (this.localEnded || this.closed) return;
@@ -402,6 +418,26 @@ export class ServerConnection {
       const part = block.subarray(at, at + max);
       this.#write(frame(FrameType.CONTINUATION, at + max >= block.length ? Flag.END_HEADERS : 0, id, part));
     }
+  }
+
+  /** ServerStream.sendResponse's single write; false (nothing written) when the response does not fit it. */
+  writeResponse(stream: ServerStream, headers: Buffer, prefix: Buffer, body: Buffer, trailers: Buffer): boolean {
+    const n = prefix.length + body.length;
+    const max = this.#peerMaxFrame;
+    if (stream.queue.length > 0 || n > this.#sendWindow || n > stream.sendWindow || n > max ||
+      headers.length > max || trailers.length > max) return false;
+    const out = Buffer.allocUnsafe(3 * FRAME_HEADER_BYTES + headers.length + n + trailers.length);
+    let at = writeFrameHeader(out, 0, headers.length, FrameType.HEADERS, Flag.END_HEADERS, stream.id);
+    at += headers.copy(out, at);
+    at = writeFrameHeader(out, at, n, FrameType.DATA, 0, stream.id);
+    at += prefix.copy(out, at);
+    at += body.copy(out, at);
+    at = writeFrameHeader(out, at, trailers.length, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, stream.id);
+    trailers.copy(out, at);
+    this.#sendWindow -= n;
+    stream.sendWindow -= n;
+    this.#write(out);
+    return true;
   }
 
   /** Sends what the windows allow of the stream's queued DATA, then its trailers once nothing is left. */
