@@ -133,11 +133,11 @@ const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_
 
 /**
  * grpc-timeout ("100m", "5S", up to 8 digits and a unit) in milliseconds; undefined when absent.
- * A malformed value is an error, as in grpc-js.
+ * A malformed value is an error, as in grpc-js; so is a repeated header, which the HTTP/2 layer
+ * joins with ", ".
  */
-export function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const text = Array.isArray(value) ? value[0] ?? '' : value;
+export function parseGrpcTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
   const m = /^(\d{1,8})([HMSmun])$/.exec(text);
   const unit = m === null ? undefined : TIMEOUT_UNIT_MS[m[2] as string];
   if (m === null || unit === undefined) {
