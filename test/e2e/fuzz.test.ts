@@ -4,7 +4,7 @@
  * child process. What must hold: the server stays up and keeps answering, a bad connection or
  * request fails alone, and nothing reaches the handlers' internal-error paths (the HTTP/2 layer
  * logs a warning when a bug costs a connection or a stream; a request that trips a bug is
- * answered INTERNAL or UNKNOWN).
+ * answered INTERNAL or UNKNOWN over gRPC, 500 over HTTP).
  */
 import * as grpc from '@grpc/grpc-js';
 import * as assert from 'node:assert/strict';
@@ -170,6 +170,31 @@ function mutate(r: Rng, bytes: Buffer): Buffer {
   return m;
 }
 
+/** An HTTP/REST infer body for digits: JSON (sometimes with binary tensor data after it), maybe mutated. */
+function httpBody(r: Rng): { body: Buffer; headerLength?: string } {
+  const binary = r.next() < 0.3;
+  if (r.next() < 0.25) { // a valid request
+    const rows = 1 + r.int(3);
+    const input: Record<string, unknown> = { name: 'pixels', datatype: 'FP32', shape: [rows, 64] };
+    if (!binary) return { body: Buffer.from(JSON.stringify({ inputs: [{ ...input, data: Array(rows * 64).fill(0.25) }] })) };
+    const json = Buffer.from(JSON.stringify({ inputs: [{ ...input, parameters: { binary_data_size: rows * 256 } }] }));
+    return { body: Buffer.concat([json, Buffer.alloc(rows * 256)]), headerLength: String(json.length) };
+  }
+  const rows = r.pick([1, 2, 0, -1, 1e9]);
+  const input: Record<string, unknown> = { name: r.pick(['pixels', 'pixels', 'x']), datatype: r.pick(['FP32', 'FP32', 'INT8', 'BYTES', 'junk']),
+    shape: r.pick([[rows, 64], [64], [], 'x', [[1]]]) };
+  if (binary) input['parameters'] = { binary_data_size: r.pick([rows * 256, 0, 7, -3, 1e12]) };
+  else input['data'] = r.pick([Array(Math.max(0, Math.min(rows, 4)) * 64).fill(0.5), [[0.5]], 'abc', [true, null], [{}], Array(64).fill('1')]);
+  const doc: Record<string, unknown> = { inputs: r.pick([[input], [], 'x', [input, input]]) };
+  if (r.next() < 0.3) doc['outputs'] = r.pick([[{ name: 'label', parameters: { binary_data: r.pick([true, 'x']) } }], [{ name: 7 }], {}]);
+  if (r.next() < 0.2) doc['parameters'] = { priority: r.pick([1, -1, 'x', 1e30]), timeout: r.pick([1, -1, 'x']) };
+  let json: Buffer = Buffer.from(JSON.stringify(doc));
+  if (r.next() < 0.4) json = mutate(r, json);
+  if (!binary) return { body: json };
+  const data = Buffer.alloc(Math.max(0, Math.min(512, Number(rows) * 256)));
+  return { body: Buffer.concat([json, data]), headerLength: r.pick([String(json.length), String(json.length), '-1', 'x', String(1e9)]) };
+}
+
 describe('hostile input (seeded fuzz; sluice serve on the example models in a child process)', () => {
   let srv: ServerProcess;
   let client: grpc.Client;
@@ -217,6 +242,26 @@ describe('hostile input (seeded fuzz; sluice serve on the example models in a ch
     assert.equal(codes.get(grpc.status.UNKNOWN), undefined, JSON.stringify(seen));
     assert.ok((codes.get(grpc.status.OK) ?? 0) > 0 && (codes.get(grpc.status.INVALID_ARGUMENT) ?? 0) > 0, JSON.stringify(seen));
     assert.equal(await unary('/inference.GRPCInferenceService/ModelInfer', good), grpc.status.OK);
+    assert.equal(srv.child.exitCode, null, 'the server is up');
+  });
+
+  it('mutated and malformed HTTP infer bodies (JSON and binary tensor data) get 200 or a 4xx, never a 5xx', async () => {
+    const r = rng(11);
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 600; i += 30) {
+      const got = await Promise.all(Array.from({ length: 30 }, async () => {
+        const { body, headerLength } = httpBody(r);
+        const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+        if (headerLength !== undefined) headers['inference-header-content-length'] = headerLength;
+        const res = await fetch(`http://127.0.0.1:${srv.httpPort}/v2/models/digits/infer`, { method: 'POST', headers, body });
+        await res.arrayBuffer();
+        return res.status;
+      }));
+      for (const c of got) statuses.set(c, (statuses.get(c) ?? 0) + 1);
+    }
+    const seen = JSON.stringify(Object.fromEntries(statuses));
+    assert.ok([...statuses.keys()].every((c) => c === 200 || (c >= 400 && c < 500)), seen);
+    assert.ok((statuses.get(200) ?? 0) > 0 && (statuses.get(400) ?? 0) > 0, seen);
     assert.equal(srv.child.exitCode, null, 'the server is up');
   });
 });
