@@ -106,7 +106,8 @@ void FoldAndCheck(Graph* graph, const FoldOptions& options, std::vector<Status>*
       }
     }
     // Folding appends to initializers: `in` points into them, so fold into a side vector.
-    if (options.keep_weight_dequantize && node.op_type == "DequantizeLinear" &&
+    // Only once CreateOp accepted the node: a DequantizeLinear with no inputs has no in[0].
+    if (s.ok() && options.keep_weight_dequantize && node.op_type == "DequantizeLinear" &&
         (in[0].dtype == DType::kInt8 || in[0].dtype == DType::kUint8)) {
       all_constant = false;
     }

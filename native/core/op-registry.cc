@@ -67,6 +67,21 @@ constexpr OpEntry kOps[] = {
     {kInternalDomain, "LayerNormalization", CreateLayerNormOp, 2, 3, 1, 3, 0},
 };
 
+// "1 input", "2 to 3 inputs", "at least 1 input".
+std::string Arity(size_t lo, size_t hi, const char* what) {
+  const std::string noun = std::string(what) + (hi == 1 ? "" : "s");
+  if (hi == kMany) return "at least " + std::to_string(lo) + " " + noun;
+  if (lo == hi) return std::to_string(lo) + " " + noun;
+  return std::to_string(lo) + " to " + std::to_string(hi) + " " + noun;
+}
+
+// The count a node gave: when too few, the ones before its trailing omitted ("") names, which
+// are said apart (a node with inputs ["x", ""] gives 1, "and 1 omitted").
+std::string Given(size_t present, size_t listed, size_t min) {
+  if (present >= min || present == listed) return std::to_string(listed);
+  return std::to_string(present) + " (and " + std::to_string(listed - present) + " omitted)";
+}
+
 }  // namespace
 
 Status CreateOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out) {
@@ -82,15 +97,12 @@ Status CreateOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out) {
     while (n_in > 0 && node.inputs[n_in - 1].empty()) --n_in;
     while (n_out > 0 && node.outputs[n_out - 1].empty()) --n_out;
     if (n_in < e.min_inputs || node.inputs.size() > e.max_inputs) {
-      const std::string most =
-          e.max_inputs == kMany ? "any number of" : std::to_string(e.max_inputs);
-      return InvalidArgument("takes " + std::to_string(e.min_inputs) + " to " + most +
-                             " inputs, got " + std::to_string(node.inputs.size()));
+      return InvalidArgument("takes " + Arity(e.min_inputs, e.max_inputs, "input") + ", got " +
+                             Given(n_in, node.inputs.size(), e.min_inputs));
     }
     if (n_out < e.min_outputs || node.outputs.size() > e.max_outputs) {
-      return InvalidArgument("takes " + std::to_string(e.min_outputs) + " to " +
-                             std::to_string(e.max_outputs) + " outputs, got " +
-                             std::to_string(node.outputs.size()));
+      return InvalidArgument("takes " + Arity(e.min_outputs, e.max_outputs, "output") + ", got " +
+                             Given(n_out, node.outputs.size(), e.min_outputs));
     }
     for (size_t i = 0; i < e.min_inputs; ++i) {
       if (node.inputs[i].empty())

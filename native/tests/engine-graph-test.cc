@@ -110,7 +110,25 @@ TEST(RefusesMissingRequiredInputAndOutput) {
   b.Input("x", {2});
   b.Op("Add", {"x"}, {"y"});
   b.Output("y");
-  EXPECT_TRUE(Contains(LoadError(b.graph), "takes 2 to 2 inputs, got 1"));
+  EXPECT_TRUE(Contains(LoadError(b.graph), "takes 2 inputs, got 1"));
+  GraphBuilder omitted;  // "" names an omitted input: counted apart, not as one given
+  omitted.Input("x", {2});
+  omitted.Op("Relu", {""}, {"y"});
+  omitted.Output("y");
+  EXPECT_TRUE(Contains(LoadError(omitted.graph), "takes 1 input, got 0 (and 1 omitted)"));
+  // Found by fuzzing mutated models: a DequantizeLinear with no inputs at all crashed the
+  // optimizing load (it read the first input's type before the arity check's error was seen).
+  for (bool optimize : {true, false}) {
+    GraphBuilder none;
+    none.Input("x", {2});
+    none.Op("DequantizeLinear", {}, {"y"});
+    none.Output("y");
+    EngineOptions options;
+    options.optimize = optimize;
+    std::unique_ptr<Engine> engine;
+    const std::string e = Engine::Load(none.graph, options, &engine).ToString();
+    EXPECT_TRUE(Contains(e, "(DequantizeLinear): takes 2 to 3 inputs, got 0"));
+  }
   GraphBuilder c = SmallGraph();
   c.graph.outputs[0].name = "missing";
   EXPECT_TRUE(Contains(LoadError(c.graph), "graph output 'missing' is not produced"));
