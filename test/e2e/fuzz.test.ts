@@ -1,7 +1,7 @@
 /**
- * Hostile and confused clients, seeded so a failure reproduces: random HTTP/2 frame sequences
- * and mutated ModelInfer requests against `sluice serve` (the example model repository) in a
- * child process. What must hold: the server stays up and keeps answering, a bad connection or
+ * Hostile and confused clients, seeded so a failure reproduces: random HTTP/2 frame sequences,
+ * and mutated ModelInfer requests over gRPC and HTTP, against `sluice serve` (the example model
+ * repository) in a child process. What must hold: the server stays up and keeps answering, a bad connection or
  * request fails alone, and nothing reaches the handlers' internal-error paths (the HTTP/2 layer
  * logs a warning when a bug costs a connection or a stream; a request that trips a bug is
  * answered INTERNAL or UNKNOWN over gRPC, 500 over HTTP).
