@@ -17,25 +17,11 @@ import {
 } from '../../src/server/h2/frames';
 import { indexedField, literalField } from '../../src/server/h2/hpack';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { fuzzRng as rng, type FuzzRng as Rng } from '../helpers/fuzz-rng';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', '..', 'examples', 'models');
 const INFER = '/inference.GRPCInferenceService/ModelInfer';
 
-/** A small LCG: the same seed gives the same inputs on every machine. */
-function rng(seed: number) {
-  let s = seed;
-  const next = (): number => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s / 2147483648;
-  };
-  const int = (n: number): number => Math.floor(next() * n);
-  return {
-    next, int,
-    pick: <T>(a: readonly T[]): T => a[int(a.length)] as T,
-    bytes: (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256))),
-  };
-}
-type Rng = ReturnType<typeof rng>;
 
 /** A request header block: mostly plausible fields, some wrong, some garbage bytes. */
 function headerBlock(r: Rng): Buffer {

@@ -16,22 +16,13 @@ import { ENGINE_MODELS, buildModelPair } from '../../bench/engine/engine-models'
 import { native } from '../../src/native';
 import { importOnnxGraph } from '../../src/onnx/graph-import';
 import { onnxType } from '../../src/onnx/onnx-proto';
+import { fuzzRng as rng, type FuzzRng as Rng } from '../helpers/fuzz-rng';
 
 const EXAMPLES = path.resolve(__dirname, '..', '..', '..', 'examples', 'models', 'digits');
 const ModelProto = onnxType('ModelProto');
 
 type Obj = any;
 
-function rng(seed: number) {
-  let s = seed;
-  const next = (): number => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s / 2147483648;
-  };
-  const int = (n: number): number => Math.floor(next() * n);
-  return { next, int, pick: <T>(a: readonly T[]): T => a[int(a.length)] as T };
-}
-type Rng = ReturnType<typeof rng>;
 
 const OPS = ['Gemm', 'MatMul', 'Add', 'Relu', 'Softmax', 'Reshape', 'Transpose', 'Gather', 'Concat', 'QuantizeLinear',
   'DequantizeLinear', 'LayerNormalization', 'ReduceMean', 'Flatten', 'ArgMax', 'Erf', 'Div', 'MatMulInteger',
