@@ -3,7 +3,8 @@
  * confused or hostile client sends (a wrong preface, malformed request headers, too many streams,
  * a reset flood, DATA beyond the window, endless CONTINUATION, bodies beyond the buffer bound) gets
  * the stream or connection error RFC 9113 names, and the connection survives what is only a
- * stream error. Plus flow control on answers bigger than the client's window.
+ * stream error; a connection that never starts HTTP/2 is closed at the handshake deadline. Plus
+ * flow control on answers bigger than the client's window.
  */
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
@@ -15,9 +16,10 @@ import {
 import { HpackDecoder, indexedField, literalField, STATIC } from '../../src/server/h2/hpack';
 import { ServerConnection, type ServerConnectionOptions, type ServerStream } from '../../src/server/h2/server-connection';
 
+const HANDSHAKE_MS = 400;
 const OPTIONS: Omit<ServerConnectionOptions, 'onStream'> = {
   maxConcurrentStreams: 4, streamWindow: 1 << 16, connectionWindow: 1 << 20, maxHeaderListBytes: 4096,
-  maxBufferedBytes: 100_000,
+  maxBufferedBytes: 100_000, handshakeTimeoutMs: HANDSHAKE_MS,
 };
 
 /**
@@ -207,6 +209,30 @@ describe('HTTP/2 server connection', () => {
       c.close();
       small.close();
     }
+  });
+
+  test('a connection that stays silent, or trickles the preface, is closed at the handshake deadline; one that completed it is kept', async () => {
+    const start = Date.now();
+    // Plain sockets: a RawClient would answer the server's SETTINGS.
+    const closes = (socket: net.Socket): Promise<number> => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { socket.destroy(); reject(new Error('the server kept a connection that never started HTTP/2')); }, 5_000);
+      socket.on('error', () => undefined);
+      socket.on('data', () => undefined);
+      socket.on('close', () => { clearTimeout(timer); resolve(Date.now() - start); });
+    });
+    const silent = net.connect(port, '127.0.0.1');
+    const trickle = net.connect(port, '127.0.0.1');
+    let at = 0;
+    const drip = setInterval(() => { if (at < PREFACE.length) trickle.write(PREFACE.subarray(at, ++at)); }, 50);
+    const done = client();
+    const [silentMs, trickleMs] = await Promise.all([closes(silent), closes(trickle)]).finally(() => clearInterval(drip));
+    for (const ms of [silentMs, trickleMs]) assert.ok(ms >= HANDSHAKE_MS - 50 && ms < 5 * HANDSHAKE_MS, `closed after ${ms} ms`);
+    assert.ok(at < PREFACE.length, 'the trickle was cut off before it finished');
+    // Past the deadline, the connection that sent its SETTINGS in time still serves.
+    await new Promise((r) => setTimeout(r, HANDSHAKE_MS));
+    done.headers(1, '/echo');
+    done.send(frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.from('late')));
+    await done.waitFor(endsStream(1), 'an answer after the deadline');
   });
 
   test('a wrong preface, a first frame other than SETTINGS, and a stream id going backwards end the connection', async () => {

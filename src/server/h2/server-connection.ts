@@ -12,7 +12,8 @@
  * SETTINGS_MAX_CONCURRENT_STREAMS (REFUSED_STREAM beyond it); flow control both ways;
  * request header validation (pseudo-headers, lowercase names, no connection-specific fields);
  * a header list bound, also across CONTINUATION frames; a bound on request bytes buffered in
- * the connection; and a client that resets streams faster than any real client
+ * the connection; a handshake deadline (a connection that has not sent the preface and its
+ * SETTINGS within it is closed); and a client that resets streams faster than any real client
  * (CVE-2023-44487, "rapid reset") or does not read what it asks for (PING and SETTINGS floods)
  * loses the connection with ENHANCE_YOUR_CALM.
  */
@@ -34,6 +35,11 @@ export interface ServerConnectionOptions {
   readonly maxBufferedBytes: number;
   /** Output queued on a socket whose peer does not read, beyond which the connection is dropped (default 64 MiB). */
   readonly maxUnreadBytes?: number;
+  /**
+   * Time a new connection has to send the preface and its SETTINGS (default 10 s). A socket that
+   * stays silent, or trickles bytes without ever starting HTTP/2, would otherwise be held forever.
+   */
+  readonly handshakeTimeoutMs?: number;
   /** A new request stream; `headers` holds each field once (repeats joined with ', '). */
   readonly onStream: (stream: ServerStream, headers: Readonly<Record<string, string>>) => void;
 }
@@ -42,6 +48,7 @@ export interface ServerConnectionOptions {
 const RAPID_RESET_LIMIT = 20_000;
 const RAPID_RESET_WINDOW_MS = 1_000;
 const DEFAULT_MAX_UNREAD_BYTES = 64 << 20;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 const PSEUDO = new Set([':method', ':scheme', ':path', ':authority']);
@@ -154,6 +161,8 @@ export class ServerConnection {
   #failed = false;
   #resetWindowStart = 0;
   #resets = 0;
+  /** Until the client's SETTINGS arrive: drops a connection that never starts HTTP/2. */
+  #handshakeTimer: NodeJS.Timeout | undefined;
   /** Called once, when the socket has closed. */
   onClosed: (() => void) | undefined;
 
@@ -174,6 +183,11 @@ export class ServerConnection {
     // 'close' follows and does the cleanup.
     socket.on('error', () => undefined);
     socket.on('close', () => this.#onSocketClose());
+    this.#handshakeTimer = setTimeout(() => {
+      // No GOAWAY: the peer has not shown that it speaks HTTP/2.
+      if (!this.#gotSettings) socket.destroy();
+    }, o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    this.#handshakeTimer.unref();
   }
 
   /** Graceful close: GOAWAY NO_ERROR naming the last stream taken; the socket ends after the open streams. */
@@ -221,6 +235,7 @@ export class ServerConnection {
     if (!this.#gotSettings) {
       if (f.type !== FrameType.SETTINGS || f.flags & Flag.ACK) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'the first frame is not SETTINGS');
       this.#gotSettings = true;
+      clearTimeout(this.#handshakeTimer);
     }
     this.#blocks.check(f);
     switch (f.type) {
@@ -519,6 +534,7 @@ export class ServerConnection {
   }
 
   #onSocketClose(): void {
+    clearTimeout(this.#handshakeTimer);
     this.#closeAll();
     this.onClosed?.();
   }
