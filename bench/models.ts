@@ -82,18 +82,21 @@ export function mlpModel(seed = 1): Uint8Array {
  * configuration has no bound, as in Triton.
  */
 const BATCHING: Readonly<Record<ModelKey, { maxBatch: number; delayUs: number; preferred: readonly number[];
-  maxQueue: number }>> = {
-  mlp: { maxBatch: 128, delayUs: 100, preferred: [32, 64, 128], maxQueue: 512 },
-  digits: { maxBatch: 64, delayUs: 50, preferred: [16, 32, 64], maxQueue: 512 },
+  maxQueue: number; threads: number }>> = {
+  mlp: { maxBatch: 128, delayUs: 100, preferred: [32, 64, 128], maxQueue: 512, threads: 2 },
+  digits: { maxBatch: 64, delayUs: 50, preferred: [16, 32, 64], maxQueue: 512, threads: 1 },
 };
 
 /**
- * One ONNX Runtime worker with one intra-op thread in both Sluice configurations: on 2 cores the
- * other core is left to the event loop (gRPC decode/encode) and the load generator. Measured on
- * the mlp, a second intra-op thread (which spins between runs) helps only at concurrency 1
- * (batching: 519 vs 396 req/s), costs at 4–16 (batching at 8: 1,718 vs 2,146 req/s; without
- * batching, p99 7.7–9.6 vs 6.3–6.9 ms at concurrency 1) and leaves saturation where it was
- * (3.4–3.5k req/s, capped by the gRPC path, not by compute).
+ * One executor per Sluice configuration, with `threads` kernel threads (intra_op_thread_count).
+ * - mlp: 2. Measured in two `--sections serve --models mlp` runs each (same machine, back to
+ *   back) against 1: saturation 8,093 and 8,220 vs 7,084 and 7,269 req/s, concurrency 1 845 and
+ *   889 vs 502 and 632 req/s, accepted at 2x overload 8,360 and 8,994 vs 7,602 and 7,794 req/s,
+ *   refusal p99 17.8 and 16.7 vs 16.9 and 24.2 ms. With 1 thread a batch of this MLP runs at about
+ *   one core's peak, and the event loop (~35 % of a core at saturation since the gRPC path was
+ *   rewritten) and the load client leave room for part of a second. (One thread was chosen when
+ *   the gRPC path cost 2-3 times as much and capped saturation at 3.5k req/s.)
+ * - digits: 1. A row costs microseconds; a second thread only adds hand-offs.
  */
 function configText(model: BenchModel, batching: boolean): string {
   const b = BATCHING[model.key];
@@ -101,7 +104,7 @@ function configText(model: BenchModel, batching: boolean): string {
     `name: "${model.name}"`,
     `max_batch_size: ${b.maxBatch}`,
     'instance_group [{ count: 1 kind: KIND_CPU }]',
-    'parameters { key: "intra_op_thread_count" value: { string_value: "1" } }',
+    `parameters { key: "intra_op_thread_count" value: { string_value: "${b.threads}" } }`,
   ];
   if (batching) {
     lines.push(`dynamic_batching {`,
