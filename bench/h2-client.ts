@@ -22,7 +22,7 @@
 import * as net from 'node:net';
 import { status } from '@grpc/grpc-js';
 import { SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../src/server/grpc-transport';
-import { frameMessage } from '../src/server/grpc-wire';
+import { frameMessage, writeMessagePrefix } from '../src/server/grpc-wire';
 import {
   ConnectionError, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, type Frame, FRAME_HEADER_BYTES, FrameReader,
   FrameType, frame, goawayFrame, HeaderBlockReader, MAX_WINDOW, PREFACE, readSettings, readWindowIncrement,
@@ -307,9 +307,7 @@ export class H2Client {
       return;
     }
     const at = FRAME_HEADER_BYTES + blockLen;
-    writeFrameHeader(out, at, bodyLen, FrameType.DATA, Flag.END_STREAM, id);
-    out[at + FRAME_HEADER_BYTES] = 0;
-    out.writeUInt32BE(call.message.length, at + FRAME_HEADER_BYTES + 1);
+    writeMessagePrefix(out, writeFrameHeader(out, at, bodyLen, FrameType.DATA, Flag.END_STREAM, id), call.message.length);
     s.sendWindow -= bodyLen;
     call.sendWindow -= bodyLen;
     this.#write(s, out);

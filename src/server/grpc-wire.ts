@@ -16,7 +16,7 @@ export const ACCEPT_ENCODING = 'identity,gzip,deflate';
 /** Frames one message (uncompressed). */
 export function frameMessage(message: Buffer): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + message.length);
-  writePrefix(out, message.length);
+  writeMessagePrefix(out, 0, message.length);
   message.copy(out, FRAME_HEADER_BYTES);
   return out;
 }
@@ -24,13 +24,15 @@ export function frameMessage(message: Buffer): Buffer {
 /** The 5 bytes that go before an uncompressed message of `length` bytes. */
 export function messagePrefix(length: number): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-  writePrefix(out, length);
+  writeMessagePrefix(out, 0, length);
   return out;
 }
 
-function writePrefix(out: Buffer, length: number): void {
-  out[0] = 0;
-  out.writeUInt32BE(length, 1);
+/** Writes the prefix of an uncompressed message of `length` bytes at `at`; returns the offset after it. */
+export function writeMessagePrefix(out: Buffer, at: number, length: number): number {
+  out[at] = 0;
+  out.writeUInt32BE(length, at + 1);
+  return at + FRAME_HEADER_BYTES;
 }
 
 /**

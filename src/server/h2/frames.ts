@@ -38,11 +38,17 @@ export function writeFrameHeader(out: Buffer, at: number, length: number, type: 
   return at + FRAME_HEADER_BYTES;
 }
 
+/** Writes a whole frame (header and payload) at `at`; returns the offset after it. */
+export function writeFrame(out: Buffer, at: number, type: number, flags: number, streamId: number, payload: Uint8Array): number {
+  const start = writeFrameHeader(out, at, payload.length, type, flags, streamId);
+  out.set(payload, start);
+  return start + payload.length;
+}
+
 /** A whole frame with a small payload. */
 export function frame(type: number, flags: number, streamId: number, payload: Uint8Array = Buffer.alloc(0)): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
-  writeFrameHeader(out, 0, payload.length, type, flags, streamId);
-  out.set(payload, FRAME_HEADER_BYTES);
+  writeFrame(out, 0, type, flags, streamId, payload);
   return out;
 }
 

@@ -21,7 +21,7 @@ import type * as net from 'node:net';
 import {
   ConnectionError, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, type Frame, FRAME_HEADER_BYTES, FrameReader,
   FrameType, frame, goawayFrame, HeaderBlockReader, MAX_WINDOW, PREFACE, readSettings, readWindowIncrement,
-  rstStreamFrame, Setting, settingsFrame, unpadded, windowUpdateFrame, writeFrameHeader,
+  rstStreamFrame, Setting, settingsFrame, unpadded, windowUpdateFrame, writeFrame, writeFrameHeader,
 } from './frames';
 import { type HeaderList, HpackDecoder, HpackError } from './hpack';
 
@@ -422,10 +422,7 @@ export class ServerConnection {
     const first = block.subarray(0, max);
     const end = endStream ? Flag.END_STREAM : 0;
     if (first.length === block.length) {
-      const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + block.length);
-      writeFrameHeader(out, 0, block.length, FrameType.HEADERS, Flag.END_HEADERS | end, id);
-      block.copy(out, FRAME_HEADER_BYTES);
-      this.#write(out);
+      this.#write(frame(FrameType.HEADERS, Flag.END_HEADERS | end, id, block));
       return;
     }
     this.#write(frame(FrameType.HEADERS, end, id, first));
@@ -442,13 +439,11 @@ export class ServerConnection {
     if (stream.queue.length > 0 || n > this.#sendWindow || n > stream.sendWindow || n > max ||
       headers.length > max || trailers.length > max) return false;
     const out = Buffer.allocUnsafe(3 * FRAME_HEADER_BYTES + headers.length + n + trailers.length);
-    let at = writeFrameHeader(out, 0, headers.length, FrameType.HEADERS, Flag.END_HEADERS, stream.id);
-    at += headers.copy(out, at);
-    at = writeFrameHeader(out, at, n, FrameType.DATA, 0, stream.id);
+    let at = writeFrame(out, 0, FrameType.HEADERS, Flag.END_HEADERS, stream.id, headers);
+    at = writeFrameHeader(out, at, n, FrameType.DATA, 0, stream.id); // its payload in two pieces
     at += prefix.copy(out, at);
     at += body.copy(out, at);
-    at = writeFrameHeader(out, at, trailers.length, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, stream.id);
-    trailers.copy(out, at);
+    writeFrame(out, at, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, stream.id, trailers);
     this.#sendWindow -= n;
     stream.sendWindow -= n;
     this.#write(out);
