@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { native } from '../native';
 import { defaultLogger } from '../runtime/runtime';
+import { DEFAULT_MAX_CONNECTIONS } from '../server/admission';
 import { DEFAULT_MAX_MESSAGE_BYTES, SluiceServer } from '../server/server';
 
 export const SERVE_USAGE = `usage: sluice serve --model-repository DIR [options]
@@ -14,6 +15,8 @@ export const SERVE_USAGE = `usage: sluice serve --model-repository DIR [options]
   --max-infer-requests N   inference requests in progress at once, gRPC and HTTP together; beyond
                            it a request is refused UNAVAILABLE / 503 before its body is read
                            (default 0 = no bound; each model's max_queue_size still applies)
+  --max-connections N      open connections, gRPC and HTTP together; beyond it a new connection
+                           is closed on arrival (default ${DEFAULT_MAX_CONNECTIONS}; 0 = no bound)
 `;
 
 function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -41,6 +44,7 @@ export async function serve(argv: string[]): Promise<void> {
       'max-message-bytes': { type: 'string' },
       'exit-timeout-secs': { type: 'string' },
       'max-infer-requests': { type: 'string' },
+      'max-connections': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     } }));
   } catch (e) {
@@ -57,6 +61,7 @@ export async function serve(argv: string[]): Promise<void> {
     httpPort: intFlag('http-port', values['http-port'], 8000, 0, 65_535),
     maxMessageBytes: intFlag('max-message-bytes', values['max-message-bytes'], DEFAULT_MAX_MESSAGE_BYTES, 1, 2 ** 31 - 1),
     maxInferRequests: intFlag('max-infer-requests', values['max-infer-requests'], 0, 0, 2 ** 31 - 1) || Number.POSITIVE_INFINITY,
+    maxConnections: intFlag('max-connections', values['max-connections'], DEFAULT_MAX_CONNECTIONS, 0, 2 ** 31 - 1) || Number.POSITIVE_INFINITY,
   });
   const log = (msg: string): void => defaultLogger('info', msg);
   log(`gRPC listening on port ${server.grpcPort}`);

@@ -85,3 +85,22 @@ export function registerCallLimitMetrics(registry: Registry, limit: { readonly i
     registers,
     collect() { this.reset(); this.inc(limit.refused); } });
 }
+
+/** The servers' bounds on connections and on request bytes arriving (admission.ts), read at scrape time. */
+export function registerAdmissionMetrics(registry: Registry,
+  connections: { readonly open: number; readonly refused: number },
+  buffers: { readonly held: number; readonly refused: number }): void {
+  const registers = [registry];
+  new Gauge({ name: 'sluice_connections_open', help: 'Open gRPC and HTTP connections', registers,
+    collect() { this.set(connections.open); } });
+  new Counter({ name: 'sluice_connections_refused',
+    help: 'Connections closed on arrival: --max-connections were open', registers,
+    collect() { this.reset(); this.inc(connections.refused); } });
+  new Gauge({ name: 'sluice_request_buffer_bytes',
+    help: 'Request bytes held while their messages or bodies arrive, gRPC and HTTP together', registers,
+    collect() { this.set(buffers.held); } });
+  new Counter({ name: 'sluice_requests_refused_buffers',
+    help: 'Requests refused (gRPC stream reset ENHANCE_YOUR_CALM, HTTP 503) because the server-wide request buffer bound was full',
+    registers,
+    collect() { this.reset(); this.inc(buffers.refused); } });
+}

@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import { SluiceError, toSluiceError } from '../runtime/status';
 import type { CancelListener, CancelSignal } from '../runtime/types';
+import type { ConnectionLimit, RequestBuffers } from './admission';
 import type { CallLimit } from './call-limit';
 import { ACCEPT_ENCODING, MessageReader, encodeGrpcMessage, frameMessage, messagePrefix, parseGrpcTimeout } from './grpc-wire';
 import { ErrorCode } from './h2/frames';
@@ -55,6 +56,9 @@ export type Method =
 export interface GrpcTransportOptions {
   /** Largest request message (after decompression), bytes. */
   readonly maxMessageBytes: number;
+  /** Server-wide bounds (admission.ts), shared with the HTTP server; none when undefined. */
+  readonly connections?: ConnectionLimit | undefined;
+  readonly requestBuffers?: RequestBuffers | undefined;
 }
 
 /**
@@ -245,11 +249,13 @@ export class GrpcTransport {
   constructor(private readonly methods: ReadonlyMap<string, Method>, private readonly options: GrpcTransportOptions) {
     this.server = net.createServer((socket) => {
       if (this.closed) { socket.destroy(); return; }
+      if (options.connections !== undefined && !options.connections.admit(socket)) return;
       const c = new ServerConnection(socket, {
         maxConcurrentStreams: MAX_CONCURRENT_STREAMS, streamWindow: STREAM_WINDOW_BYTES,
         connectionWindow: SESSION_WINDOW_BYTES, maxHeaderListBytes: MAX_HEADER_LIST_BYTES,
         // Requests of up to maxMessageBytes each on several streams at once.
         maxBufferedBytes: Math.max(64 << 20, 4 * options.maxMessageBytes),
+        ...(options.requestBuffers === undefined ? {} : { sharedBuffer: options.requestBuffers }),
         onStream: (stream, headers) => this.onStream(stream, headers),
       });
       this.connections.add(c);

@@ -4,6 +4,7 @@ import { protoRoot, protoType } from '../codec/proto';
 import type { Runtime } from '../runtime/runtime';
 import type { CancelSignal } from '../runtime/types';
 import { SluiceError, invalidArgument, toSluiceError, unimplemented } from '../runtime/status';
+import type { ConnectionLimit, RequestBuffers } from './admission';
 import type { CallLimit } from './call-limit';
 import {
   GrpcTransport, type BidiHandler, type CallContext, type Method, type ServerStreamHandler, type UnaryHandler,
@@ -20,6 +21,9 @@ export interface GrpcServerOptions {
   readonly maxMessageBytes: number;
   /** Bounds ModelInfer calls in progress (shared with the HTTP server). */
   readonly inferLimit?: CallLimit | undefined;
+  /** Server-wide bounds on connections and buffered request bytes (shared with the HTTP server). */
+  readonly connections?: ConnectionLimit | undefined;
+  readonly requestBuffers?: RequestBuffers | undefined;
 }
 
 function decode(type: protobuf.Type, buf: Buffer): Record<string, unknown> {
@@ -156,6 +160,7 @@ export async function startGrpcServer(runtime: Runtime, host: string, port: numb
     ...routes('inference.GRPCInferenceService', inferenceHandlers(runtime, options.inferLimit)),
     ...routes('grpc.health.v1.Health', healthHandlers(runtime)),
   ]);
-  const server = new GrpcTransport(methods, { maxMessageBytes: options.maxMessageBytes });
+  const server = new GrpcTransport(methods, { maxMessageBytes: options.maxMessageBytes,
+    connections: options.connections, requestBuffers: options.requestBuffers });
   return { server, port: await server.listen(host, port) };
 }

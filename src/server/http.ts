@@ -1,9 +1,10 @@
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type * as net from 'node:net';
 import { decodeHttpInferRequest, encodeHttpInferResponse } from '../codec/http-infer';
 import type { ServerMetrics } from '../metrics/server-metrics';
 import type { Runtime } from '../runtime/runtime';
 import { invalidArgument, toSluiceError, unimplemented } from '../runtime/status';
+import type { ConnectionLimit, RequestBuffers } from './admission';
 import type { CallLimit } from './call-limit';
 import { matchRoute, type Route } from './http-routes';
 import {
@@ -16,33 +17,66 @@ export interface HttpServerOptions {
   readonly maxBodyBytes: number;
   /** Bounds inference requests in progress (shared with the gRPC server): beyond it, 503 before the body is read. */
   readonly inferLimit?: CallLimit | undefined;
+  /** Server-wide bounds on connections and buffered request bytes (shared with the gRPC server). */
+  readonly connections?: ConnectionLimit | undefined;
+  readonly requestBuffers?: RequestBuffers | undefined;
 }
 
 const HEADER_LENGTH = 'inference-header-content-length';
 
-class BodyTooLarge extends Error {}
+/** A body not read to its end: answered with `status`, and the connection closed. */
+class BodyRefused extends Error {
+  constructor(message: string, readonly status: 413 | 503) { super(message); }
+}
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * The request body, up to `limit` bytes. While it arrives its bytes count against `buffers`
+ * (the server-wide bound); they are given back once it is complete, or the request is gone.
+ */
+function readBody(req: http.IncomingMessage, limit: number, buffers: RequestBuffers | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
-      reject(new BodyTooLarge(`request body of ${declared} bytes exceeds the ${limit}-byte limit`));
+      reject(new BodyRefused(`request body of ${declared} bytes exceeds the ${limit}-byte limit`, 413));
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    let held = 0;
+    const giveBack = (): void => {
+      buffers?.give(held);
+      held = 0;
+    };
+    const refuse = (e: BodyRefused): void => {
+      giveBack();
+      reject(e);
+      req.removeAllListeners('data');
+      req.resume();
+    };
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new BodyTooLarge(`request body exceeds the ${limit}-byte limit`));
-        req.removeAllListeners('data');
-        req.resume();
+        refuse(new BodyRefused(`request body exceeds the ${limit}-byte limit`, 413));
         return;
+      }
+      if (buffers !== undefined) {
+        if (!buffers.take(chunk.length)) {
+          refuse(new BodyRefused(`server busy: request bodies still arriving hold its ${buffers.max}-byte bound; retry later`, 503));
+          return;
+        }
+        held += chunk.length;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, size)));
-    req.on('error', reject);
+    req.on('end', () => {
+      giveBack();
+      resolve(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, size));
+    });
+    req.on('error', (e) => {
+      giveBack();
+      reject(e);
+    });
+    req.once('close', giveBack);
   });
 }
 
@@ -59,9 +93,9 @@ function sendEmpty(res: http.ServerResponse, status: number): void {
 
 function sendError(res: http.ServerResponse, e: unknown): void {
   if (res.headersSent) { res.destroy(); return; }
-  if (e instanceof BodyTooLarge) {
+  if (e instanceof BodyRefused) {
     res.setHeader('connection', 'close');
-    sendJson(res, 413, { error: e.message });
+    sendJson(res, e.status, { error: e.message });
     return;
   }
   const err = toSluiceError(e);
@@ -96,7 +130,7 @@ export function createHttpHandler(runtime: Runtime, metrics: ServerMetrics, opti
         return sendJson(res, 200,
           { model_stats: runtime.statistics(route.model, route.version).map(modelStatisticsObject) });
       case 'repository-index': {
-        const body = await readBody(req, options.maxBodyBytes);
+        const body = await readBody(req, options.maxBodyBytes, options.requestBuffers);
         let readyOnly = false;
         if (body.length > 0) {
           let parsed: unknown;
@@ -120,7 +154,7 @@ export function createHttpHandler(runtime: Runtime, metrics: ServerMetrics, opti
           if (busy !== undefined) throw busy;
           res.once('close', () => limit.release());
         }
-        const body = await readBody(req, options.maxBodyBytes);
+        const body = await readBody(req, options.maxBodyBytes, options.requestBuffers);
         const headerLength = req.headers[HEADER_LENGTH];
         const decoded = decodeHttpInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
         const ac = new AbortController();
@@ -171,10 +205,13 @@ export async function startHttpServer(runtime: Runtime, metrics: ServerMetrics, 
   options: HttpServerOptions, extraServerInfo?: () => Record<string, unknown>): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer(createHttpHandler(runtime, metrics, options, extraServerInfo));
   server.keepAliveTimeout = 5_000;
+  const connections = options.connections;
+  // After http.Server's own 'connection' listener: a socket destroyed here never reaches a handler.
+  if (connections !== undefined) server.on('connection', (socket: net.Socket) => { connections.admit(socket); });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => { server.off('error', reject); resolve(); });
   });
-  return { server, port: (server.address() as AddressInfo).port };
+  return { server, port: (server.address() as net.AddressInfo).port };
 }
 

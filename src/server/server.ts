@@ -1,8 +1,9 @@
 import type * as http from 'node:http';
 import { registerDeviceMetrics } from '../metrics/device-metrics';
-import { registerCallLimitMetrics, registerRuntimeMetrics } from '../metrics/runtime-metrics';
+import { registerAdmissionMetrics, registerCallLimitMetrics, registerRuntimeMetrics } from '../metrics/runtime-metrics';
 import { ServerMetrics } from '../metrics/server-metrics';
 import { Runtime, defaultLogger, type Logger } from '../runtime/runtime';
+import { ConnectionLimit, DEFAULT_MAX_CONNECTIONS, RequestBuffers, defaultRequestBufferBytes } from './admission';
 import { CallLimit } from './call-limit';
 import { describeDevices, deviceInfo } from './device-info';
 import { startGrpcServer } from './grpc';
@@ -19,6 +20,13 @@ export interface ServerOptions {
   readonly maxMessageBytes: number;
   /** Most inference requests in progress at once, gRPC and HTTP together; Infinity (default) = no bound. */
   readonly maxInferRequests?: number;
+  /** Most open connections, gRPC and HTTP together (default DEFAULT_MAX_CONNECTIONS); Infinity = no bound. */
+  readonly maxConnections?: number;
+  /**
+   * Most request bytes held server-wide while messages and bodies arrive (default
+   * defaultRequestBufferBytes(maxMessageBytes)); beyond it a request is refused.
+   */
+  readonly maxRequestBufferBytes?: number;
   readonly logger?: Logger;
 }
 
@@ -49,12 +57,15 @@ export class SluiceServer {
     const inferLimit = options.maxInferRequests === undefined || options.maxInferRequests === Number.POSITIVE_INFINITY
       ? undefined : new CallLimit(options.maxInferRequests);
     if (inferLimit !== undefined) registerCallLimitMetrics(metrics.registry, inferLimit);
+    const connections = new ConnectionLimit(options.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
+    const requestBuffers = new RequestBuffers(options.maxRequestBufferBytes ?? defaultRequestBufferBytes(options.maxMessageBytes));
+    registerAdmissionMetrics(metrics.registry, connections, requestBuffers);
     try {
       const g = await startGrpcServer(runtime, options.host, options.grpcPort,
-        { maxMessageBytes: options.maxMessageBytes, inferLimit });
+        { maxMessageBytes: options.maxMessageBytes, inferLimit, connections, requestBuffers });
       try {
         const h = await startHttpServer(runtime, metrics, options.host, options.httpPort,
-          { maxBodyBytes: options.maxMessageBytes, inferLimit }, () => ({ devices }));
+          { maxBodyBytes: options.maxMessageBytes, inferLimit, connections, requestBuffers }, () => ({ devices }));
         return new SluiceServer(runtime, metrics, g.server, h.server, g.port, h.port);
       } catch (e) {
         g.server.forceShutdown();

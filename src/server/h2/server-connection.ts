@@ -12,10 +12,10 @@
  * SETTINGS_MAX_CONCURRENT_STREAMS (REFUSED_STREAM beyond it); flow control both ways;
  * request header validation (pseudo-headers, lowercase names, no connection-specific fields);
  * a header list bound, also across CONTINUATION frames; a bound on request bytes buffered in
- * the connection; a handshake deadline (a connection that has not sent the preface and its
- * SETTINGS within it is closed); and a client that resets streams faster than any real client
- * (CVE-2023-44487, "rapid reset") or does not read what it asks for (PING and SETTINGS floods)
- * loses the connection with ENHANCE_YOUR_CALM.
+ * the connection, and optionally one shared with other connections; a handshake deadline (a
+ * connection that has not sent the preface and its SETTINGS within it is closed); and a client
+ * that resets streams faster than any real client (CVE-2023-44487, "rapid reset") or does not
+ * read what it asks for (PING and SETTINGS floods) loses the connection with ENHANCE_YOUR_CALM.
  */
 import type * as net from 'node:net';
 import {
@@ -25,6 +25,13 @@ import {
 } from './frames';
 import { type HeaderList, HpackDecoder, HpackError } from './hpack';
 
+/** A bound on request bytes shared by several connections (see maxBufferedBytes). */
+export interface BufferBudget {
+  /** Counts `bytes` as held, or returns false (and counts nothing) when that would pass the bound. */
+  take(bytes: number): boolean;
+  give(bytes: number): void;
+}
+
 export interface ServerConnectionOptions {
   readonly maxConcurrentStreams: number;
   /** Receive windows granted: each stream's (SETTINGS_INITIAL_WINDOW_SIZE) and the connection's. */
@@ -33,6 +40,11 @@ export interface ServerConnectionOptions {
   readonly maxHeaderListBytes: number;
   /** Request bytes held across the connection's streams (partial messages) before streams are reset. */
   readonly maxBufferedBytes: number;
+  /**
+   * The same bytes counted against a bound shared with other connections (the server's): a
+   * stream whose DATA it cannot take is reset, as one past maxBufferedBytes is.
+   */
+  readonly sharedBuffer?: BufferBudget;
   /** Output queued on a socket whose peer does not read, beyond which the connection is dropped (default 64 MiB). */
   readonly maxUnreadBytes?: number;
   /**
@@ -71,7 +83,7 @@ export class ServerStream {
   trailers: Buffer | undefined;
   /** Received and not yet given back with a stream WINDOW_UPDATE. */
   recvUnacked = 0;
-  /** Request bytes of a message still arriving, counted against the connection's bound. */
+  /** Request bytes of a message still arriving, counted against the connection's bound (and the shared one). */
   buffered = 0;
 
   constructor(readonly id: number, private readonly conn: ServerConnection, sendWindow: number) {
@@ -332,6 +344,7 @@ export class ServerConnection {
       stream.recvUnacked = 0;
     }
     if (data.length > 0) {
+      if (this.#o.sharedBuffer?.take(data.length) === false) return this.#streamError(stream.id, ErrorCode.ENHANCE_YOUR_CALM);
       stream.buffered += data.length;
       this.#buffered += data.length;
       if (this.#buffered > this.#o.maxBufferedBytes) return this.#streamError(stream.id, ErrorCode.ENHANCE_YOUR_CALM);
@@ -499,6 +512,8 @@ export class ServerConnection {
   }
 
   release(stream: ServerStream): void {
+    if (stream.buffered === 0) return;
+    this.#o.sharedBuffer?.give(stream.buffered);
     this.#buffered -= stream.buffered;
     stream.buffered = 0;
   }

@@ -1,0 +1,181 @@
+import * as grpc from '@grpc/grpc-js';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { protoType } from '../../src/codec/proto';
+import { frameMessage } from '../../src/server/grpc-wire';
+import { PREFACE, settingsFrame } from '../../src/server/h2/frames';
+import { SluiceServer } from '../../src/server/server';
+import { KServeClient } from '../helpers/kserve-client';
+import { addModel, writeModelRepository } from '../helpers/model-factory';
+
+/**
+ * The server-wide bounds of admission.ts on a real server: open connections (gRPC and HTTP
+ * together; beyond the bound a connection is closed on arrival) and request bytes held while
+ * messages and bodies arrive (beyond it the request is refused: gRPC stream reset, HTTP 503),
+ * each freed again when what held it goes away.
+ */
+
+const INFER = '/inference.GRPCInferenceService/ModelInfer';
+const addRequest = {
+  model_name: 'add',
+  inputs: [
+    { name: 'A', datatype: 'FP32', shape: [1, 3], contents: { fp32_contents: [1, 2, 3] } },
+    { name: 'B', datatype: 'FP32', shape: [1, 3], contents: { fp32_contents: [1, 1, 1] } },
+  ],
+};
+
+async function metric(server: SluiceServer, name: string): Promise<number> {
+  const m = server.metrics.registry.getSingleMetric(name);
+  if (m === undefined) throw new Error(`no metric ${name}`);
+  const value = (await m.get()).values[0]?.value;
+  if (value === undefined) throw new Error(`${name} has no value`);
+  return value;
+}
+
+async function waitForMetric(server: SluiceServer, name: string, value: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (await metric(server, name) !== value) {
+    if (Date.now() > deadline) throw new Error(`${name} never reached ${value} (now ${await metric(server, name)})`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A raw socket; `first` resolves with the first bytes the server sent, or null if it closed without any. */
+function rawSocket(port: number, send?: Buffer | string): { socket: net.Socket; first: Promise<Buffer | null> } {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  if (send !== undefined) socket.write(send);
+  const first = new Promise<Buffer | null>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the server neither answered nor closed the connection')), 5_000);
+    socket.once('data', (d: Buffer) => { clearTimeout(timer); resolve(d); });
+    socket.once('close', () => { clearTimeout(timer); resolve(null); });
+  });
+  return { socket, first };
+}
+
+/** `p`, or a rejection after 5 s: a test that waits forever would keep its server, and the run, alive. */
+function within<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 5_000); });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
+function closed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => { if (socket.destroyed) resolve(); else socket.once('close', () => resolve()); socket.destroy(); });
+}
+
+describe('server-wide bounds (admission)', () => {
+  let repo: string;
+  before(() => {
+    repo = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-admission-'));
+    writeModelRepository(repo, [{ name: 'add', versions: { '1': addModel([1, 3]) } }]);
+  });
+  after(() => fs.rmSync(repo, { recursive: true, force: true }));
+
+  it('maxConnections 2: a third connection, gRPC or HTTP, is closed on arrival; a closed one frees its place', { timeout: 30_000 }, async () => {
+    const server = await SluiceServer.start({ modelRepository: repo, host: '127.0.0.1', grpcPort: 0, httpPort: 0,
+      maxMessageBytes: 1 << 20, maxConnections: 2, logger: () => {} });
+    const sockets: net.Socket[] = [];
+    try {
+      // Two admitted connections, one per server, each proven by an answer.
+      const g = rawSocket(server.grpcPort, Buffer.concat([PREFACE, settingsFrame([])]));
+      const h = rawSocket(server.httpPort, 'GET /v2/health/live HTTP/1.1\r\nhost: sluice\r\n\r\n');
+      sockets.push(g.socket, h.socket);
+      assert.ok(await g.first !== null, 'the first gRPC connection was admitted (server SETTINGS)');
+      assert.match((await h.first)?.toString() ?? 'closed', /^HTTP\/1\.1 200/);
+      assert.equal(await metric(server, 'sluice_connections_open'), 2);
+
+      // Beyond the bound: closed before any byte, on both ports.
+      for (const port of [server.grpcPort, server.httpPort]) {
+        const extra = rawSocket(port, port === server.httpPort ? 'GET /v2/health/live HTTP/1.1\r\nhost: sluice\r\n\r\n' : undefined);
+        sockets.push(extra.socket);
+        assert.equal(await extra.first, null, `a third connection to port ${port} was closed without an answer`);
+      }
+      assert.equal(await metric(server, 'sluice_connections_refused'), 2);
+      assert.equal(await metric(server, 'sluice_connections_open'), 2);
+
+      // A connection that goes away frees its place: a gRPC client is served again.
+      await closed(g.socket);
+      await waitForMetric(server, 'sluice_connections_open', 1);
+      const client = new KServeClient(`127.0.0.1:${server.grpcPort}`);
+      try {
+        assert.deepEqual(await client.call('ServerLive', {}), { live: true });
+      } finally {
+        client.close();
+      }
+    } finally {
+      for (const s of sockets) s.destroy();
+      await server.stop(5_000);
+    }
+  });
+
+  it('request buffers of 64 KiB: bodies past the bound are refused on gRPC and HTTP, and served once it frees', { timeout: 30_000 }, async () => {
+    const bound = 64 << 10;
+    const server = await SluiceServer.start({ modelRepository: repo, host: '127.0.0.1', grpcPort: 0, httpPort: 0,
+      maxMessageBytes: 1 << 20, maxRequestBufferBytes: bound, logger: () => {} });
+    const sessions: http2.ClientHttp2Session[] = [];
+    const session = (): http2.ClientHttp2Session => {
+      const s = http2.connect(`http://127.0.0.1:${server.grpcPort}`);
+      s.on('error', () => undefined);
+      sessions.push(s);
+      return s;
+    };
+    /** A ModelInfer stream that sends `bytes` of a 200 KB message (a 5-byte prefix, then zeros) and holds it. */
+    const partial = (bytes: number): http2.ClientHttp2Stream => {
+      const stream = session().request({ ':method': 'POST', ':path': INFER, 'content-type': 'application/grpc', te: 'trailers' });
+      stream.on('error', () => undefined);
+      const prefix = Buffer.from([0, 0, 0, 0, 0]);
+      prefix.writeUInt32BE(200_000, 1);
+      stream.write(Buffer.concat([prefix, Buffer.alloc(bytes - prefix.length)]));
+      return stream;
+    };
+    const client = new KServeClient(`127.0.0.1:${server.grpcPort}`);
+    try {
+      const held = partial(48 << 10);
+      await waitForMetric(server, 'sluice_request_buffer_bytes', 48 << 10);
+
+      // gRPC: a second message arriving past the bound gets its stream reset (ENHANCE_YOUR_CALM).
+      const over = partial(32 << 10);
+      await within(new Promise<void>((resolve) => over.on('close', () => resolve())), 'the over-bound stream to close');
+      assert.equal(over.rstCode, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      // HTTP: a body past the bound gets 503, saying why.
+      const res = await fetch(`http://127.0.0.1:${server.httpPort}/v2/models/add/infer`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: ' '.repeat(40 << 10) });
+      assert.equal(res.status, 503);
+      assert.match(((await res.json()) as { error: string }).error, /server busy: request bodies still arriving hold its 65536-byte bound/);
+      assert.equal(await metric(server, 'sluice_requests_refused_buffers'), 2);
+      // Refused bytes were never counted, or were given back.
+      assert.equal(await metric(server, 'sluice_request_buffer_bytes'), 48 << 10);
+      // Small requests still fit beside the held one.
+      assert.equal((await client.call('ModelInfer', addRequest))['outputs'] instanceof Array, true);
+
+      // The held message's stream goes away: its bytes are given back, and large bodies are served.
+      held.close(http2.constants.NGHTTP2_CANCEL);
+      await waitForMetric(server, 'sluice_request_buffer_bytes', 0);
+      const padded = JSON.stringify({ inputs: addRequest.inputs.map(({ name, datatype, shape, contents }) =>
+        ({ name, datatype, shape, data: contents.fp32_contents })) }) + ' '.repeat(40 << 10);
+      const ok = await fetch(`http://127.0.0.1:${server.httpPort}/v2/models/add/infer`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: padded });
+      assert.equal(ok.status, 200, await ok.clone().text());
+      const out = (await ok.json()) as { outputs: { name: string; data: number[] }[] };
+      assert.deepEqual(out.outputs.find((o) => o.name === 'SUM')?.data, [2, 3, 4]);
+      const Req = protoType('inference.ModelInferRequest');
+      const big = Buffer.from(Req.encode(Req.fromObject({ ...addRequest, id: 'x'.repeat(40 << 10) })).finish());
+      const stream = session().request({ ':method': 'POST', ':path': INFER, 'content-type': 'application/grpc', te: 'trailers' });
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on('trailers', resolve));
+      stream.resume();
+      stream.end(frameMessage(big));
+      assert.equal((await within(trailers, 'the large gRPC request\'s trailers'))['grpc-status'], String(grpc.status.OK));
+      assert.equal(await metric(server, 'sluice_request_buffer_bytes'), 0);
+    } finally {
+      client.close();
+      for (const s of sessions) s.destroy();
+      await server.stop(5_000);
+    }
+  });
+});
