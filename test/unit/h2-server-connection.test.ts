@@ -3,8 +3,9 @@
  * confused or hostile client sends (a wrong preface, malformed request headers, too many streams,
  * a reset flood, DATA beyond the window, endless CONTINUATION, bodies beyond the buffer bound) gets
  * the stream or connection error RFC 9113 names, and the connection survives what is only a
- * stream error; a connection that never starts HTTP/2 is closed at the handshake deadline. Plus
- * flow control on answers bigger than the client's window.
+ * stream error; a connection that never starts HTTP/2 is closed at the handshake deadline, and
+ * one left without streams at the idle timeout. Plus flow control on answers bigger than the
+ * client's window.
  */
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
@@ -233,6 +234,38 @@ describe('HTTP/2 server connection', () => {
     done.headers(1, '/echo');
     done.send(frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.from('late')));
     await done.waitFor(endsStream(1), 'an answer after the deadline');
+  });
+
+  test('a connection without streams for idleTimeoutMs gets GOAWAY NO_ERROR and is closed; one with a stream open is kept', async () => {
+    const IDLE_MS = 300;
+    const idle = net.createServer((socket) => new ServerConnection(socket, { ...OPTIONS, idleTimeoutMs: IDLE_MS, onStream: echo }));
+    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
+    const idlePort = (idle.address() as net.AddressInfo).port;
+    const quiet = new RawClient(idlePort);
+    const busy = new RawClient(idlePort);
+    try {
+      const start = Date.now();
+      busy.headers(1, '/echo');
+      busy.send(frame(FrameType.DATA, 0, 1, Buffer.from('held')));
+      await quiet.closed;
+      const quietMs = Date.now() - start;
+      assert.ok(quietMs >= IDLE_MS - 50 && quietMs < 5 * IDLE_MS, `the idle connection closed after ${quietMs} ms`);
+      assert.ok(quiet.frames.some(isGoaway(ErrorCode.NO_ERROR)), 'GOAWAY NO_ERROR before the close');
+      // Twice the limit with a stream open: kept; then idle once its stream is done: closed.
+      await new Promise((r) => setTimeout(r, 2 * IDLE_MS));
+      assert.ok(!busy.socket.destroyed && !busy.frames.some((f) => f.type === FrameType.GOAWAY), 'the connection with an open stream was kept');
+      busy.send(frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.from(' done')));
+      await busy.waitFor(endsStream(1), 'the held stream\'s answer');
+      const answered = Date.now();
+      await busy.closed;
+      const afterMs = Date.now() - answered;
+      assert.ok(afterMs >= IDLE_MS - 50 && afterMs < 5 * IDLE_MS, `closed ${afterMs} ms after its last stream`);
+      assert.ok(busy.frames.some(isGoaway(ErrorCode.NO_ERROR)));
+    } finally {
+      quiet.close();
+      busy.close();
+      idle.close();
+    }
   });
 
   test('a wrong preface, a first frame other than SETTINGS, and a stream id going backwards end the connection', async () => {

@@ -13,7 +13,8 @@
  * request header validation (pseudo-headers, lowercase names, no connection-specific fields);
  * a header list bound, also across CONTINUATION frames; a bound on request bytes buffered in
  * the connection, and optionally one shared with other connections; a handshake deadline (a
- * connection that has not sent the preface and its SETTINGS within it is closed); and a client
+ * connection that has not sent the preface and its SETTINGS within it is closed); an idle timeout
+ * (a connection without streams for idleTimeoutMs is closed with GOAWAY); and a client
  * that resets streams faster than any real client (CVE-2023-44487, "rapid reset") or does not
  * read what it asks for (PING and SETTINGS floods) loses the connection with ENHANCE_YOUR_CALM.
  */
@@ -52,6 +53,12 @@ export interface ServerConnectionOptions {
    * stays silent, or trickles bytes without ever starting HTTP/2, would otherwise be held forever.
    */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Time a connection may stay open with no stream before it is closed gracefully (GOAWAY
+   * NO_ERROR; clients reconnect when they next call). Default 5 minutes; Infinity = never. It
+   * frees, among others, the places of clients that forgot their connections (--max-connections).
+   */
+  readonly idleTimeoutMs?: number;
   /** A new request stream; `headers` holds each field once (repeats joined with ', '). */
   readonly onStream: (stream: ServerStream, headers: Readonly<Record<string, string>>) => void;
 }
@@ -61,6 +68,7 @@ const RAPID_RESET_LIMIT = 20_000;
 const RAPID_RESET_WINDOW_MS = 1_000;
 const DEFAULT_MAX_UNREAD_BYTES = 64 << 20;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 const PSEUDO = new Set([':method', ':scheme', ':path', ':authority']);
@@ -175,6 +183,9 @@ export class ServerConnection {
   #resets = 0;
   /** Until the client's SETTINGS arrive: drops a connection that never starts HTTP/2. */
   #handshakeTimer: NodeJS.Timeout | undefined;
+  /** When the last stream closed (Date.now()), and the timer that closes the connection after idleTimeoutMs. */
+  #idleSince = Date.now();
+  #idleTimer: NodeJS.Timeout | undefined;
   /** Called once, when the socket has closed. */
   onClosed: (() => void) | undefined;
 
@@ -200,6 +211,25 @@ export class ServerConnection {
       if (!this.#gotSettings) socket.destroy();
     }, o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS);
     this.#handshakeTimer.unref();
+    this.#armIdleTimer(this.#idleLimit);
+  }
+
+  get #idleLimit(): number { return this.#o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS; }
+
+  /**
+   * One timer per connection, not one per stream: when it fires it closes the connection if it
+   * has been idle for the limit, and otherwise sets itself for the time still to go.
+   */
+  #armIdleTimer(ms: number): void {
+    if (!(ms < 2 ** 31)) return; // Infinity: never (and setTimeout would take it as 1 ms)
+    this.#idleTimer = setTimeout(() => {
+      if (this.#goingAway || this.#socket.destroyed) return;
+      const limit = this.#idleLimit;
+      const idle = this.#streams.size === 0 ? Date.now() - this.#idleSince : 0;
+      if (idle >= limit) this.shutdown();
+      else this.#armIdleTimer(limit - idle);
+    }, ms);
+    this.#idleTimer.unref();
   }
 
   /** Graceful close: GOAWAY NO_ERROR naming the last stream taken; the socket ends after the open streams. */
@@ -527,7 +557,10 @@ export class ServerConnection {
     this.#streams.delete(stream.id);
     this.#blocked.delete(stream);
     stream.onClose?.(reset);
-    if (this.#goingAway && this.#streams.size === 0) this.#socket.end();
+    if (this.#streams.size === 0) {
+      this.#idleSince = Date.now();
+      if (this.#goingAway) this.#socket.end();
+    }
   }
 
   #connectionError(code: number, message: string): void {
@@ -545,6 +578,7 @@ export class ServerConnection {
 
   #onSocketClose(): void {
     clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#idleTimer);
     this.#closeAll();
     this.onClosed?.();
   }
