@@ -340,7 +340,7 @@ export class GrpcTransport {
         call.fail(e);
         return;
       }
-      if (!reader.pending) stream.release();
+      stream.releaseTo(reader.pendingBytes);
     };
     stream.onEnd = () => {
       if (!call.open) return;
@@ -379,7 +379,7 @@ export class GrpcTransport {
         call.fail(e);
         return;
       }
-      if (!reader.pending) stream.release();
+      stream.releaseTo(reader.pendingBytes);
     };
     stream.onEnd = () => {
       if (!call.open || handlers === undefined) return;

@@ -71,6 +71,9 @@ export class MessageReader {
   /** True when bytes of an incomplete message are left (the body ended mid-message). */
   get pending(): boolean { return this.buffered > 0; }
 
+  /** Bytes of an incomplete message held (the rest of what was pushed was consumed). */
+  get pendingBytes(): number { return this.buffered; }
+
   private checkLength(length: number): void {
     if (length > this.maxBytes) {
       throw new SluiceError('RESOURCE_EXHAUSTED',

@@ -114,6 +114,46 @@ describe('server-wide bounds (admission)', () => {
     }
   });
 
+  it('a ModelStreamInfer stream whose messages straddle DATA frames holds only its incomplete message', { timeout: 30_000 }, async () => {
+    const server = await SluiceServer.start({ modelRepository: repo, host: '127.0.0.1', grpcPort: 0, httpPort: 0,
+      maxMessageBytes: 1 << 20, logger: () => {} });
+    const session = http2.connect(`http://127.0.0.1:${server.grpcPort}`);
+    session.on('error', () => undefined);
+    try {
+      const Req = protoType('inference.ModelInferRequest');
+      const message = frameMessage(Buffer.from(Req.encode(Req.fromObject(addRequest)).finish()));
+      const half = message.length >> 1;
+      const stream = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelStreamInfer',
+        'content-type': 'application/grpc', te: 'trailers' });
+      stream.on('error', () => undefined);
+      // Every write ends half-way through a message, so no DATA frame ends on a message boundary:
+      // COUNT messages in COUNT + 1 writes, COUNT - 1 of them complete before the last write.
+      const COUNT = 300;
+      let answered = 0;
+      let received = Buffer.alloc(0);
+      const allAnswered = new Promise<void>((resolve) => stream.on('data', (chunk: Buffer) => {
+        received = Buffer.concat([received, chunk]);
+        while (received.length >= 5 && received.length >= 5 + received.readUInt32BE(1)) {
+          received = received.subarray(5 + received.readUInt32BE(1));
+          if (++answered === COUNT - 1) resolve();
+        }
+      }));
+      stream.write(message.subarray(0, half));
+      for (let i = 1; i < COUNT; i++) stream.write(Buffer.concat([message.subarray(half), message.subarray(0, half)]));
+      await within(allAnswered.then(async () => {
+        // Wait for the server to have read the last write (its half message is all it holds).
+        while (await metric(server, 'sluice_request_buffer_bytes') !== half) await new Promise((r) => setTimeout(r, 10));
+      }), `${COUNT - 1} answers and only half a message held`);
+      stream.end(message.subarray(half));
+      await within(new Promise<void>((resolve) => stream.on('close', () => resolve())), 'the stream to end');
+      assert.equal(answered, COUNT);
+      assert.equal(await metric(server, 'sluice_request_buffer_bytes'), 0);
+    } finally {
+      session.destroy();
+      await server.stop(5_000);
+    }
+  });
+
   it('request buffers of 64 KiB: bodies past the bound are refused on gRPC and HTTP, and served once it frees', { timeout: 30_000 }, async () => {
     const bound = 64 << 10;
     const server = await SluiceServer.start({ modelRepository: repo, host: '127.0.0.1', grpcPort: 0, httpPort: 0,
@@ -145,7 +185,7 @@ describe('server-wide bounds (admission)', () => {
       assert.equal(over.rstCode, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
       // HTTP: a body past the bound gets 503, saying why.
       const res = await fetch(`http://127.0.0.1:${server.httpPort}/v2/models/add/infer`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: ' '.repeat(40 << 10) });
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: ' '.repeat(20 << 10) });
       assert.equal(res.status, 503);
       assert.match(((await res.json()) as { error: string }).error, /server busy: request bodies still arriving hold its 65536-byte bound/);
       assert.equal(await metric(server, 'sluice_requests_refused_buffers'), 2);

@@ -140,9 +140,12 @@ export class ServerStream {
     this.conn.resetStream(this, code);
   }
 
-  /** The request bytes buffered so far were consumed: they no longer count against the bound. */
-  release(): void {
-    this.conn.release(this);
+  /**
+   * All but `held` of the request bytes received so far were consumed (a message reader keeps
+   * `held` of an incomplete message): the rest no longer count against the bounds.
+   */
+  releaseTo(held: number): void {
+    this.conn.releaseTo(this, held);
   }
 
   /** Called by the connection when the trailers (or the END_STREAM headers) went out. */
@@ -373,12 +376,13 @@ export class ServerConnection {
       this.#write(windowUpdateFrame(stream.id, stream.recvUnacked));
       stream.recvUnacked = 0;
     }
-    if (data.length > 0) {
+    // DATA nobody reads (a refused or failed call waiting for its reset) is dropped, not held.
+    if (data.length > 0 && stream.onData !== undefined) {
       if (this.#o.sharedBuffer?.take(data.length) === false) return this.#streamError(stream.id, ErrorCode.ENHANCE_YOUR_CALM);
       stream.buffered += data.length;
       this.#buffered += data.length;
       if (this.#buffered > this.#o.maxBufferedBytes) return this.#streamError(stream.id, ErrorCode.ENHANCE_YOUR_CALM);
-      stream.onData?.(data);
+      stream.onData(data);
     }
     if (end && !stream.closed) this.#endRemote(stream);
   }
@@ -436,7 +440,7 @@ export class ServerConnection {
 
   #endRemote(stream: ServerStream): void {
     stream.remoteEnded = true;
-    this.release(stream);
+    this.releaseTo(stream, 0);
     stream.onEnd?.();
     if (stream.localEnded && !stream.closed) this.closeStream(stream, false);
   }
@@ -541,11 +545,12 @@ export class ServerConnection {
     else this.#write(rstStreamFrame(id, code));
   }
 
-  release(stream: ServerStream): void {
-    if (stream.buffered === 0) return;
-    this.#o.sharedBuffer?.give(stream.buffered);
-    this.#buffered -= stream.buffered;
-    stream.buffered = 0;
+  releaseTo(stream: ServerStream, held: number): void {
+    const freed = stream.buffered - Math.max(0, held);
+    if (freed <= 0) return;
+    this.#o.sharedBuffer?.give(freed);
+    this.#buffered -= freed;
+    stream.buffered -= freed;
   }
 
   closeStream(stream: ServerStream, reset: boolean): void {
@@ -553,7 +558,7 @@ export class ServerConnection {
     stream.closed = true;
     stream.queue = [];
     stream.trailers = undefined;
-    this.release(stream);
+    this.releaseTo(stream, 0);
     this.#streams.delete(stream.id);
     this.#blocked.delete(stream);
     stream.onClose?.(reset);
