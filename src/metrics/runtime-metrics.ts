@@ -74,33 +74,35 @@ export function registerRuntimeMetrics(registry: Registry, runtime: Runtime): vo
   gauge('sluice_inflight_requests', 'Requests in batches being executed', (p) => p.executing);
 }
 
+/** A gauge set from `read()` at scrape time. */
+function scrapedGauge(registry: Registry, name: string, help: string, read: () => number): void {
+  new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+}
+
+/** A counter whose total is `read()` at scrape time (a count kept elsewhere, never decreasing). */
+function scrapedCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()); } });
+}
+
 /** The front door's bound on inference requests (CallLimit), read at scrape time. */
 export function registerCallLimitMetrics(registry: Registry, limit: { readonly inProgress: number; readonly refused: number }): void {
-  const registers = [registry];
-  new Gauge({ name: 'sluice_infer_requests_in_progress',
-    help: 'Inference requests the gRPC and HTTP servers have admitted and not yet answered', registers,
-    collect() { this.set(limit.inProgress); } });
-  new Counter({ name: 'sluice_infer_requests_refused_busy',
-    help: 'Inference requests refused UNAVAILABLE (HTTP 503) before their body was read: --max-infer-requests were in progress',
-    registers,
-    collect() { this.reset(); this.inc(limit.refused); } });
+  scrapedGauge(registry, 'sluice_infer_requests_in_progress',
+    'Inference requests the gRPC and HTTP servers have admitted and not yet answered', () => limit.inProgress);
+  scrapedCounter(registry, 'sluice_infer_requests_refused_busy',
+    'Inference requests refused UNAVAILABLE (HTTP 503) before their body was read: --max-infer-requests were in progress',
+    () => limit.refused);
 }
 
 /** The servers' bounds on connections and on request bytes arriving (admission.ts), read at scrape time. */
 export function registerAdmissionMetrics(registry: Registry,
   connections: { readonly open: number; readonly refused: number },
   buffers: { readonly held: number; readonly refused: number }): void {
-  const registers = [registry];
-  new Gauge({ name: 'sluice_connections_open', help: 'Open gRPC and HTTP connections', registers,
-    collect() { this.set(connections.open); } });
-  new Counter({ name: 'sluice_connections_refused',
-    help: 'Connections closed on arrival: --max-connections were open', registers,
-    collect() { this.reset(); this.inc(connections.refused); } });
-  new Gauge({ name: 'sluice_request_buffer_bytes',
-    help: 'Request bytes held while their messages or bodies arrive, gRPC and HTTP together', registers,
-    collect() { this.set(buffers.held); } });
-  new Counter({ name: 'sluice_requests_refused_buffers',
-    help: 'Requests refused (gRPC stream reset ENHANCE_YOUR_CALM, HTTP 503) because the server-wide request buffer bound was full',
-    registers,
-    collect() { this.reset(); this.inc(buffers.refused); } });
+  scrapedGauge(registry, 'sluice_connections_open', 'Open gRPC and HTTP connections', () => connections.open);
+  scrapedCounter(registry, 'sluice_connections_refused', 'Connections closed on arrival: --max-connections were open',
+    () => connections.refused);
+  scrapedGauge(registry, 'sluice_request_buffer_bytes',
+    'Request bytes held while their messages or bodies arrive, gRPC and HTTP together', () => buffers.held);
+  scrapedCounter(registry, 'sluice_requests_refused_buffers',
+    'Requests refused (gRPC stream reset ENHANCE_YOUR_CALM, HTTP 503) because the server-wide request buffer bound was full',
+    () => buffers.refused);
 }

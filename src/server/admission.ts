@@ -42,8 +42,8 @@ export class ConnectionLimit {
 
 /**
  * Request bytes held server-wide while bodies arrive: partial gRPC messages and HTTP bodies not
- * yet complete. A complete request is given back (its bytes then belong to the call, bounded by
- * --max-infer-requests).
+ * yet complete. A complete message or body is given back (its bytes then belong to the call,
+ * bounded by --max-infer-requests).
  */
 export class RequestBuffers implements BufferBudget {
   #held = 0;
