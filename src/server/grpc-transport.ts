@@ -155,19 +155,19 @@ class Call implements StreamWriter, CallContext {
   private responded = false;
   private ended = false;
 
-  /** `release` runs once when the stream closes (a call-limit slot). */
-  constructor(private readonly stream: ServerStream, readonly deadline: number, release?: () => void) {
+  /**
+   * `release` (a call-limit slot) runs once, when the call is answered or its stream closes: an
+   * answer waiting for a client that does not open its window no longer counts as in progress.
+   */
+  constructor(private readonly stream: ServerStream, readonly deadline: number, private release?: () => void) {
     // setTimeout cannot wait past 2^31-1 ms (~24.8 days; it would fire at once): a deadline that
     // far away is no deadline in practice.
     const wait = deadline - Date.now();
     if (wait <= MAX_TIMER_MS) this.timer = setTimeout(() => this.fail(deadlineError()), Math.max(0, wait));
     stream.onClose = () => {
-      clearTimeout(this.timer);
-      release?.();
-      if (!this.ended) {
-        this.ended = true;
-        this.signal.abort(Date.now() >= this.deadline - DEADLINE_SLACK_MS ? deadlineError() : cancelledError());
-      }
+      const open = !this.ended;
+      this.finish();
+      if (open) this.signal.abort(Date.now() >= this.deadline - DEADLINE_SLACK_MS ? deadlineError() : cancelledError());
     };
   }
 
@@ -216,6 +216,9 @@ class Call implements StreamWriter, CallContext {
   private finish(): void {
     this.ended = true;
     clearTimeout(this.timer);
+    const release = this.release;
+    this.release = undefined;
+    release?.();
   }
 }
 
@@ -274,7 +277,7 @@ export class GrpcTransport {
     });
   }
 
-  /** Refuses new connections and streams (GOAWAY); resolves when every open call has ended. */
+  /** Refuses new connections and streams (GOAWAY); resolves once every connection has closed. */
   shutdown(): Promise<void> {
     this.closed = true;
     const done = new Promise<void>((resolve) => this.server.close(() => resolve()));

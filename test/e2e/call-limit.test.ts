@@ -145,6 +145,35 @@ describe(`--max-infer-requests ${LIMIT} (sluice serve in a child process)`, () =
     assert.equal(await metric(srv, 'sluice_infer_requests_refused_busy'), 3);
   });
 
+  it('an answer waiting for a client that opens no window frees its slot: answered is no longer in progress', { timeout: 30_000 }, async () => {
+    const successes = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${srv.httpPort}/metrics`)).text();
+      const m = /^nv_inference_request_success\{model="add",version="1"\} (\S+)$/m.exec(text);
+      return m === null ? 0 : Number(m[1]);
+    };
+    const before = await successes();
+    const stalled = http2.connect(`http://127.0.0.1:${srv.grpcPort}`, { settings: { initialWindowSize: 0 } });
+    stalled.on('error', () => undefined);
+    try {
+      for (let i = 0; i < LIMIT; i++) {
+        const stream = stalled.request({ ':method': 'POST', ':path': INFER, 'content-type': 'application/grpc', te: 'trailers' });
+        stream.on('error', () => undefined);
+        stream.end(frameMessage(encodedAddRequest()));
+      }
+      const deadline = Date.now() + 10_000;
+      while (await successes() < before + LIMIT) {
+        assert.ok(Date.now() < deadline, 'the stalled client\'s requests were never run');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await waitForMetric(srv, 'sluice_infer_requests_in_progress', 0);
+      // Their answers still wait for a window, yet other clients are served.
+      const ok = await client.call('ModelInfer', addRequest);
+      assert.equal((ok['outputs'] as unknown[]).length, 2);
+    } finally {
+      stalled.destroy();
+    }
+  });
+
   it('a refused HTTP request leaves its keep-alive connection usable', { timeout: 30_000 }, async () => {
     const held = [heldStream(session), heldStream(session)];
     try {

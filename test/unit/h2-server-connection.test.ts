@@ -304,26 +304,75 @@ describe('HTTP/2 server connection', () => {
     assert.ok(!c.frames.some(isRst(1, ErrorCode.ENHANCE_YOUR_CALM)));
   });
 
-  test('a client that asks and does not read loses the connection once its unread output passes the bound', async () => {
-    const tight = net.createServer((socket) => new ServerConnection(socket, { ...OPTIONS, maxUnreadBytes: 1 << 20, onStream: echo }));
-    await new Promise<void>((resolve) => tight.listen(0, '127.0.0.1', resolve));
-    const c = new RawClient((tight.address() as net.AddressInfo).port, false);
-    try {
-      // Windows wide open, so flow control does not hold the answer back; then stop reading.
+  describe('output to clients that read slowly or not at all (maxUnreadBytes 1 MiB)', () => {
+    let tight: net.Server;
+    let tightPort = 0;
+    /** Server-side sockets closed so far (a paused client cannot see its socket close). */
+    let serverClosed = 0;
+    before(async () => {
+      tight = net.createServer((socket) => {
+        socket.on('close', () => { serverClosed++; });
+        return new ServerConnection(socket, { ...OPTIONS, maxUnreadBytes: 1 << 20, closeLingerMs: 300, onStream: echo });
+      });
+      await new Promise<void>((resolve) => tight.listen(0, '127.0.0.1', resolve));
+      tightPort = (tight.address() as net.AddressInfo).port;
+    });
+    after(() => tight.close());
+
+    /** A client whose windows are wide open, so flow control holds nothing back. */
+    const openClient = async (): Promise<RawClient> => {
+      const c = new RawClient(tightPort, false);
+      clients.push(c);
       c.send(Buffer.concat([PREFACE, settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 2 ** 31 - 1]]),
         windowUpdateFrame(0, 2 ** 31 - 1 - 65_535)]));
       await c.waitFor((f) => f.type === FrameType.SETTINGS, 'SETTINGS');
+      return c;
+    };
+    const dataBytes = (c: RawClient, id: number): number =>
+      c.frames.filter((f) => f.type === FrameType.DATA && f.streamId === id).reduce((a, f) => a + f.payload.length, 0);
+
+    test('an answer 20 times the bound reaches a client that pauses, whole: DATA waits for the socket to drain', async () => {
+      const c = await openClient();
       c.socket.pause();
-      c.headers(1, '/big/100000000', Flag.END_HEADERS | Flag.END_STREAM);
-      await new Promise((r) => setTimeout(r, 500));
+      c.headers(1, '/big/20000000', Flag.END_HEADERS | Flag.END_STREAM);
+      await new Promise((r) => setTimeout(r, 300));
       c.socket.resume();
+      await c.waitFor(endsStream(1), 'the end of the answer');
+      assert.equal(dataBytes(c, 1), 20_000_000);
+      assert.ok(!c.socket.destroyed);
+    });
+
+    test('a client that floods PINGs and does not read the ACKs loses the connection', async () => {
+      const c = await openClient();
+      c.socket.pause();
+      const ping = frame(FrameType.PING, 0, 0, Buffer.alloc(8));
+      c.send(Buffer.concat(Array.from({ length: 1_000_000 }, () => ping)));
       await c.closed;
-      const got = c.frames.filter((f) => f.type === FrameType.DATA).reduce((a, f) => a + f.payload.length, 0);
-      assert.ok(got < 100_000_000, `the connection dropped before the whole answer (${got} bytes) was sent`);
-    } finally {
-      c.close();
-      tight.close();
-    }
+    });
+
+    test('answers waiting for a window that never opens are bounded: the stream that would pass it is reset', async () => {
+      const c = new RawClient(tightPort, false);
+      clients.push(c);
+      c.send(Buffer.concat([PREFACE, settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 0]])]));
+      c.headers(1, '/big/800000', Flag.END_HEADERS | Flag.END_STREAM);
+      c.headers(3, '/big/800000', Flag.END_HEADERS | Flag.END_STREAM);
+      await c.waitFor(isRst(3, ErrorCode.ENHANCE_YOUR_CALM), 'RST_STREAM ENHANCE_YOUR_CALM on the second answer');
+      assert.ok(!c.frames.some(isRst(1, ErrorCode.ENHANCE_YOUR_CALM)), 'the first answer (one may always wait) was kept');
+    });
+
+    test('after a connection error, a client that does not read loses the socket at closeLingerMs', async () => {
+      const c = await openClient();
+      c.socket.pause();
+      c.headers(1, '/big/20000000', Flag.END_HEADERS | Flag.END_STREAM);
+      await new Promise((r) => setTimeout(r, 100));
+      const before = serverClosed;
+      c.send(frame(FrameType.DATA, 0, 0, Buffer.from('x'))); // DATA on stream 0: a connection error
+      const start = Date.now();
+      while (serverClosed === before) {
+        assert.ok(Date.now() - start < 3_000, 'the server still holds the socket of a client that does not read');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
   });
 
   test('a rapid-reset flood (CVE-2023-44487) loses the connection', async () => {

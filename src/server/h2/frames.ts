@@ -5,7 +5,7 @@
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 export const FRAME_HEADER_BYTES = 9;
-/** SETTINGS_MAX_FRAME_SIZE's default; this client never advertises more, so no frame may exceed it. */
+/** SETTINGS_MAX_FRAME_SIZE's default; neither the server nor the bench client advertises more, so no frame may exceed it. */
 export const DEFAULT_MAX_FRAME = 16_384;
 export const DEFAULT_WINDOW = 65_535;
 export const MAX_WINDOW = 2 ** 31 - 1;

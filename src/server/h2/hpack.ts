@@ -22,7 +22,7 @@ const STATIC_TABLE: readonly (readonly [string, string])[] = [
   ['user-agent', ''], ['vary', ''], ['via', ''], ['www-authenticate', ''],
 ];
 
-/** Static-table indexes the client's encoder refers to. */
+/** Static-table indexes that encoders here (answers, the bench client's requests) refer to. */
 export const STATIC = { authority: 1, methodPost: 3, path: 4, schemeHttp: 6, status200: 8, status: 8, contentType: 31 } as const;
 
 /** §4.1: an entry's size is its name and value lengths plus 32. */

@@ -14,9 +14,12 @@
  * a header list bound, also across CONTINUATION frames; a bound on request bytes buffered in
  * the connection, and optionally one shared with other connections; a handshake deadline (a
  * connection that has not sent the preface and its SETTINGS within it is closed); an idle timeout
- * (a connection without streams for idleTimeoutMs is closed with GOAWAY); and a client
- * that resets streams faster than any real client (CVE-2023-44487, "rapid reset") or does not
- * read what it asks for (PING and SETTINGS floods) loses the connection with ENHANCE_YOUR_CALM.
+ * (a connection without streams for idleTimeoutMs gets GOAWAY and is closed); a client that resets
+ * streams faster than any real client (CVE-2023-44487, "rapid reset") loses the connection with
+ * GOAWAY ENHANCE_YOUR_CALM; answers wait for a slow reader (DATA stops while the socket is
+ * backed up) within a bound on unsent answers, and a client that provokes frames without reading
+ * them (PING and SETTINGS floods) loses its socket; a socket ended after GOAWAY that the peer does
+ * not read is destroyed after closeLingerMs.
  */
 import type * as net from 'node:net';
 import {
@@ -46,7 +49,12 @@ export interface ServerConnectionOptions {
    * stream whose DATA it cannot take is reset, as one past maxBufferedBytes is.
    */
   readonly sharedBuffer?: BufferBudget;
-  /** Output queued on a socket whose peer does not read, beyond which the connection is dropped (default 64 MiB). */
+  /**
+   * Output a peer that does not read can make this side hold, beyond which it loses: answers
+   * waiting in streams for its flow-control window (the stream that would pass the bound is
+   * reset with ENHANCE_YOUR_CALM), and frames it provokes without reading them, PING and
+   * SETTINGS acknowledgements (the socket is destroyed). Default 64 MiB.
+   */
   readonly maxUnreadBytes?: number;
   /**
    * Time a new connection has to send the preface and its SETTINGS (default 10 s). A socket that
@@ -59,6 +67,8 @@ export interface ServerConnectionOptions {
    * frees, among others, the places of clients that forgot their connections (--max-connections).
    */
   readonly idleTimeoutMs?: number;
+  /** How long a socket ended after GOAWAY may take to close before it is destroyed (a peer that does not read). Default 5 s. */
+  readonly closeLingerMs?: number;
   /** A new request stream; `headers` holds each field once (repeats joined with ', '). */
   readonly onStream: (stream: ServerStream, headers: Readonly<Record<string, string>>) => void;
 }
@@ -68,6 +78,12 @@ const RAPID_RESET_LIMIT = 20_000;
 const RAPID_RESET_WINDOW_MS = 1_000;
 const DEFAULT_MAX_UNREAD_BYTES = 64 << 20;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * DATA waits in its stream while the socket holds this much unsent (at most a quarter of
+ * maxUnreadBytes), so a client that reads, however slowly, is never cut off by that bound.
+ */
+const SEND_HIGH_WATER_BYTES = 4 << 20;
+const DEFAULT_CLOSE_LINGER_MS = 5_000;
 const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -107,8 +123,8 @@ export class ServerStream {
 
   sendData(data: Buffer): void {
     if (this.localEnded || this.closed || data.length === 0) return;
-    this.queue.push(data);
-    this.conn.flushStream(this);
+    // A client that opens its window to none of it loses the stream, not the server its memory.
+    if (!this.conn.queueData(this, data)) this.conn.resetStream(this, ErrorCode.ENHANCE_YOUR_CALM);
   }
 
   /**
@@ -181,6 +197,10 @@ export class ServerConnection {
   #blocked = new Set<ServerStream>();
   readonly #blocks: HeaderBlockReader;
   #corked = false;
+  #awaitingDrain = false;
+  readonly #sendHighWater: number;
+  /** Answer bytes waiting in streams' queues (for window or for the socket to drain). */
+  #queued = 0;
   #failed = false;
   #resetWindowStart = 0;
   #resets = 0;
@@ -196,6 +216,7 @@ export class ServerConnection {
     this.#socket = socket;
     this.#o = o;
     this.#hpack = new HpackDecoder(4096, o.maxHeaderListBytes);
+    this.#sendHighWater = Math.min(SEND_HIGH_WATER_BYTES, (o.maxUnreadBytes ?? DEFAULT_MAX_UNREAD_BYTES) / 4);
     this.#blocks = new HeaderBlockReader(o.maxHeaderListBytes);
     socket.setNoDelay(true);
     this.#write(settingsFrame([
@@ -240,7 +261,7 @@ export class ServerConnection {
     if (this.#goingAway) return;
     this.#goingAway = true;
     this.#write(goawayFrame(this.#lastStreamId, ErrorCode.NO_ERROR));
-    if (this.#streams.size === 0) this.#socket.end();
+    if (this.#streams.size === 0) this.#end();
   }
 
   destroy(): void {
@@ -305,7 +326,7 @@ export class ServerConnection {
       case FrameType.GOAWAY:
         if (f.streamId !== 0 || f.payload.length < 8) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'malformed GOAWAY');
         // The client opens no more streams; the ones open finish.
-        if (this.#streams.size === 0) this.#socket.end();
+        if (this.#streams.size === 0) this.#end();
         return;
       case FrameType.WINDOW_UPDATE: return this.#onWindowUpdate(f);
       case FrameType.PUSH_PROMISE: throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE from a client');
@@ -355,8 +376,8 @@ export class ServerConnection {
     if (this.#recvUnacked + len > this.#connectionWindow) {
       throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'DATA beyond the connection window');
     }
-    // The connection window is given back as DATA arrives: what is held is bounded per stream
-    // by its window and the message size, and across streams by maxBufferedBytes.
+    // The connection window is given back as DATA arrives: what is held is bounded by the
+    // message size per stream and by maxBufferedBytes (and the shared bound) across streams.
     this.#recvUnacked += len;
     if (this.#recvUnacked >= this.#connectionWindow / 2) {
       this.#write(windowUpdateFrame(0, this.#recvUnacked));
@@ -450,9 +471,10 @@ export class ServerConnection {
   /** Frames written in one turn of the event loop leave in one writev. */
   #write(buf: Buffer): void {
     const socket = this.#socket;
-    if (socket.destroyed) return;
+    if (socket.destroyed || socket.writableEnded) return;
     if (socket.writableLength > (this.#o.maxUnreadBytes ?? DEFAULT_MAX_UNREAD_BYTES)) {
-      // The client asks (PINGs, SETTINGS, requests) but does not read the answers.
+      // The client asks (PINGs, SETTINGS) but does not read the answers; DATA waits in its
+      // stream instead (flushStream), so a client that reads is never cut off here.
       socket.destroy();
       return;
     }
@@ -484,7 +506,7 @@ export class ServerConnection {
     const n = prefix.length + body.length;
     const max = this.#peerMaxFrame;
     if (stream.queue.length > 0 || n > this.#sendWindow || n > stream.sendWindow || n > max ||
-      headers.length > max || trailers.length > max) return false;
+      headers.length > max || trailers.length > max || this.#socket.writableLength >= this.#sendHighWater) return false;
     const out = Buffer.allocUnsafe(3 * FRAME_HEADER_BYTES + headers.length + n + trailers.length);
     let at = writeFrame(out, 0, FrameType.HEADERS, Flag.END_HEADERS, stream.id, headers);
     at = writeFrameHeader(out, at, n, FrameType.DATA, 0, stream.id); // its payload in two pieces
@@ -500,6 +522,15 @@ export class ServerConnection {
   /** Sends what the windows allow of the stream's queued DATA, then its trailers once nothing is left. */
   flushStream(stream: ServerStream): void {
     while (stream.queue.length > 0) {
+      if (this.#socket.writableLength >= this.#sendHighWater) {
+        // The client reads slower than we answer: wait for the socket to drain, not pile up.
+        this.#blocked.add(stream);
+        if (!this.#awaitingDrain) {
+          this.#awaitingDrain = true;
+          this.#socket.once('drain', () => { this.#awaitingDrain = false; this.#flushBlocked(); });
+        }
+        return;
+      }
       const head = stream.queue[0] as Buffer;
       // A window may be negative after SETTINGS shrank it (§6.9.2): nothing goes out until it refills.
       const n = Math.min(head.length, this.#sendWindow, stream.sendWindow, this.#peerMaxFrame);
@@ -513,6 +544,7 @@ export class ServerConnection {
       this.#write(n === head.length ? head : head.subarray(0, n));
       this.#sendWindow -= n;
       stream.sendWindow -= n;
+      this.#queued -= n;
       if (n === head.length) stream.queue.shift();
       else stream.queue[0] = head.subarray(n);
     }
@@ -556,6 +588,7 @@ export class ServerConnection {
   closeStream(stream: ServerStream, reset: boolean): void {
     if (stream.closed) return;
     stream.closed = true;
+    for (const b of stream.queue) this.#queued -= b.length;
     stream.queue = [];
     stream.trailers = undefined;
     this.releaseTo(stream, 0);
@@ -564,7 +597,7 @@ export class ServerConnection {
     stream.onClose?.(reset);
     if (this.#streams.size === 0) {
       this.#idleSince = Date.now();
-      if (this.#goingAway) this.#socket.end();
+      if (this.#goingAway) this.#end();
     }
   }
 
@@ -572,13 +605,39 @@ export class ServerConnection {
     if (this.#failed || this.#socket.destroyed) return;
     this.#failed = true;
     this.#write(goawayFrame(this.#lastStreamId, code, message));
-    this.#socket.destroySoon(); // ends the socket once the GOAWAY is written
+    this.#end(true); // once the GOAWAY is written
     this.#closeAll();
   }
 
   #closeAll(): void {
     const open = [...this.#streams.values()];
     for (const s of open) this.closeStream(s, true);
+  }
+
+  /**
+   * Ends the socket once what is written has gone: half-closed (the peer closes its side after
+   * reading it), or destroyed at once on a connection error. A peer that does not read loses the
+   * socket after closeLingerMs either way.
+   */
+  #end(destroy = false): void {
+    const socket = this.#socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    if (destroy) socket.destroySoon();
+    else socket.end();
+    setTimeout(() => socket.destroy(), this.#o.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS).unref();
+  }
+
+  /**
+   * Queues answer DATA on `stream` and sends what the windows allow; false when the unsent
+   * answers the connection holds would pass maxUnreadBytes (the caller resets the stream).
+   */
+  queueData(stream: ServerStream, data: Buffer): boolean {
+    // One answer of any size may wait; beyond that, answers waiting add up to the bound at most.
+    if (this.#queued > 0 && this.#queued + data.length > (this.#o.maxUnreadBytes ?? DEFAULT_MAX_UNREAD_BYTES)) return false;
+    this.#queued += data.length;
+    stream.queue.push(data);
+    this.flushStream(stream);
+    return true;
   }
 
   #onSocketClose(): void {
