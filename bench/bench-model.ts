@@ -67,11 +67,14 @@ async function startServerUnderTest(config: ConfigName, model: BenchModel, repos
   return { config, server, client, send: (done) => client.infer(request, deadlineMs, (code, details) => done(code, details)) };
 }
 
+/** Rows in every request the bench sends. */
+export const REQUEST_ROWS = 1;
+
 export async function benchModel(o: { model: BenchModel; configs: readonly ConfigName[]; plan: Plan; workDir: string;
   overload: boolean; progress: Progress }): Promise<LevelResult[]> {
   const { model, plan, progress } = o;
   const repos = writeBenchRepositories(path.join(o.workDir, 'repos', model.key), model);
-  const request = encodeInferRequest(model, 1);
+  const request = encodeInferRequest(model, REQUEST_ROWS);
   const results: LevelResult[] = [];
   const servers: ServerUnderTest[] = [];
   try {

@@ -142,6 +142,11 @@ export function writeBenchRepositories(dir: string, model: BenchModel): BenchRep
   return { ...repos, modelFile: path.join(repos.batching, model.name, '1', 'model.onnx') };
 }
 
+/** The batching configuration's max_batch_size, rows. */
+export function maxBatchSize(key: ModelKey): number {
+  return BATCHING[key].maxBatch;
+}
+
 /** The batching configuration's max_queue_size, requests. */
 export function maxQueueSize(key: ModelKey): number {
   return BATCHING[key].maxQueue;

@@ -19,14 +19,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchModel, CONFIGS, type ConfigName, type Plan } from './bench-model';
+import { benchModel, CONFIGS, type ConfigName, type Plan, REQUEST_ROWS } from './bench-model';
 import { ENGINE_MODEL_KEYS } from './engine/engine-models';
 import { formatEngineTable } from './engine/engine-report';
 import { ENGINE_FULL, ENGINE_QUICK, runEngineSection, type EngineReport } from './engine/engine-section';
 import { fmtSig, textTable } from './format';
 import type { LevelResult } from './level';
 import { runMicro, type MicroReport } from './micro';
-import { BENCH_MODELS, maxQueueSize, MODEL_KEYS, type ModelKey } from './models';
+import { BENCH_MODELS, maxBatchSize, maxQueueSize, MODEL_KEYS, type ModelKey } from './models';
 import { formatTables, modelSvg, writeJson } from './report';
 import { summarizeLevels } from './summary';
 import { countsTarget, overloadTargets, p99Target, saturationTarget, type TargetLine } from './targets';
@@ -88,7 +88,7 @@ async function runServe(models: readonly ModelKey[], configs: readonly ConfigNam
     const name = BENCH_MODELS[key].name;
     return [saturationTarget(summaries, name, NAMES, key === 'mlp'), p99Target(summaries, name, NAMES),
       ...overloadTargets(levels.filter((r) => r.kind === 'overload'), summaries, name, maxQueueSize(key), NAMES),
-      countsTarget(levels, name)];
+      countsTarget(levels, name, REQUEST_ROWS, maxBatchSize(key))];
   });
   return { summaries, targets, levels };
 }

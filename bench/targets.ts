@@ -136,12 +136,17 @@ export function overloadTargets(overload: readonly LevelResult[], summaries: rea
 
 /**
  * Acceptance: /metrics and ModelStatistics agree with what the bench observed. On every Sluice
- * level where the client got no errors, ModelStatistics' successes, rows and executions over the
- * level equal /metrics' (Triton's nv_inference_* counters), and the successes equal the OK
- * answers the client counted. Levels with errors are left out: a request the client gave up on
- * may still finish on the server after the level's counters were read.
+ * level where the client got no errors:
+ * - ModelStatistics' successes, rows and executions over the level equal /metrics' (Triton's
+ *   nv_inference_* counters);
+ * - against the client's own counts: the successes equal its OK answers, the rows equal the rows
+ *   it sent (`rowsPerRequest` each), and the executions lie between one per full batch and one
+ *   per request, exactly one per request with batching off.
+ * Levels with errors are left out: a request the client gave up on may still finish on the
+ * server after the level's counters were read.
  */
-export function countsTarget(levels: readonly LevelResult[], model: string): TargetLine {
+export function countsTarget(levels: readonly LevelResult[], model: string, rowsPerRequest = 1,
+  maxBatchRows = Number.POSITIVE_INFINITY): TargetLine {
   const target = `${model}: /metrics and ModelStatistics agree with the bench's own counts`;
   const rows = levels.filter((r) => r.model === model && r.server !== undefined);
   const clean = rows.filter((r) => Object.values(r.errors).every((n) => n === 0));
@@ -158,6 +163,13 @@ export function countsTarget(levels: readonly LevelResult[], model: string): Tar
         `${s.successes}/${s.inferences}/${s.executions} (successes/rows/executions)`);
     }
     if (s.successes !== r.ok) bad.push(`${where}: client OK ${r.ok} vs ModelStatistics successes ${s.successes}`);
+    if (s.inferences !== r.ok * rowsPerRequest) {
+      bad.push(`${where}: client sent ${r.ok * rowsPerRequest} rows in OK requests vs ModelStatistics rows ${s.inferences}`);
+    }
+    const fewest = r.config === 'sluice-no-batching' ? r.ok : Math.ceil((r.ok * rowsPerRequest) / maxBatchRows);
+    if (s.executions < fewest || s.executions > r.ok) {
+      bad.push(`${where}: ModelStatistics executions ${s.executions} outside ${fewest}..${r.ok} for ${r.ok} requests`);
+    }
   }
   if (clean.length === 0) return { target, verdict: 'n/a', headline: '', detail: 'no Sluice level without errors' };
   return {
@@ -165,7 +177,8 @@ export function countsTarget(levels: readonly LevelResult[], model: string): Tar
     headline: bad.length === 0 ? `${clean.length} levels agree` : `${bad.length} disagreements`,
     detail: bad.length === 0
       ? `${clean.length} Sluice levels without errors (${fmtInt(requests)} requests): client OK = ModelStatistics ` +
-        `successes = /metrics nv_inference_request_success on each, and rows and executions (batch sizes) agree; ` +
+        `successes = /metrics nv_inference_request_success on each, rows = rows sent, executions between one per ` +
+        `full batch and one per request, and /metrics agrees on rows and executions; ` +
         `${rows.length - clean.length} level(s) with errors not compared`
       : bad.join('; '),
   };

@@ -8,9 +8,9 @@ import type { LevelResult } from '../../bench/level';
 import { countsTarget } from '../../bench/targets';
 
 function level(ok: number, stats: [number, number, number], metrics: [number, number, number] | undefined,
-  errors: Record<string, number> = {}): LevelResult {
+  errors: Record<string, number> = {}, config = 'sluice-batching'): LevelResult {
   return {
-    model: 'mlp', config: 'sluice-batching', kind: 'closed', level: 8, repeat: 0, sent: ok, ok, errors,
+    model: 'mlp', config, kind: 'closed', level: 8, repeat: 0, sent: ok, ok, errors,
     server: { successes: stats[0], inferences: stats[1], executions: stats[2] },
     metrics: metrics === undefined ? undefined : { success: metrics[0], inferences: metrics[1], executions: metrics[2] },
   } as unknown as LevelResult;
@@ -30,6 +30,21 @@ test('counts agree: a /metrics or a client disagreement is a miss that names the
   assert.equal(clientOff.verdict, 'missed');
   assert.match(clientOff.detail, /client OK 99 vs ModelStatistics successes 100/);
   assert.equal(countsTarget([level(100, [100, 100, 20], undefined)], 'mlp').verdict, 'missed');
+});
+
+test('counts agree: rows and executions are checked against what the client sent, not only /metrics against ModelStatistics', () => {
+  // Both server-side sources agree, yet rows are not one per OK request.
+  const rowsOff = countsTarget([level(100, [100, 101, 20], [100, 101, 20])], 'mlp', 1, 128);
+  assert.equal(rowsOff.verdict, 'missed');
+  assert.match(rowsOff.detail, /client sent 100 rows in OK requests vs ModelStatistics rows 101/);
+  // Batches of at most 8 rows: 100 one-row requests need at least 13 executions.
+  assert.match(countsTarget([level(100, [100, 100, 12], [100, 100, 12])], 'mlp', 1, 8).detail, /executions 12 outside 13\.\.100/);
+  assert.equal(countsTarget([level(100, [100, 100, 13], [100, 100, 13])], 'mlp', 1, 8).verdict, 'met');
+  // With batching off, every request is its own execution.
+  const off = countsTarget([level(100, [100, 100, 99], [100, 100, 99], {}, 'sluice-no-batching')], 'mlp', 1, 128);
+  assert.match(off.detail, /executions 99 outside 100\.\.100/);
+  // Two-row requests count two rows each.
+  assert.equal(countsTarget([level(50, [50, 100, 10], [50, 100, 10])], 'mlp', 2, 128).verdict, 'met');
 });
 
 test('counts agree: levels with client errors are left out, and none left is n/a', () => {
