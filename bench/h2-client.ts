@@ -22,7 +22,7 @@
 import * as net from 'node:net';
 import { status } from '@grpc/grpc-js';
 import { SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../src/server/grpc-transport';
-import { frameMessage, writeMessagePrefix } from '../src/server/grpc-wire';
+import { frameMessage, MESSAGE_PREFIX_BYTES, writeMessagePrefix } from '../src/server/grpc-wire';
 import {
   ConnectionError, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, type Frame, FRAME_HEADER_BYTES, FrameReader,
   FrameType, frame, goawayFrame, HeaderBlockReader, MAX_WINDOW, PREFACE, readSettings, readWindowIncrement,
@@ -50,13 +50,14 @@ const MAX_HEADER_BLOCK = 256 << 10;
 export function unframeMessages(body: Buffer): Buffer[] | string {
   const out: Buffer[] = [];
   for (let off = 0; off < body.length;) {
-    if (body.length - off < 5) return `truncated message prefix (${body.length - off} bytes)`;
+    if (body.length - off < MESSAGE_PREFIX_BYTES) return `truncated message prefix (${body.length - off} bytes)`;
     // Never negotiated (no grpc-accept-encoding sent), so a compressed message is a peer bug.
     if (body[off] !== 0) return `message compressed (flag ${body[off]}) but no compression was negotiated`;
     const len = body.readUInt32BE(off + 1);
-    if (off + 5 + len > body.length) return `truncated message: ${body.length - off - 5} of ${len} bytes`;
-    out.push(body.subarray(off + 5, off + 5 + len));
-    off += 5 + len;
+    const start = off + MESSAGE_PREFIX_BYTES;
+    if (start + len > body.length) return `truncated message: ${body.length - start} of ${len} bytes`;
+    out.push(body.subarray(start, start + len));
+    off = start + len;
   }
   return out;
 }
@@ -291,11 +292,11 @@ export class H2Client {
     call.session = s;
     call.streamId = id;
     call.sendWindow = s.peerInitialWindow;
-    const bodyLen = 5 + call.message.length;
+    const bodyLen = MESSAGE_PREFIX_BYTES + call.message.length;
     // The common case: the whole body fits the windows and one frame. HEADERS, the DATA frame's
     // header and the gRPC message prefix go out as one buffer, the message itself as another.
     const inline = bodyLen <= s.sendWindow && bodyLen <= call.sendWindow && bodyLen <= s.peerMaxFrame;
-    const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + blockLen + (inline ? FRAME_HEADER_BYTES + 5 : 0));
+    const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + blockLen + (inline ? FRAME_HEADER_BYTES + MESSAGE_PREFIX_BYTES : 0));
     writeFrameHeader(out, 0, blockLen, FrameType.HEADERS, Flag.END_HEADERS, id);
     fixed.copy(out, FRAME_HEADER_BYTES);
     timeout.copy(out, FRAME_HEADER_BYTES + fixed.length);

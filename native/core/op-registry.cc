@@ -69,7 +69,9 @@ constexpr OpEntry kOps[] = {
 
 // "1 input", "2 to 3 inputs", "at least 1 input".
 std::string Arity(size_t lo, size_t hi, const char* what) {
-  const std::string noun = std::string(what) + (hi == 1 ? "" : "s");
+  // The noun agrees with the last number said.
+  const size_t said = hi == kMany || lo == hi ? lo : hi;
+  const std::string noun = std::string(what) + (said == 1 ? "" : "s");
   if (hi == kMany) return "at least " + std::to_string(lo) + " " + noun;
   if (lo == hi) return std::to_string(lo) + " " + noun;
   return std::to_string(lo) + " to " + std::to_string(hi) + " " + noun;

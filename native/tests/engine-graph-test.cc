@@ -116,6 +116,11 @@ TEST(RefusesMissingRequiredInputAndOutput) {
   omitted.Op("Relu", {""}, {"y"});
   omitted.Output("y");
   EXPECT_TRUE(Contains(LoadError(omitted.graph), "takes 1 input, got 0 (and 1 omitted)"));
+  GraphBuilder concat;  // an open-ended arity: the noun agrees with its lower bound
+  concat.Input("x", {2});
+  concat.Op("Concat", {}, {"y"}, {AttrInt("axis", 0)});
+  concat.Output("y");
+  EXPECT_TRUE(Contains(LoadError(concat.graph), "takes at least 1 input, got 0"));
   // Found by fuzzing mutated models: a DequantizeLinear with no inputs at all crashed the
   // optimizing load (it read the first input's type before the arity check's error was seen).
   for (bool optimize : {true, false}) {

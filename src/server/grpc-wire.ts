@@ -8,22 +8,22 @@ import { SluiceError } from '../runtime/status';
  */
 
 /** Each message on the wire: 1 byte compressed flag, 4 bytes big-endian length, the message. */
-export const FRAME_HEADER_BYTES = 5;
+export const MESSAGE_PREFIX_BYTES = 5;
 
 /** Encodings a request may be compressed with (responses are never compressed). */
 export const ACCEPT_ENCODING = 'identity,gzip,deflate';
 
 /** Frames one message (uncompressed). */
 export function frameMessage(message: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + message.length);
+  const out = Buffer.allocUnsafe(MESSAGE_PREFIX_BYTES + message.length);
   writeMessagePrefix(out, 0, message.length);
-  message.copy(out, FRAME_HEADER_BYTES);
+  message.copy(out, MESSAGE_PREFIX_BYTES);
   return out;
 }
 
 /** The 5 bytes that go before an uncompressed message of `length` bytes. */
 export function messagePrefix(length: number): Buffer {
-  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  const out = Buffer.allocUnsafe(MESSAGE_PREFIX_BYTES);
   writeMessagePrefix(out, 0, length);
   return out;
 }
@@ -32,7 +32,7 @@ export function messagePrefix(length: number): Buffer {
 export function writeMessagePrefix(out: Buffer, at: number, length: number): number {
   out[at] = 0;
   out.writeUInt32BE(length, at + 1);
-  return at + FRAME_HEADER_BYTES;
+  return at + MESSAGE_PREFIX_BYTES;
 }
 
 /**
@@ -47,24 +47,24 @@ export class MessageReader {
 
   /** Adds a chunk; returns the messages it completed (usually none or one). Throws SluiceError. */
   push(chunk: Buffer): Buffer[] {
-    if (this.buffered === 0 && chunk.length >= FRAME_HEADER_BYTES) {
+    if (this.buffered === 0 && chunk.length >= MESSAGE_PREFIX_BYTES) {
       // Fast path: the whole message in one chunk.
       const length = chunk.readUInt32BE(1);
-      if (chunk.length === FRAME_HEADER_BYTES + length) {
-        return [this.message(chunk[0] ?? 0, length, chunk.subarray(FRAME_HEADER_BYTES), false)];
+      if (chunk.length === MESSAGE_PREFIX_BYTES + length) {
+        return [this.message(chunk[0] ?? 0, length, chunk.subarray(MESSAGE_PREFIX_BYTES), false)];
       }
     }
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     const out: Buffer[] = [];
     for (;;) {
-      if (this.buffered < FRAME_HEADER_BYTES) return out;
-      const head = this.peek(FRAME_HEADER_BYTES);
+      if (this.buffered < MESSAGE_PREFIX_BYTES) return out;
+      const head = this.peek(MESSAGE_PREFIX_BYTES);
       const length = head.readUInt32BE(1);
       this.checkLength(length);
-      if (this.buffered < FRAME_HEADER_BYTES + length) return out;
-      const [whole, owned] = this.take(FRAME_HEADER_BYTES + length);
-      out.push(this.message(whole[0] ?? 0, length, whole.subarray(FRAME_HEADER_BYTES), owned));
+      if (this.buffered < MESSAGE_PREFIX_BYTES + length) return out;
+      const [whole, owned] = this.take(MESSAGE_PREFIX_BYTES + length);
+      out.push(this.message(whole[0] ?? 0, length, whole.subarray(MESSAGE_PREFIX_BYTES), owned));
     }
   }
 

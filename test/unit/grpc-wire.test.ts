@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import * as zlib from 'node:zlib';
 import type { ErrorCode } from '../../src/runtime/status';
 import {
-  FRAME_HEADER_BYTES, MessageReader, encodeGrpcMessage, frameMessage, parseGrpcTimeout,
+  MESSAGE_PREFIX_BYTES, MessageReader, encodeGrpcMessage, frameMessage, parseGrpcTimeout,
 } from '../../src/server/grpc-wire';
 
 const failsWith = (code: ErrorCode, message: RegExp): object => ({ name: 'SluiceError', code, message });
@@ -17,7 +17,7 @@ function frame(flag: number, body: Buffer): Buffer {
 
 /** Only the 5-byte header of a frame announcing `length` bytes. */
 function header(length: number, flag = 0): Buffer {
-  const h = Buffer.alloc(FRAME_HEADER_BYTES);
+  const h = Buffer.alloc(MESSAGE_PREFIX_BYTES);
   h[0] = flag;
   h.writeUInt32BE(length, 1);
   return h;
