@@ -6,7 +6,8 @@
  * ~85 us per call on its per-stream objects (Http2Stream, AsyncResource.bind, header objects),
  * which at ~5,000 calls/s is 0.4 of the machine's 2 cores taken from the server. perf_analyzer,
  * the reference tool, is a lean C++ client. This one does only what a unary call needs: a
- * HEADERS frame whose block is built once per method (static-table references and literals;
+ * HEADERS frame whose block is built once per method and connection (the fields every call
+ * repeats go into the server's HPACK dynamic table, as real clients do: h2-header-encoder.ts;
  * only grpc-timeout changes), one DATA frame with the length-prefixed message, and the response
  * message(s) and grpc-status trailer, decoded by the HPACK decoder the server uses too (src/server/h2/hpack.ts).
  * Both directions are flow-controlled per RFC 9113 §6.9; the socket is always read, so a write
@@ -28,7 +29,8 @@ import {
   FrameType, frame, goawayFrame, HeaderBlockReader, MAX_WINDOW, PREFACE, readSettings, readWindowIncrement,
   rstStreamFrame, Setting, settingsFrame, unpadded, windowUpdateFrame, writeFrameHeader,
 } from '../src/server/h2/frames';
-import { HpackDecoder, HpackError, indexedField, literalField, STATIC } from '../src/server/h2/hpack';
+import { HpackDecoder, HpackError } from '../src/server/h2/hpack';
+import { RequestHeaderEncoder } from './h2-header-encoder';
 
 /** Called once per call: the gRPC status code (0 = OK), the error text, the response message. */
 export type UnaryDone = (code: status, details: string | undefined, response: Buffer | undefined) => void;
@@ -123,6 +125,8 @@ interface Session {
   blocked: Call[];
   /** HEADERS and CONTINUATION frames joined into blocks. */
   readonly blocks: HeaderBlockReader;
+  /** Request header blocks, with this connection's HPACK dynamic table. */
+  readonly headers: RequestHeaderEncoder;
   corked: boolean;
 }
 
@@ -152,8 +156,6 @@ export class H2Client {
   readonly #port: number;
   readonly #authority: string;
   readonly #slots: (Session | undefined)[];
-  /** Per method path: the constant part of the request header block. */
-  readonly #blocks = new Map<string, Buffer>();
   #next = 0;
   /** Calls waiting for a stream slot; entries whose deadline passed are skipped when reached. */
   #queue: Call[] = [];
@@ -227,7 +229,8 @@ export class H2Client {
       socket, reader: new FrameReader(), hpack: new HpackDecoder(), streams: new Map(), nextStreamId: 1,
       maxStreams: 0, ready: false, dead: false, goawayCode: undefined, error: undefined,
       sendWindow: DEFAULT_WINDOW, peerInitialWindow: DEFAULT_WINDOW, peerMaxFrame: DEFAULT_MAX_FRAME,
-      recvUnacked: 0, blocked: [], blocks: new HeaderBlockReader(MAX_HEADER_BLOCK), corked: false,
+      recvUnacked: 0, blocked: [], blocks: new HeaderBlockReader(MAX_HEADER_BLOCK), headers: new RequestHeaderEncoder(this.#authority),
+      corked: false,
     };
     // Windows for the answers as grpc-js's 'grpc-node.flow_control_window' sets them: with
     // HTTP/2's 64 KiB default, answers would wait for a WINDOW_UPDATE round trip every ~30
@@ -262,25 +265,14 @@ export class H2Client {
     s.socket.write(buf);
   }
 
-  #headerBlock(path: string): Buffer {
-    let block = this.#blocks.get(path);
-    if (block === undefined) {
-      block = Buffer.from([
-        ...indexedField(STATIC.methodPost), ...indexedField(STATIC.schemeHttp),
-        ...literalField(STATIC.path, path), ...literalField(STATIC.authority, this.#authority),
-        ...literalField(STATIC.contentType, 'application/grpc'), ...literalField('te', 'trailers'),
-      ]);
-      this.#blocks.set(path, block);
-    }
-    return block;
-  }
-
   #start(s: Session, call: Call): void {
-    const fixed = this.#headerBlock(call.path);
-    const timeout = Buffer.from(literalField('grpc-timeout', grpcTimeout(call.deadlineAt - performance.now())));
+    const fixed = s.headers.prefix(call.path);
+    const timeout = s.headers.timeoutField(grpcTimeout(call.deadlineAt - performance.now()));
     const blockLen = fixed.length + timeout.length;
     // Never with a real peer (16 KiB at least; the block is ~120 bytes), so no CONTINUATION here.
     if (blockLen > s.peerMaxFrame) {
+      // The block may have added to the peer's table, which now differs from the encoder's.
+      s.dead = true;
       this.#finish(call, status.INTERNAL, `request header block of ${blockLen} bytes exceeds the peer's frame size`, undefined);
       return;
     }
@@ -427,6 +419,7 @@ export class H2Client {
       for (const call of s.streams.values()) call.sendWindow += delta;
     }
     if (settings.maxFrameSize !== undefined) s.peerMaxFrame = settings.maxFrameSize;
+    if (settings.headerTableSize !== undefined) s.headers.setPeerTableSize(settings.headerTableSize);
     this.#write(s, frame(FrameType.SETTINGS, Flag.ACK, 0));
     s.ready = true;
     this.#flush(s);

@@ -6,7 +6,7 @@ import type { CallLimit } from './call-limit';
 import { ACCEPT_ENCODING, MessageReader, encodeGrpcMessage, frameMessage, messagePrefix, parseGrpcTimeout } from './grpc-wire';
 import { ErrorCode } from './h2/frames';
 import { indexedField, literalField, STATIC } from './h2/hpack';
-import { ServerConnection, type ServerStream } from './h2/server-connection';
+import { headerValue, type RequestHeaders, ServerConnection, type ServerStream } from './h2/server-connection';
 
 /**
  * A gRPC server on its own HTTP/2 connections (h2/server-connection.ts): unary, server-streaming
@@ -292,15 +292,15 @@ export class GrpcTransport {
     for (const c of this.connections) c.destroy();
   }
 
-  private onStream(stream: ServerStream, headers: Readonly<Record<string, string>>): void {
-    const method = headers[':method'];
-    const contentType = headers['content-type'];
+  private onStream(stream: ServerStream, headers: RequestHeaders): void {
+    const method = headerValue(headers, ':method');
+    const contentType = headerValue(headers, 'content-type');
     if (method !== 'POST' || contentType === undefined || !contentType.startsWith('application/grpc')) {
       stream.sendHeaders(method !== 'POST' ? METHOD_NOT_ALLOWED : UNSUPPORTED_MEDIA_TYPE, true);
       setImmediate(resetIfOpen, stream);
       return;
     }
-    const path = headers[':path'] as string;
+    const path = headerValue(headers, ':path') as string;
     const m = this.methods.get(path);
     let release: (() => void) | undefined;
     if (m?.kind === 'unary' && m.limit !== undefined) {
@@ -312,7 +312,7 @@ export class GrpcTransport {
     let deadline = Number.POSITIVE_INFINITY;
     let early: unknown;
     try {
-      const timeout = parseGrpcTimeout(headers['grpc-timeout']);
+      const timeout = parseGrpcTimeout(headerValue(headers, 'grpc-timeout'));
       if (timeout !== undefined) deadline = Date.now() + timeout;
     } catch (e) {
       early = e;
@@ -322,7 +322,7 @@ export class GrpcTransport {
       early = new SluiceError('UNIMPLEMENTED', `unknown method ${path.slice(0, 120)}`);
     }
     if (early !== undefined || m === undefined) { call.fail(early); return; }
-    const reader = new MessageReader(this.options.maxMessageBytes, headers['grpc-encoding']);
+    const reader = new MessageReader(this.options.maxMessageBytes, headerValue(headers, 'grpc-encoding'));
     if (m.kind === 'bidi') {
       this.bidi(stream, call, reader, m.handler);
     } else {

@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { SluiceError, isErrorCode } from '../../src/runtime/status';
 import { GrpcTransport, type CallContext, type Method } from '../../src/server/grpc-transport';
 import { frameMessage } from '../../src/server/grpc-wire';
-import type { ServerStream } from '../../src/server/h2/server-connection';
+import { headerValue, type RequestHeaders, type ServerStream } from '../../src/server/h2/server-connection';
 
 /**
  * GrpcTransport on its own, with small handlers defined here, driven by a real @grpc/grpc-js client
@@ -24,7 +24,7 @@ const identity = (b: Buffer): Buffer => b;
 /** Each Hang call announces itself with the promise of its signal's abort reason. */
 const hangs = new EventEmitter();
 /** Request headers and the first DATA byte seen on /test.Echo/Echo while `recording` is set. */
-let recording: { headers: Record<string, string>[]; firstBytes: number[] } | undefined;
+let recording: { headers: RequestHeaders[]; firstBytes: number[] } | undefined;
 
 function abortReason(ctx: CallContext): Promise<unknown> {
   return new Promise((resolve) => {
@@ -98,12 +98,12 @@ async function startTransport(): Promise<{ transport: GrpcTransport; port: numbe
   const transport = new GrpcTransport(methods(), { maxMessageBytes: MAX_MESSAGE });
   const port = await transport.listen('127.0.0.1', 0);
   // A look at what reached the server (grpc-encoding, compressed flag), around the private onStream.
-  const t = transport as unknown as { onStream(stream: ServerStream, headers: Record<string, string>): void };
+  const t = transport as unknown as { onStream(stream: ServerStream, headers: RequestHeaders): void };
   const onStream = t.onStream.bind(transport);
   t.onStream = (stream, headers) => {
     onStream(stream, headers);
     const rec = recording;
-    if (rec === undefined || headers[':path'] !== `${SERVICE}/Echo`) return;
+    if (rec === undefined || headerValue(headers, ':path') !== `${SERVICE}/Echo`) return;
     rec.headers.push(headers);
     const onData = stream.onData;
     let first = true;
@@ -268,7 +268,7 @@ describe('GrpcTransport', () => {
           assert.deepEqual(await unary(c, 'Echo', body).response, body);
           assert.deepEqual(await unary(c, 'Echo', Buffer.from('small')).response, Buffer.from('small'));
           // What the server saw: the encoding header and the compressed flag set.
-          assert.equal(recording.headers[0]?.['grpc-encoding'], name);
+          assert.equal(headerValue(recording.headers[0] ?? [], 'grpc-encoding'), name);
           assert.equal(recording.firstBytes[0], 1, 'the message was sent compressed');
           // The limit applies after decompression: a bomb small on the wire is refused.
           await rejectsWith(unary(c, 'Echo', Buffer.alloc(4 * MAX_MESSAGE)).response, Status.RESOURCE_EXHAUSTED,

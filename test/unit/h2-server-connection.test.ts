@@ -15,7 +15,7 @@ import {
   windowUpdateFrame,
 } from '../../src/server/h2/frames';
 import { HpackDecoder, indexedField, literalField, STATIC } from '../../src/server/h2/hpack';
-import { ServerConnection, type ServerConnectionOptions, type ServerStream } from '../../src/server/h2/server-connection';
+import { headerValue, type RequestHeaders, ServerConnection, type ServerConnectionOptions, type ServerStream } from '../../src/server/h2/server-connection';
 
 const HANDSHAKE_MS = 400;
 const OPTIONS: Omit<ServerConnectionOptions, 'onStream'> = {
@@ -28,11 +28,11 @@ const OPTIONS: Omit<ServerConnectionOptions, 'onStream'> = {
  * "/big/n" answers `n` bytes, "/parts" sends headers, DATA and trailers with a call each, and
  * "/prefixed" puts "> " before the body.
  */
-function echo(stream: ServerStream, headers: Readonly<Record<string, string>>): void {
+function echo(stream: ServerStream, headers: RequestHeaders): void {
   const chunks: Buffer[] = [];
   stream.onData = (c) => chunks.push(c);
   stream.onEnd = () => {
-    const path = headers[':path'] ?? '';
+    const path = headerValue(headers, ':path') ?? '';
     const status = Buffer.from(indexedField(STATIC.status200));
     const trailers = Buffer.from(literalField('x-done', 'yes'));
     const big = /^\/big\/(\d+)$/.exec(path);
@@ -181,9 +181,20 @@ describe('HTTP/2 server connection', () => {
     c.headers(3, '/echo', Flag.END_HEADERS | Flag.END_STREAM, [['connection', 'close']]);
     c.headers(5, '/echo', Flag.END_HEADERS | Flag.END_STREAM, [['te', 'gzip']]);
     c.send(frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 7, Buffer.from(indexedField(STATIC.methodPost))));
-    for (const id of [1, 3, 5, 7]) await c.waitFor(isRst(id, ErrorCode.PROTOCOL_ERROR), `RST_STREAM PROTOCOL_ERROR on ${id}`);
-    c.headers(9, '/echo', Flag.END_HEADERS | Flag.END_STREAM);
-    await c.waitFor(endsStream(9), 'a good request after them');
+    // Pseudo-headers: repeated, unknown, and after a regular field.
+    c.headers(9, '/echo', Flag.END_HEADERS | Flag.END_STREAM, [[':path', '/echo']]);
+    c.headers(11, '/echo', Flag.END_HEADERS | Flag.END_STREAM, [[':protocol', 'x']]);
+    c.headers(13, '/echo', Flag.END_HEADERS | Flag.END_STREAM, [['x-a', '1'], [':authority', 'h']]);
+    for (const id of [1, 3, 5, 7, 9, 11, 13]) await c.waitFor(isRst(id, ErrorCode.PROTOCOL_ERROR), `RST_STREAM PROTOCOL_ERROR on ${id}`);
+    c.headers(15, '/echo', Flag.END_HEADERS | Flag.END_STREAM, [[':authority', 'h'], ['x-a', '1']]);
+    await c.waitFor(endsStream(15), 'a good request after them');
+  });
+
+  test('headerValue finds a field and joins repeats with ", "', () => {
+    const headers = [[':path', '/p'], ['x-a', '1'], ['x-b', '2'], ['x-a', '3']] as const;
+    assert.equal(headerValue(headers, ':path'), '/p');
+    assert.equal(headerValue(headers, 'x-a'), '1, 3');
+    assert.equal(headerValue(headers, 'x-c'), undefined);
   });
 
   test('streams beyond SETTINGS_MAX_CONCURRENT_STREAMS are refused', async () => {

@@ -193,6 +193,7 @@ export function unpadded(f: Frame): Buffer {
 
 /** The SETTINGS values this code acts on (§6.5.2), validated; a field is absent when not sent. */
 export interface PeerSettings {
+  headerTableSize?: number;
   maxConcurrentStreams?: number;
   initialWindowSize?: number;
   maxFrameSize?: number;
@@ -206,7 +207,8 @@ export function readSettings(f: Frame): PeerSettings {
   for (let at = 0; at < f.payload.length; at += 6) {
     const id = f.payload.readUInt16BE(at);
     const value = f.payload.readUInt32BE(at + 2);
-    if (id === Setting.MAX_CONCURRENT_STREAMS) out.maxConcurrentStreams = value;
+    if (id === Setting.HEADER_TABLE_SIZE) out.headerTableSize = value;
+    else if (id === Setting.MAX_CONCURRENT_STREAMS) out.maxConcurrentStreams = value;
     else if (id === Setting.INITIAL_WINDOW_SIZE) {
       if (value > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `INITIAL_WINDOW_SIZE ${value}`);
       out.initialWindowSize = value;
@@ -216,7 +218,7 @@ export function readSettings(f: Frame): PeerSettings {
     } else if (id === Setting.ENABLE_PUSH && value > 1) {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `ENABLE_PUSH ${value}`);
     }
-    // HEADER_TABLE_SIZE: this code's blocks never use the dynamic table; the rest is advisory.
+    // The rest are advisory.
   }
   return out;
 }

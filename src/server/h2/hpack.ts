@@ -130,7 +130,11 @@ function readString(buf: Uint8Array, cur: { at: number }): string {
   if (end > buf.length) throw new HpackError(`string of ${len} bytes overruns the block`);
   const start = cur.at;
   cur.at = end;
-  if (!huffman) return Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('latin1');
+  if (!huffman) {
+    // A Buffer's own toString reads the range without making a Buffer of it first.
+    return Buffer.isBuffer(buf) ? buf.toString('latin1', start, end)
+      : Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('latin1');
+  }
   const r = decodeHuffman(buf, start, end);
   if ('error' in r) throw new HpackError(r.error);
   return r.text;

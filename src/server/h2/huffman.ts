@@ -46,7 +46,12 @@ export function huffmanCode(symbol: number): [number, number] {
  * or not the most significant bits of EOS (all ones), as §5.2 requires a decoder to reject.
  */
 export function decodeHuffman(buf: Uint8Array, start: number, end: number): { text: string } | { error: string } {
-  let out = '';
+  // Symbols go to a scratch buffer and become one string at the end: appending a char at a time
+  // allocated a string per symbol. The shortest code is 5 bits, so at most 8/5 symbols per byte.
+  const most = Math.ceil(((end - start) * 8) / 5);
+  if (scratch.length < most) scratch = Buffer.allocUnsafe(Math.max(most, 2 * scratch.length));
+  const out = scratch;
+  let n = 0;
   let code = 0;
   let len = 0;
   for (let i = start; i < end; i++) {
@@ -58,7 +63,7 @@ export function decodeHuffman(buf: Uint8Array, start: number, end: number): { te
       if (rank >= 0 && rank < (COUNT[len] as number)) {
         const sym = SORTED[(OFFSET[len] as number) + rank] as number;
         if (sym === EOS) return { error: 'Huffman string contains EOS' };
-        out += String.fromCharCode(sym);
+        out[n++] = sym;
         code = 0;
         len = 0;
       } else if (len >= MAX_LENGTH) {
@@ -68,5 +73,8 @@ export function decodeHuffman(buf: Uint8Array, start: number, end: number): { te
   }
   if (len > 7) return { error: `Huffman padding of ${len} bits (at most 7)` };
   if (code !== (1 << len) - 1) return { error: 'Huffman padding is not the prefix of EOS' };
-  return { text: out };
+  return { text: out.toString('latin1', 0, n) };
 }
+
+/** Decoded symbols of the string being decoded; grows to the longest string seen (bounded by the header list bound). */
+let scratch = Buffer.allocUnsafe(256);
