@@ -82,15 +82,13 @@ export class RequestHeaderEncoder {
 
   /** Indexed when added before; else a literal that adds it when it fits; else a plain literal. */
   #field([name, value]: Field): number[] {
-    const nameText = typeof name === 'number' ? undefined : name;
-    const index = this.#indexOf(nameText ?? staticName(name as number), value);
+    const nameText = typeof name === 'number' ? staticName(name) : name;
+    const index = this.#indexOf(nameText, value);
     if (index !== undefined) return encodeInteger(index, 7, 0x80);
-    const nameBytes = typeof name === 'number' ? undefined : literal(name);
-    if (this.#add(nameText ?? staticName(name as number), value)) {
-      return nameBytes === undefined ? [...encodeInteger(name as number, 6, 0x40), ...literal(value)]
-        : [0x40, ...nameBytes, ...literal(value)];
-    }
-    return nameBytes === undefined ? [...encodeInteger(name as number, 4), ...literal(value)] : [0, ...nameBytes, ...literal(value)];
+    const adds = this.#add(nameText, value);
+    // The name by its static index (6-bit prefix when adding, 4-bit when not), or spelled out.
+    const head = typeof name === 'number' ? encodeInteger(name, adds ? 6 : 4, adds ? 0x40 : 0) : [adds ? 0x40 : 0, ...literal(name)];
+    return [...head, ...literal(value)];
   }
 
   #add(name: string, value: string): boolean {
