@@ -7,7 +7,7 @@
  * which at ~5,000 calls/s is 0.4 of the machine's 2 cores taken from the server. perf_analyzer,
  * the reference tool, is a lean C++ client. This one does only what a unary call needs: a
  * HEADERS frame whose block is built once per method and connection (the fields every call
- * repeats go into the server's HPACK dynamic table, as real clients do: h2-header-encoder.ts;
+ * repeats go into the server's HPACK dynamic table, as nghttp2 does: h2-header-encoder.ts;
  * only grpc-timeout changes), one DATA frame with the length-prefixed message, and the response
  * message(s) and grpc-status trailer, decoded by the HPACK decoder the server uses too (src/server/h2/hpack.ts).
  * Both directions are flow-controlled per RFC 9113 §6.9; the socket is always read, so a write

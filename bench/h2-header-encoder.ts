@@ -1,6 +1,6 @@
 /**
  * Request header blocks for one HTTP/2 connection of the bench client, encoded the way nghttp2
- * (under grpc-js) and gRPC's C core encode them: the fields every request repeats are added to the
+ * (under grpc-js) encodes them by default: the fields every request repeats are added to the
  * peer's dynamic table by the first request that sends them (RFC 7541 §6.2.1) and referenced by
  * index after (§6.1), so the server decodes what it would decode from a real client. Sending
  * every field as a literal instead, as this client first did, cost the server a string per field
