@@ -11,12 +11,10 @@
  * SETTINGS_HEADER_TABLE_SIZE is smaller gets a table size update to 0 at the start of the next
  * block (§4.2, §6.3) and no additions.
  */
-import { encodeInteger, STATIC } from '../src/server/h2/hpack';
+import {
+  entrySize, FIRST_DYNAMIC_INDEX, indexedField, literalField, STATIC, staticName, tableSizeUpdate,
+} from '../src/server/h2/hpack';
 
-/** §4.1: an entry's size is its name and value lengths plus 32. */
-const ENTRY_OVERHEAD = 32;
-/** The static table's length: dynamic index 62 is the newest entry (§2.3.3). */
-const STATIC_ENTRIES = 61;
 /** SETTINGS_HEADER_TABLE_SIZE until the peer says otherwise (RFC 9113 §6.5.2). */
 const DEFAULT_TABLE_SIZE = 4096;
 const TIMEOUT = 'grpc-timeout';
@@ -62,8 +60,8 @@ export class RequestHeaderEncoder {
     const resize = this.#resize;
     const before = this.#added.length;
     const prefix = Buffer.from([
-      ...(resize ? encodeInteger(0, 5, 0x20) : []),
-      ...encodeInteger(STATIC.methodPost, 7, 0x80), ...encodeInteger(STATIC.schemeHttp, 7, 0x80),
+      ...(resize ? tableSizeUpdate(0) : []),
+      ...indexedField(STATIC.methodPost), ...indexedField(STATIC.schemeHttp),
       ...this.#field([STATIC.path, path]), ...this.#field([STATIC.authority, this.authority]),
       ...this.#field([STATIC.contentType, 'application/grpc']), ...this.#field(['te', 'trailers']),
     ]);
@@ -76,23 +74,19 @@ export class RequestHeaderEncoder {
   /** The grpc-timeout field, whose value changes per call: never added, but its name is, by the first call. */
   timeoutField(value: string): Buffer {
     this.#timeoutName ??= this.#indexOfName(TIMEOUT);
-    if (this.#timeoutName > 0) return Buffer.from([...encodeInteger(this.#timeoutName, 4), ...literal(value)]);
-    return Buffer.from([this.#add(TIMEOUT, value) ? 0x40 : 0, ...literal(TIMEOUT), ...literal(value)]);
+    return Buffer.from(this.#timeoutName > 0 ? literalField(this.#timeoutName, value)
+      : literalField(TIMEOUT, value, this.#add(TIMEOUT, value)));
   }
 
   /** Indexed when added before; else a literal that adds it when it fits; else a plain literal. */
   #field([name, value]: Field): number[] {
     const nameText = typeof name === 'number' ? staticName(name) : name;
     const index = this.#indexOf(nameText, value);
-    if (index !== undefined) return encodeInteger(index, 7, 0x80);
-    const adds = this.#add(nameText, value);
-    // The name by its static index (6-bit prefix when adding, 4-bit when not), or spelled out.
-    const head = typeof name === 'number' ? encodeInteger(name, adds ? 6 : 4, adds ? 0x40 : 0) : [adds ? 0x40 : 0, ...literal(name)];
-    return [...head, ...literal(value)];
+    return index !== undefined ? indexedField(index) : literalField(name, value, this.#add(nameText, value));
   }
 
   #add(name: string, value: string): boolean {
-    const size = name.length + value.length + ENTRY_OVERHEAD;
+    const size = entrySize(name, value);
     if (this.#addedBytes + size > this.#tableSize) return false;
     this.#added.push(`${name}\n${value}`);
     this.#addedBytes += size;
@@ -104,30 +98,14 @@ export class RequestHeaderEncoder {
 
   #indexOf(name: string, value: string): number | undefined {
     const at = this.#added.lastIndexOf(`${name}\n${value}`);
-    return at < 0 ? undefined : STATIC_ENTRIES + this.#added.length - at;
+    return at < 0 ? undefined : FIRST_DYNAMIC_INDEX + this.#added.length - 1 - at;
   }
 
   /** The index of the newest entry named `name`; 0 when there is none. */
   #indexOfName(name: string): number {
     for (let at = this.#added.length - 1; at >= 0; at--) {
-      if ((this.#added[at] as string).startsWith(`${name}\n`)) return STATIC_ENTRIES + this.#added.length - at;
+      if ((this.#added[at] as string).startsWith(`${name}\n`)) return FIRST_DYNAMIC_INDEX + this.#added.length - 1 - at;
     }
     return 0;
   }
-}
-
-/** The names of the static entries this encoder names by index (RFC 7541 Appendix A). */
-function staticName(index: number): string {
-  switch (index) {
-    case STATIC.path: return ':path';
-    case STATIC.authority: return ':authority';
-    case STATIC.contentType: return 'content-type';
-    default: throw new RangeError(`no static name for index ${index}`);
-  }
-}
-
-/** §5.2 string literal, not Huffman-coded. */
-function literal(s: string): number[] {
-  const bytes = Buffer.from(s, 'latin1');
-  return [...encodeInteger(bytes.length, 7), ...bytes];
 }

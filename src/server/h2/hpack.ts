@@ -25,8 +25,20 @@ const STATIC_TABLE: readonly (readonly [string, string])[] = [
 /** Static-table indexes that encoders here (answers, the bench client's requests) refer to. */
 export const STATIC = { authority: 1, methodPost: 3, path: 4, schemeHttp: 6, status200: 8, status: 8, contentType: 31 } as const;
 
-/** §4.1: an entry's size is its name and value lengths plus 32. */
-const ENTRY_OVERHEAD = 32;
+/** §2.3.3: the newest dynamic-table entry's index; older ones follow. */
+export const FIRST_DYNAMIC_INDEX = STATIC_TABLE.length + 1;
+
+/** §4.1: an entry's size is its name and value lengths plus 32 (latin1: one octet per char). */
+export function entrySize(name: string, value: string): number {
+  return name.length + value.length + 32;
+}
+
+/** The name of static-table entry `index` (1-based, Appendix A). */
+export function staticName(index: number): string {
+  const e = STATIC_TABLE[index - 1];
+  if (e === undefined) throw new RangeError(`no static-table entry ${index}`);
+  return e[0];
+}
 
 /** A malformed header block: a connection error of type COMPRESSION_ERROR (RFC 9113 §4.3). */
 export class HpackError extends Error {}
@@ -74,7 +86,7 @@ export class HpackDecoder {
         if (indexing) this.#insert(name, value);
       }
       fieldSeen = true;
-      listBytes += name.length + value.length + ENTRY_OVERHEAD;
+      listBytes += entrySize(name, value);
       if (listBytes > this.maxListBytes) throw new HpackError(`header list larger than ${this.maxListBytes} bytes`);
       out.push([name, value]);
     }
@@ -90,7 +102,7 @@ export class HpackDecoder {
   }
 
   #insert(name: string, value: string): void {
-    const size = name.length + value.length + ENTRY_OVERHEAD;
+    const size = entrySize(name, value);
     this.#evict(size);
     // §4.4: an entry larger than the table empties it and is not added.
     if (size > this.#max) return;
@@ -102,7 +114,7 @@ export class HpackDecoder {
   #evict(room: number): void {
     while (this.#entries.length > 0 && this.#size + room > this.#max) {
       const [n, v] = this.#entries.pop() as [string, string];
-      this.#size -= n.length + v.length + ENTRY_OVERHEAD;
+      this.#size -= entrySize(n, v);
     }
   }
 }
@@ -143,7 +155,7 @@ function readString(buf: Uint8Array, cur: { at: number }): string {
 // ---- encoder pieces --------------------------------------------------------------------------
 
 /** §5.1 integer with an N-bit prefix; `flags` fills the bits above the prefix of the first byte. */
-export function encodeInteger(value: number, prefixBits: number, flags = 0): number[] {
+function encodeInteger(value: number, prefixBits: number, flags = 0): number[] {
   const mask = (1 << prefixBits) - 1;
   if (value < mask) return [flags | value];
   const out = [flags | mask];
@@ -162,14 +174,23 @@ function encodeString(s: string): number[] {
   return [...encodeInteger(bytes.length, 7), ...bytes];
 }
 
-/** §6.1: a field of the static table, name and value. */
+/** §6.1: an indexed field (static table, or dynamic from 62 on), name and value. */
 export function indexedField(index: number): number[] {
   return encodeInteger(index, 7, 0x80);
 }
 
-/** §6.2.2: a literal without indexing, named by a static-table index or (0) by a literal name. */
-export function literalField(nameIndex: number | string, value: string): number[] {
+/**
+ * A literal field named by a table index or (0) by a literal name: §6.2.2 without indexing, or
+ * §6.2.1 with incremental indexing, which adds it to the peer's dynamic table.
+ */
+export function literalField(nameIndex: number | string, value: string, indexing = false): number[] {
+  const [prefixBits, flags] = indexing ? [6, 0x40] : [4, 0];
   return typeof nameIndex === 'number'
-    ? [...encodeInteger(nameIndex, 4), ...encodeString(value)]
-    : [0, ...encodeString(nameIndex), ...encodeString(value)];
+    ? [...encodeInteger(nameIndex, prefixBits, flags), ...encodeString(value)]
+    : [flags, ...encodeString(nameIndex), ...encodeString(value)];
+}
+
+/** §6.3: a dynamic table size update (only at the start of a block). */
+export function tableSizeUpdate(size: number): number[] {
+  return encodeInteger(size, 5, 0x20);
 }
