@@ -18,6 +18,12 @@ export function fmtFixed(n: number, digits: number): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '—';
 }
 
+/** A signed fraction as a percentage with one decimal: "+2.4%", "-0.8%". */
+export function fmtPercent(fraction: number): string {
+  if (!Number.isFinite(fraction)) return '—';
+  return `${fraction >= 0 ? '+' : ''}${(fraction * 100).toFixed(1)}%`;
+}
+
 /** Half-width of a min–max spread as a percentage of the median: "±4%". */
 export function fmtSpread(s: { median: number; min: number; max: number }): string {
   if (!(s.median > 0)) return '';

@@ -42,8 +42,16 @@ export interface LevelResult {
   readonly server: ServerFigures | undefined;
   /** /metrics over the level (Triton's counters): undefined for the baseline. */
   readonly metrics: { readonly success: number; readonly inferences: number; readonly executions: number } | undefined;
-  /** Server RSS, MiB: before the level, highest sample during it, after it. */
-  readonly rssMiB: { readonly before: number; readonly peak: number; readonly after: number };
+  /**
+   * Server RSS, MiB: before the level, highest sample during it, after it; and the highest
+   * samples of the load's first and second halves (by wall time). A server whose memory is
+   * bounded levels off: its second half peaks where its first did. One that keeps growing under
+   * the same load peaks higher in the second half.
+   */
+  readonly rssMiB: {
+    readonly before: number; readonly peak: number; readonly after: number;
+    readonly firstHalfPeak: number; readonly secondHalfPeak: number;
+  };
   /** CPU spent while the load ran (NaN for the server where /proc is unavailable). */
   readonly cpu: LevelCpu;
 }
@@ -89,23 +97,29 @@ export async function runLevel(o: {
     (o.server.metricsUrl === undefined ? Promise.resolve(undefined) : scrapeCounters(o.server.metricsUrl, o.model));
   const metricsBefore = await scrape();
   const rssBefore = o.server.rssBytes();
-  let rssPeak = rssBefore;
-  const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, o.server.rssBytes()); }, RSS_SAMPLE_MS);
+  const rssSamples: [number, number][] = []; // [ms since t0, bytes]
   const clientCpu0 = process.cpuUsage();
   const serverCpu0 = processCpuSeconds(o.server.pid);
   const t0 = performance.now();
+  const sampler = setInterval(() => { rssSamples.push([performance.now() - t0, o.server.rssBytes()]); }, RSS_SAMPLE_MS);
   let samples: LevelSamples;
   try {
     samples = o.load.kind === 'closed' ? await runClosedLoop(o.send, o.load) : await runOpenLoop(o.send, o.load.schedule);
   } finally {
     clearInterval(sampler);
   }
-  const wallS = (performance.now() - t0) / 1e3;
+  const wallMs = performance.now() - t0;
+  const wallS = wallMs / 1e3;
   const clientCpu = process.cpuUsage(clientCpu0);
   const clientS = (clientCpu.user + clientCpu.system) / 1e6;
   const serverS = processCpuSeconds(o.server.pid) - serverCpu0;
   const perRequestUs = (cpuS: number): number => (samples.sent > 0 ? (cpuS / samples.sent) * 1e6 : Number.NaN);
   const rssAfter = o.server.rssBytes();
+  // NaN for a half without samples (a level shorter than two sampling periods).
+  const rssPeakOf = (from: number, to: number): number => {
+    const inside = rssSamples.filter(([t]) => t >= from && t < to).map(([, bytes]) => bytes);
+    return inside.length === 0 ? Number.NaN : Math.max(...inside) / MiB;
+  };
   const after = await o.client.counters(o.model);
   const metricsAfter = await scrape();
   const unavailable = Float64Array.from(samples.errors['UNAVAILABLE'] ?? []).sort();
@@ -130,7 +144,13 @@ export async function runLevel(o: {
       inferences: metricsAfter.inferenceCount - metricsBefore.inferenceCount,
       executions: metricsAfter.executionCount - metricsBefore.executionCount,
     } : undefined,
-    rssMiB: { before: rssBefore / MiB, peak: Math.max(rssPeak, rssAfter) / MiB, after: rssAfter / MiB },
+    rssMiB: {
+      before: rssBefore / MiB,
+      peak: Math.max(rssBefore, rssAfter, ...rssSamples.map(([, bytes]) => bytes)) / MiB,
+      after: rssAfter / MiB,
+      firstHalfPeak: rssPeakOf(0, wallMs / 2),
+      secondHalfPeak: Math.max(rssPeakOf(wallMs / 2, Number.POSITIVE_INFINITY), rssAfter / MiB),
+    },
     cpu: { clientCores: clientS / wallS, clientUsPerRequest: perRequestUs(clientS),
       serverCores: serverS / wallS, serverUsPerRequest: perRequestUs(serverS) },
   };

@@ -36,13 +36,14 @@ import { countsTarget, overloadTargets, p99Target, saturationTarget, type Target
  * configuration. Open-loop rates: 0.3× and 0.6× the baseline's saturation (rates it should
  * sustain even on a busy machine, where p99s are compared) and 1.5× and 3× (only a server that
  * out-scales it can serve those). Overload starts at 2× the best throughput measured and
- * doubles while batching still keeps up (an open loop can outrun the closed-loop estimate). On 2
- * shared cores the client and the server's gRPC thread may saturate too; the client's send lag
- * says when they do.
+ * doubles while batching still keeps up (an open loop can outrun the closed-loop estimate). It
+ * lasts 8 s: RSS takes 2-3 s to rise to the overload's level, and "memory stays flat" compares
+ * the level's second half with its first. On 2 shared cores the client and the server's gRPC
+ * thread may saturate too; the client's send lag says when they do.
  */
 const FULL: Plan = {
   repeats: 3, levelMs: 1_500, warmupMs: 1_500, concurrency: [1, 8, 32, 128], rateFractions: [0.3, 0.6, 1.5, 3],
-  skipAbove: 1.2, overloadMs: 3_000, overloadFactor: 2, overloadRaises: 2, deadlineMs: 5_000, maxRequests: 200_000,
+  skipAbove: 1.2, overloadMs: 8_000, overloadFactor: 2, overloadRaises: 2, deadlineMs: 5_000, maxRequests: 400_000,
 };
 /** CI-sized: every code path once, in well under a minute. */
 const QUICK: Plan = {

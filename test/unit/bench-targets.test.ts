@@ -1,11 +1,13 @@
 /**
  * The bench's counts check: it passes only when the client's OK answers, ModelStatistics and
- * /metrics tell the same story, and names the level and the figures when they do not.
+ * /metrics tell the same story, and names the level and the figures when they do not. The
+ * overload check: memory must level off, not merely start and end close together.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LevelResult } from '../../bench/level';
-import { countsTarget } from '../../bench/targets';
+import type { LevelSummary } from '../../bench/summary';
+import { countsTarget, overloadTargets } from '../../bench/targets';
 
 function level(ok: number, stats: [number, number, number], metrics: [number, number, number] | undefined,
   errors: Record<string, number> = {}, config = 'sluice-batching'): LevelResult {
@@ -50,4 +52,40 @@ test('counts agree: rows and executions are checked against what the client sent
 test('counts agree: levels with client errors are left out, and none left is n/a', () => {
   const t = countsTarget([level(90, [95, 95, 10], [96, 96, 10], { DEADLINE_EXCEEDED: 10 })], 'mlp');
   assert.equal(t.verdict, 'n/a');
+});
+
+const NAMES = { batching: 'sluice-batching', noBatching: 'sluice-no-batching', baseline: 'baseline' };
+// Saturation 10,000 req/s with a 500-request queue: accepted p99 is bounded by 100 ms.
+const SATURATION = { model: 'mlp', config: 'sluice-batching', kind: 'closed', level: 128,
+  throughput: { median: 10_000, min: 10_000, max: 10_000 } } as unknown as LevelSummary;
+
+function overload(rss: { before: number; firstHalfPeak: number; secondHalfPeak: number }, refusalP99Ms = 5): LevelResult {
+  return {
+    model: 'mlp', config: 'sluice-batching', kind: 'overload', level: 20_000, repeat: 0, sent: 160_000, ok: 80_000,
+    errors: { UNAVAILABLE: 80_000 }, latency: { p99: 60 }, refusalP99Ms, sendLagP99Ms: 1,
+    rssMiB: { ...rss, peak: Math.max(rss.firstHalfPeak, rss.secondHalfPeak), after: rss.secondHalfPeak },
+  } as unknown as LevelResult;
+}
+
+const judge = (r: LevelResult) => {
+  const [line] = overloadTargets([r], [SATURATION], 'mlp', 500, NAMES);
+  assert.ok(line !== undefined);
+  return line;
+};
+
+test('overload: RSS that rises once and then levels off is flat; the rise is reported', () => {
+  const t = judge(overload({ before: 170, firstHalfPeak: 200, secondHalfPeak: 203 }));
+  assert.equal(t.verdict, 'met', t.detail);
+  assert.match(t.headline, /RSS \+30 MiB in the first half, \+1\.5% in the second/);
+  assert.match(t.detail, /RSS 170 MiB before, peaks 200 and 203 MiB in the level's halves \(\+1\.5%\)/);
+});
+
+test('overload: RSS still growing in the second half is a miss, as are slow refusals and a missing half', () => {
+  const growing = judge(overload({ before: 170, firstHalfPeak: 200, secondHalfPeak: 240 }));
+  assert.equal(growing.verdict, 'missed');
+  assert.match(growing.detail, /not met: RSS flat \(second half's peak ≤ \+5% over the first's\)$/);
+  const slow = judge(overload({ before: 170, firstHalfPeak: 200, secondHalfPeak: 200 }, 12));
+  assert.match(slow.detail, /not met: refusals ≤ 10 ms$/);
+  const unsampled = judge(overload({ before: 170, firstHalfPeak: Number.NaN, secondHalfPeak: 200 }));
+  assert.equal(unsampled.verdict, 'missed');
 });
