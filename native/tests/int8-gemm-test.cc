@@ -219,7 +219,8 @@ TEST(VariantsMatchGenericOnRandomShapes) {
 
 // The quantized epilogue rounds f / out_scale half to even in every variant exactly as the
 // division does (a guard for any faster division). A and B are zero, so f is the bias exactly:
-// biases on both sides of every tie (n + 0.5) * out_scale, and +-FLT_MAX, for awkward scales.
+// biases on both sides of every tie (n + 0.5) * out_scale, +-FLT_MAX, +-inf and NaN (which
+// saturates to the lower bound), for awkward scales.
 TEST(QuantizedOutputRoundsLikeDivisionForAnyScale) {
   std::mt19937 rng(23);
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
@@ -239,6 +240,9 @@ TEST(QuantizedOutputRoundsLikeDivisionForAnyScale) {
     }
     bias.push_back(std::numeric_limits<float>::max());
     bias.push_back(-std::numeric_limits<float>::max());
+    bias.push_back(INFINITY);
+    bias.push_back(-INFINITY);
+    bias.push_back(std::numeric_limits<float>::quiet_NaN());
     const int64_t n = static_cast<int64_t>(bias.size());
     const std::vector<int8_t> b(static_cast<size_t>(k * n), 0);
     const std::vector<float> b_scales(static_cast<size_t>(n), 1.0f);
