@@ -1,6 +1,9 @@
 // Row chunking (engine-chunk.h): a model whose rows are independent runs a large batch as
-// chunks and returns exactly what it returns run whole; a model with any step that mixes rows
-// (or whose inputs do not carry the batch as a dynamic axis 0) never runs in chunks.
+// chunks (side by side on 2 threads) and returns exactly what it returns run whole; a batch its
+// threads split between them returns what one thread computes; a model with any step that mixes
+// rows (or whose inputs do not carry the batch as a dynamic axis 0) never runs in chunks.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -48,9 +51,9 @@ Graph AttentionGraph() {
   return b.graph;
 }
 
-std::unique_ptr<Engine> LoadWith(const Graph& graph, size_t row_chunk_bytes) {
+std::unique_ptr<Engine> LoadWith(const Graph& graph, size_t row_chunk_bytes, size_t threads = 2) {
   EngineOptions options;
-  options.threads = 2;
+  options.threads = threads;
   options.row_chunk_bytes = row_chunk_bytes;
   std::unique_ptr<Engine> engine;
   const Status s = Engine::Load(graph, options, &engine);
@@ -87,6 +90,47 @@ TEST(IndependentRowsRunInChunksWithIdenticalResults) {
     ASSERT_TRUE(!want.empty());
     EXPECT_EQ(MaxAbsDiff(Run(*tiny, x, shape), want), 0.0f);
     EXPECT_EQ(MaxAbsDiff(Run(*some, x, shape), want), 0.0f);
+  }
+}
+
+// x [-1, 256] -> 1024 -> Relu -> 1024 -> Relu -> 16: 5 MiB of weights, so that 2 threads split
+// a batch only from 32 rows (16 each); below that its kernels split instead.
+Graph WideMlpGraph() {
+  Rng rng(5);
+  GraphBuilder b;
+  b.Input("x", {-1, 256});
+  b.Floats("w0", {256, 1024}, rng.Vector(256 * 1024, 0.1f));
+  b.Floats("w1", {1024, 1024}, rng.Vector(1024 * 1024, 0.05f));
+  b.Floats("w2", {1024, 16}, rng.Vector(1024 * 16, 0.05f));
+  b.Op("MatMul", {"x", "w0"}, {"h0"});
+  b.Op("Relu", {"h0"}, {"r0"});
+  b.Op("MatMul", {"r0", "w1"}, {"h1"});
+  b.Op("Relu", {"h1"}, {"r1"});
+  b.Op("MatMul", {"r1", "w2"}, {"y"});
+  b.Output("y");
+  return b.graph;
+}
+
+// With the default chunk budget, 2 threads split a batch of independent rows between them (each
+// runs whole rows) or split every kernel, by batch and weight size; either way the result is
+// what one thread computes, to FP32 rounding (a chunk's row count may pick another blocking).
+TEST(BatchesTheThreadsSplitMatchOneThread) {
+  const EngineOptions defaults;
+  for (const Graph& graph : {AttentionGraph(), WideMlpGraph()}) {
+    const std::unique_ptr<Engine> one = LoadWith(graph, defaults.row_chunk_bytes, 1);
+    const std::unique_ptr<Engine> two = LoadWith(graph, defaults.row_chunk_bytes, 2);
+    ASSERT_TRUE(one != nullptr && two != nullptr);
+    const int64_t width = graph.inputs[0].dims.size() == 3 ? kSeq * kHidden : 256;
+    for (int64_t rows : {1, 3, 4, 5, 8, 23, 31, 32, 33, 64}) {
+      const std::vector<float> x = Rng(static_cast<uint64_t>(100 + rows)).Vector(rows * width);
+      Shape shape = graph.inputs[0].dims;
+      shape[0] = rows;
+      const std::vector<float> want = Run(*one, x, shape);
+      ASSERT_TRUE(!want.empty());
+      float scale = 0.0f;
+      for (float v : want) scale = std::max(scale, std::fabs(v));
+      EXPECT_TRUE(MaxAbsDiff(Run(*two, x, shape), want) <= 1e-5f * scale);
+    }
   }
 }
 

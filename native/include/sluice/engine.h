@@ -4,7 +4,9 @@
 // reused across runs, so after warm-up a Run allocates only its outputs.
 //
 // Thread safety: after Load, every const member and Run may be called from any number of threads
-// at once. Kernels of one Run use the engine's ThreadPool, which takes one job at a time.
+// at once. One Run uses the engine's ThreadPool, which takes one job at a time: its kernels split
+// their work across it, or, for a batch of independent rows, its threads each run whole chunks of
+// rows (Engine::Run).
 #pragma once
 
 #include <cstddef>
@@ -35,10 +37,11 @@ struct EngineOptions {
   size_t threads = 0;    // kernel parallelism including the calling thread; 0 = hardware
   bool optimize = true;  // fusion passes (constant folding always runs: shapes depend on it)
   DynamicQuantization dynamic_quantization = DynamicQuantization::kPerTensor;
-  // Arena bytes a batch may take before it runs as consecutive row chunks that each fit (models
-  // whose rows are independent only). Results are the same as run whole, except that an FP32
-  // matrix product may round differently (~1e-6) where a chunk's row count picks another
-  // kernel path (one row: the matrix-vector path). 0 = always run a batch whole. The
+  // Arena bytes a batch may take before it runs as row chunks that each fit (models whose rows
+  // are independent only); with more than one thread, the chunks run side by side, and a batch
+  // of such a model may also be split into one chunk per thread (Engine::Run). Results are the
+  // same as run whole, except that an FP32 matrix product may round differently (~1e-6) where a
+  // chunk's row count picks another kernel path or blocking. 0 = always run a batch whole. The
   // default (measured on 2 MiB L2 / 32 MiB L3 Zen 4 cores) made transformer layers at 8,192
   // tokens (64 x 128, 256 x 32) 10-40% faster per token, INT8 and FP32, 1 and 2 threads.
   size_t row_chunk_bytes = size_t{8} << 20;
@@ -85,7 +88,11 @@ class Engine {
   size_t row_chunk() const;
 
   // Runs the graph on `inputs` (in inputs() order; count, dtype, rank, fixed dims and byte sizes
-  // are checked) and replaces *outputs with one tensor per output, in outputs() order.
+  // are checked) and replaces *outputs with one tensor per output, in outputs() order. A batch of
+  // independent rows (row_chunk() > 0) runs in row chunks when it outgrows a chunk, and with more
+  // than one thread also when the threads can split it: at least 2 rows per thread, and either
+  // weights of at most 4 MiB or at least 16 rows per thread. Each chunk then runs on one thread.
+  // Otherwise the batch runs whole, its kernels split across the threads.
   Status Run(const std::vector<TensorView>& inputs, std::vector<OwnedTensor>* outputs) const;
 
   // The optimized plan, one line per step: op (with fused parts), inputs -> outputs and their
