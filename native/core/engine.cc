@@ -195,9 +195,10 @@ size_t EngineImpl::ChunkedBatch(const std::vector<TensorView>& inputs) const {
   }
   if (rows > static_cast<int64_t>(chunk_rows_)) return static_cast<size_t>(rows);
   // Rows split across the threads instead of every op: each thread then reads the weights whole,
-  // cheap while they stay in cache or while each thread has enough rows to reuse them.
+  // cheap while they stay in cache or while each thread has enough rows to reuse them. At least
+  // 2 rows each: a 1-row chunk would take the matrix-vector path.
   const int64_t threads = static_cast<int64_t>(pool_.size());
-  const bool split = threads > 1 && rows >= 2 * threads &&  // a 1-row chunk would take the matrix-vector path
+  const bool split = threads > 1 && rows >= 2 * threads &&
                      (weight_bytes_ <= kSplitWeightBytes || rows >= threads * kSplitMinRows);
   return split ? static_cast<size_t>(rows) : 0;
 }
@@ -236,7 +237,7 @@ Status EngineImpl::RunChunks(const std::vector<TensorView>& inputs, size_t rows,
   // engine-chunk.h), allocated for all rows before any chunk writes its part.
   state->chunk = inputs;
   const size_t first_rows = rows / chunks;
-  for (size_t i = 0; i < inputs.size(); ++i) state->chunk[i].shape[0] = static_cast<int64_t>(first_rows);
+  for (TensorView& view : state->chunk) view.shape[0] = static_cast<int64_t>(first_rows);
   std::shared_ptr<const Plan> plan;
   RETURN_IF_ERROR(GetPlan(state->chunk, &state->plan_key, &plan));
   outputs->assign(model_.output_values.size(), OwnedTensor{});
@@ -252,7 +253,8 @@ Status EngineImpl::RunChunks(const std::vector<TensorView>& inputs, size_t rows,
     o.bytes.resize(static_cast<size_t>(engine::NumElements(o.shape)) * DTypeSize(o.dtype));
   }
   if (threads == 1) {
-    for (size_t c = 0; c < chunks; ++c) RETURN_IF_ERROR(RunChunk(inputs, rows, chunks, c, state, &pool_, outputs));
+    for (size_t c = 0; c < chunks; ++c)
+      RETURN_IF_ERROR(RunChunk(inputs, rows, chunks, c, state, &pool_, outputs));
     return Status::Ok();
   }
   std::atomic<size_t> next{0};
@@ -297,8 +299,10 @@ Status EngineImpl::RunChunk(const std::vector<TensorView>& inputs, size_t rows, 
       return Internal("a row chunk's output " + engine::ShapeString(shape) + " lost its rows");
     OwnedTensor& o = (*outputs)[i];
     const size_t row_bytes = o.bytes.size() / rows;
-    if (static_cast<size_t>(engine::NumElements(shape)) * DTypeSize(o.dtype) != n * row_bytes)
-      return Internal("a row chunk's output " + engine::ShapeString(shape) + " has rows of another size");
+    if (static_cast<size_t>(engine::NumElements(shape)) * DTypeSize(o.dtype) != n * row_bytes) {
+      return Internal("a row chunk's output " + engine::ShapeString(shape) +
+                      " has rows of another size");
+    }
     std::memcpy(o.bytes.data() + begin * row_bytes, state->data[v], n * row_bytes);
   }
   return Status::Ok();
