@@ -35,6 +35,13 @@ constexpr int64_t kSplitMinRows = 16;                  // else: at least this ma
 // not grow memory without bound; plans in use stay alive through their shared_ptr).
 constexpr size_t kMaxCachedPlans = 64;
 
+// A row chunk's output has the chunk's `rows` on axis 0 (engine-chunk.h); else a bug, INTERNAL.
+Status CheckChunkRows(const Shape& shape, size_t rows) {
+  if (shape.empty() || shape[0] != static_cast<int64_t>(rows))
+    return Internal("a row chunk's output " + engine::ShapeString(shape) + " lost its rows");
+  return Status::Ok();
+}
+
 struct AlignedDelete {
   void operator()(uint8_t* p) const {
     ::operator delete(p, std::align_val_t(engine::kArenaAlignment));
@@ -244,8 +251,7 @@ Status EngineImpl::RunChunks(const std::vector<TensorView>& inputs, size_t rows,
   for (size_t i = 0; i < model_.output_values.size(); ++i) {
     const int v = model_.output_values[i];
     const Shape& shape = plan->shapes[v];
-    if (shape.empty() || shape[0] != static_cast<int64_t>(first_rows))
-      return Internal("a row chunk's output " + engine::ShapeString(shape) + " lost its rows");
+    RETURN_IF_ERROR(CheckChunkRows(shape, first_rows));
     OwnedTensor& o = (*outputs)[i];
     o.dtype = model_.values[v].dtype;
     o.shape = shape;
@@ -295,8 +301,7 @@ Status EngineImpl::RunChunk(const std::vector<TensorView>& inputs, size_t rows, 
   for (size_t i = 0; i < model_.output_values.size(); ++i) {
     const int v = model_.output_values[i];
     const Shape& shape = plan->shapes[v];
-    if (shape.empty() || shape[0] != static_cast<int64_t>(n))
-      return Internal("a row chunk's output " + engine::ShapeString(shape) + " lost its rows");
+    RETURN_IF_ERROR(CheckChunkRows(shape, n));
     OwnedTensor& o = (*outputs)[i];
     const size_t row_bytes = o.bytes.size() / rows;
     if (static_cast<size_t>(engine::NumElements(shape)) * DTypeSize(o.dtype) != n * row_bytes) {
