@@ -25,9 +25,10 @@ namespace {
 
 // A batch whose rows the threads split between them (EngineImpl::ChunkedBatch), as measured on
 // 2 Zen 4 cores (1 MiB L2 each, 32 MiB L3) against splitting every op: 784->256->128->10 MLP
-// (0.9 MiB of FP32 weights) +33-50% at 8 and 256 rows, INT8 too; a transformer encoder layer
-// (3 MiB) +45% at 8 sequences; 512->2048->2048->512 (25 MiB) +6-8% at 32 and 256 rows but -20% at
-// 8, where each thread streaming all the weights for 4 rows costs more than it saves.
+// (0.9 MiB of FP32 weights) +12-54% at 8 to 256 rows, FP32 and INT8; a transformer encoder layer
+// (3 MiB) +45% (FP32) and +6% (INT8) at 8 sequences; 512->2048->2048->512 (25 MiB) +6-8% at 32
+// and 256 rows but -21% (FP32) at 8, where each thread streaming all the weights for 4 rows
+// costs more than it saves.
 constexpr size_t kSplitWeightBytes = size_t{4} << 20;  // weights this small: split any batch
 constexpr int64_t kSplitMinRows = 16;                  // else: at least this many rows per thread
 
