@@ -198,6 +198,7 @@ async function main(): Promise<void> {
       console.log(textTable(['task', 'mean', 'p50', 'p99', 'samples', 'note'],
         micro.results.map((r) => [r.name, fmtSig(r.meanUs), fmtSig(r.p50Us), fmtSig(r.p99Us), String(r.samples), r.note])));
       for (const s of micro.skipped) console.log(`  ${s}`);
+      printTargets(micro.targets);
     }
   }
   console.log(`\nWrote ${[path.join(outDir, 'results.json'), ...svgs].join(', ')} in ${runtimeS.toFixed(0)} s`);

@@ -5,6 +5,7 @@
 import { fmtFixed, fmtInt, fmtPercent, fmtSig, fmtSpread } from './format';
 import type { ServerFigures } from './client';
 import type { LevelResult } from './level';
+import type { LatencySummary } from './stats';
 import { isSustained, sustained, type LevelSummary } from './summary';
 
 export interface TargetLine {
@@ -195,4 +196,24 @@ export function countsTarget(levels: readonly LevelResult[], model: string, rows
         `${rows.length - clean.length} level(s) with errors not compared`
       : bad.join('; '),
   };
+}
+
+/** Batcher overhead at low load (enqueue → execution start, empty queue), µs. */
+const BATCHER_START_P50_US = 10;
+const BATCHER_START_P99_US = 50;
+
+/**
+ * Target: the batcher adds at most p50 10 µs, p99 50 µs from enqueue to execution start when
+ * its queue is empty. `startUs`: the queue times of requests sent one at a time, each when the
+ * previous one completed, through a real batcher and batch source (bench/micro.ts).
+ */
+export function batcherStartTarget(startUs: LatencySummary): TargetLine {
+  const target = `batcher overhead at low load (enqueue → execution start, empty queue): ` +
+    `p50 ≤ ${BATCHER_START_P50_US} µs, p99 ≤ ${BATCHER_START_P99_US} µs`;
+  if (startUs.count === 0) return { target, verdict: 'n/a', headline: '', detail: 'no request completed' };
+  const met = startUs.p50 <= BATCHER_START_P50_US && startUs.p99 <= BATCHER_START_P99_US;
+  const figures = `p50 ${fmtSig(startUs.p50)} µs, p99 ${fmtSig(startUs.p99)} µs`;
+  return { target, verdict: met ? 'met' : 'missed', headline: figures,
+    detail: `${figures}, mean ${fmtSig(startUs.mean)} µs, max ${fmtSig(startUs.max)} µs over ${fmtInt(startUs.count)} ` +
+      'requests sent one at a time (each when the previous completed) to a batch source on a worker thread' };
 }

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LevelResult } from '../../bench/level';
 import type { LevelSummary } from '../../bench/summary';
-import { countsTarget, overloadTargets } from '../../bench/targets';
+import { summarize } from '../../bench/stats';
+import { batcherStartTarget, countsTarget, overloadTargets } from '../../bench/targets';
 
 function level(ok: number, stats: [number, number, number], metrics: [number, number, number] | undefined,
   errors: Record<string, number> = {}, config = 'sluice-batching'): LevelResult {
@@ -88,4 +89,16 @@ test('overload: RSS still growing in the second half is a miss, as are slow refu
   assert.match(slow.detail, /not met: refusals ≤ 10 ms$/);
   const unsampled = judge(overload({ before: 170, firstHalfPeak: Number.NaN, secondHalfPeak: 200 }));
   assert.equal(unsampled.verdict, 'missed');
+});
+
+test('batcher overhead: met within p50 10 µs and p99 50 µs, missed past either, n/a without samples', () => {
+  const fast = Array.from({ length: 1000 }, (_, i) => (i < 985 ? 2 + (i % 5) : 40)); // p50 4, p99 40
+  const met = batcherStartTarget(summarize(fast));
+  assert.equal(met.verdict, 'met');
+  assert.match(met.headline, /^p50 4\.00 µs, p99 40\.0 µs$/);
+  const slowTail = batcherStartTarget(summarize(fast.map((us, i) => (i >= 985 ? 60 : us))));
+  assert.equal(slowTail.verdict, 'missed');
+  const slowMedian = batcherStartTarget(summarize(fast.map((us) => us + 8)));
+  assert.equal(slowMedian.verdict, 'missed');
+  assert.equal(batcherStartTarget(summarize([])).verdict, 'n/a');
 });
