@@ -318,6 +318,24 @@ describe('native batcher', () => {
     h.batcher.close();
   });
 
+  it('survives terminating a worker that polls next(timeoutMs), the batcher left open', () => {
+    // In a child process: the addon once threw a C++ exception out of next() while the worker's
+    // environment stopped (it could no longer run JS), which aborted the whole process.
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const n = require(${JSON.stringify(LOADER_JS)}).native();
+      const b = n.createBatcher(JSON.parse(process.argv[1]), () => {});
+      const w = new Worker(${JSON.stringify(WORKER)}, { workerData: { kind: 'sluice-batcher-test',
+        batcherId: b.id, mode: 'echo', elementSizes: [4] } });
+      setTimeout(async () => { await w.terminate(); process.stdout.write('terminated'); b.close(); }, 100);`;
+    for (let run = 0; run < 3; run++) {
+      const r = spawnSync(process.execPath, ['-e', script, JSON.stringify(config())], { encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.signal, null, `run ${run}: killed by ${r.signal}: ${r.stderr}`);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, 'terminated');
+    }
+  });
+
   it('lets the process exit when its batchers are idle or closed', () => {
     const script = `
       const n = require(${JSON.stringify(LOADER_JS)}).native();
