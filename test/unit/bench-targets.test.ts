@@ -91,14 +91,14 @@ test('overload: RSS still growing in the second half is a miss, as are slow refu
   assert.equal(unsampled.verdict, 'missed');
 });
 
-test('batcher overhead: met within p50 10 µs and p99 50 µs, missed past either, n/a without samples', () => {
-  const fast = Array.from({ length: 1000 }, (_, i) => (i < 985 ? 2 + (i % 5) : 40)); // p50 4, p99 40
-  const met = batcherStartTarget(summarize(fast));
+test('batcher overhead: met when both arrival patterns are within p50 10 µs and p99 50 µs, else missed', () => {
+  const fast = summarize(Array.from({ length: 1000 }, (_, i) => (i < 985 ? 2 + (i % 5) : 40))); // p50 4, p99 40
+  const met = batcherStartTarget(fast, fast, 5);
   assert.equal(met.verdict, 'met');
-  assert.match(met.headline, /^p50 4\.00 µs, p99 40\.0 µs$/);
-  const slowTail = batcherStartTarget(summarize(fast.map((us, i) => (i >= 985 ? 60 : us))));
-  assert.equal(slowTail.verdict, 'missed');
-  const slowMedian = batcherStartTarget(summarize(fast.map((us) => us + 8)));
-  assert.equal(slowMedian.verdict, 'missed');
-  assert.equal(batcherStartTarget(summarize([])).verdict, 'n/a');
+  assert.match(met.headline, /^back to back p50 4\.00 µs, p99 40\.0 µs; 5 ms apart p50 4\.00 µs, p99 40\.0 µs$/);
+  const slowTail = summarize(Array.from({ length: 1000 }, (_, i) => (i < 985 ? 4 : 60)));
+  const slowMedian = summarize(Array.from({ length: 1000 }, () => 12));
+  assert.equal(batcherStartTarget(fast, slowTail, 5).verdict, 'missed');
+  assert.equal(batcherStartTarget(slowMedian, fast, 5).verdict, 'missed');
+  assert.equal(batcherStartTarget(fast, summarize([]), 5).verdict, 'n/a');
 });
