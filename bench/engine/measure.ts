@@ -7,6 +7,13 @@
  * ORT is timed as a caller sees it: `session.run` in a loop on the main thread (its JS binding
  * and tensor copies included, ~6 µs per call). The engine is timed by its own `time()`, which
  * runs back to back on a libuv thread and reports the mean per run (no JS inside the loop).
+ *
+ * With more than one thread, each timed side starts after a pause (SETTLE_MS): ORT's intra-op
+ * workers spin after its last run (allow_spinning, ORT's default, which is kept), and on the
+ * 2-core reference machine they burned ~1 core for 30-40 ms (process CPU time sampled every
+ * 10 ms after a 250 ms loop, mlp-784 INT8 batch 256). A side timed right after that lost a core
+ * to it: the engine's 2-thread rate there read 1.30 M rows/s, 1.55-1.65 M after a 50 ms pause,
+ * so repeats alternated between the two and the 2-thread cells' spreads reached ±50-98%.
  */
 import * as ort from 'onnxruntime-node';
 import { native, type NativeEngine } from '../../src/native';
@@ -30,6 +37,8 @@ const ONNX_FLOAT = 1;
 const INPUT_SEED = 4242;
 /** A bound on one time() call's loop (mlp-784 at batch 1 runs ~10 µs: 0.25 s is ~25k). */
 const MAX_ITERATIONS = 1_000_000;
+/** Idle time before each timed side of a multi-threaded cell (see the header). */
+const SETTLE_MS = 60;
 
 export interface CellResult {
   readonly model: EngineModelKey;
@@ -125,7 +134,7 @@ export async function measureModel(model: BuiltModel, plan: MeasurePlan,
     for (const batch of plan.batches) {
       progress(`engine: ${label}, ${threads} thread(s), batch ${batch}`);
       try {
-        cells.push({ ...cellBase(threads, batch), ...await measureCell(session, engine, model, batch, plan) });
+        cells.push({ ...cellBase(threads, batch), ...await measureCell(session, engine, model, batch, threads, plan) });
       } catch (e) {
         cells.push({ ...cellBase(threads, batch), error: message(e) });
         if (e instanceof EngineHang) {
@@ -145,7 +154,7 @@ export async function measureModel(model: BuiltModel, plan: MeasurePlan,
 type Measured = Pick<CellResult, 'ort' | 'native' | 'ratio' | 'repeats' | 'maxAbsDiff' | 'refMaxAbs'>;
 
 async function measureCell(session: ort.InferenceSession, engine: NativeEngine, model: BuiltModel, batch: number,
-  plan: MeasurePlan): Promise<Measured> {
+  threads: number, plan: MeasurePlan): Promise<Measured> {
   const { spec } = model;
   const shape = [batch, ...spec.rowShape];
   const data = spec.sample(batch, INPUT_SEED + batch);
@@ -179,7 +188,8 @@ async function measureCell(session: ort.InferenceSession, engine: NativeEngine, 
   // engine that misreports cannot make a repeat run for minutes.
   let nativeMs = await wallMs(() => settleWithin(engine.time(nativeInputs, 1), hangLimitMs(ortMs), 'engine.time(1)'));
 
-  const perRepeat = Math.max(plan.repeatMs, ortMs) + Math.max(plan.repeatMs, nativeMs);
+  const settleMs = threads > 1 ? SETTLE_MS : 0;
+  const perRepeat = Math.max(plan.repeatMs, ortMs) + Math.max(plan.repeatMs, nativeMs) + 2 * settleMs;
   const repeats = Math.max(1, Math.min(plan.repeats, Math.floor(plan.cellBudgetMs / perRepeat)));
   const ortRate: number[] = [];
   const nativeRate: number[] = [];
@@ -199,7 +209,10 @@ async function measureCell(session: ort.InferenceSession, engine: NativeEngine, 
       },
     ];
     if (r % 2 === 1) sides.reverse();
-    for (const side of sides) await side();
+    for (const side of sides) {
+      if (settleMs > 0) await new Promise((resolve) => setTimeout(resolve, settleMs));
+      await side();
+    }
   }
   const ortSpread = spread(ortRate);
   const nativeSpread = spread(nativeRate);
