@@ -18,7 +18,8 @@ import { headerValue, type RequestHeaders, ServerConnection, type ServerStream }
  * What it does: POST + application/grpc checks, routing by :path (UNIMPLEMENTED otherwise),
  * message framing and size limits, gzip/deflate requests, grpc-timeout deadlines (the handler's
  * signal aborts and the call ends DEADLINE_EXCEEDED), client cancellation (RST_STREAM aborts the
- * signal), trailers-only error responses, graceful shutdown with GOAWAY.
+ * signal), a receive timeout per request message (receiveTimeoutMs), trailers-only error
+ * responses, graceful shutdown with GOAWAY.
  */
 
 /** Per call: aborted (with a SluiceError reason) when the client cancels or the deadline passes. */
@@ -59,7 +60,17 @@ export interface GrpcTransportOptions {
   /** Server-wide bounds (admission.ts), shared with the HTTP server; none when undefined. */
   readonly connections?: ConnectionLimit | undefined;
   readonly requestBuffers?: RequestBuffers | undefined;
+  /**
+   * Longest a request message may take to arrive once part of it has (default
+   * DEFAULT_RECEIVE_TIMEOUT_MS): past it the call ends DEADLINE_EXCEEDED and the bytes held for
+   * the message are freed, so a client that trickles a message never finishes cannot hold its
+   * share of the request-byte bounds for longer, whatever the call's own deadline.
+   */
+  readonly receiveTimeoutMs?: number;
 }
+
+/** 300 s: what node:http's requestTimeout gives an HTTP request (headers and body) by default. */
+export const DEFAULT_RECEIVE_TIMEOUT_MS = 300_000;
 
 /**
  * A client's own deadline timer fires (and resets the stream) slightly before the server's copy of
@@ -152,6 +163,8 @@ class CallSignal implements CancelSignal {
 class Call implements StreamWriter, CallContext {
   readonly signal = new CallSignal();
   private timer: NodeJS.Timeout | undefined;
+  /** Runs while part of a request message is held (receiving()). */
+  private receiveTimer: NodeJS.Timeout | undefined;
   private responded = false;
   private ended = false;
 
@@ -172,6 +185,22 @@ class Call implements StreamWriter, CallContext {
   }
 
   get open(): boolean { return !this.ended; }
+
+  /**
+   * After each DATA chunk: `pendingBytes` of an incomplete message are held (0 = none), and
+   * `completed` says whether a message ended in the chunk (a message still pending then is a new
+   * one). A message gets `timeoutMs` from the chunk that began its wait to arrive whole.
+   */
+  receiving(pendingBytes: number, completed: boolean, timeoutMs: number): void {
+    if (this.receiveTimer !== undefined && (pendingBytes === 0 || completed)) {
+      clearTimeout(this.receiveTimer);
+      this.receiveTimer = undefined;
+    }
+    if (pendingBytes === 0 || this.receiveTimer !== undefined || this.ended || timeoutMs > MAX_TIMER_MS) return;
+    this.receiveTimer = setTimeout(() => this.fail(new SluiceError('DEADLINE_EXCEEDED',
+      `a request message was still arriving after ${timeoutMs / 1000} s (the server's receive timeout); ` +
+      'its bytes were dropped')), timeoutMs);
+  }
 
   /** A unary answer: headers, one message and OK trailers (in one write when the windows allow). */
   reply(message: Buffer): void {
@@ -216,6 +245,7 @@ class Call implements StreamWriter, CallContext {
   private finish(): void {
     this.ended = true;
     clearTimeout(this.timer);
+    clearTimeout(this.receiveTimer);
     const release = this.release;
     this.release = undefined;
     release?.();
@@ -250,6 +280,8 @@ export class GrpcTransport {
   private closed = false;
 
   constructor(private readonly methods: ReadonlyMap<string, Method>, private readonly options: GrpcTransportOptions) {
+    const receive = options.receiveTimeoutMs;
+    if (receive !== undefined && !(receive > 0)) throw new RangeError(`receiveTimeoutMs must be > 0 ms, got ${receive}`);
     this.server = net.createServer((socket) => {
       if (this.closed) { socket.destroy(); return; }
       if (options.connections !== undefined && !options.connections.admit(socket)) return;
@@ -335,8 +367,10 @@ export class GrpcTransport {
     method: Exclude<Method, { kind: 'bidi' }>): void {
     let request: Buffer | undefined;
     let count = 0;
+    const timeoutMs = this.options.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS;
     stream.onData = (chunk) => {
       if (!call.open) return;
+      const before = count;
       try {
         for (const m of reader.push(chunk)) { request = m; count += 1; }
       } catch (e) {
@@ -344,6 +378,7 @@ export class GrpcTransport {
         return;
       }
       stream.releaseTo(reader.pendingBytes);
+      call.receiving(reader.pendingBytes, count !== before, timeoutMs);
     };
     stream.onEnd = () => {
       if (!call.open) return;
@@ -374,15 +409,18 @@ export class GrpcTransport {
   private bidi(stream: ServerStream, call: Call, reader: MessageReader, handler: BidiHandler): void {
     let handlers: BidiHandlers | undefined;
     runSafely(call, () => { handlers = handler(call, call); });
+    const timeoutMs = this.options.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS;
     stream.onData = (chunk) => {
       if (!call.open || handlers === undefined) return;
+      let completed = false;
       try {
-        for (const m of reader.push(chunk)) handlers.onMessage(m);
+        for (const m of reader.push(chunk)) { completed = true; handlers.onMessage(m); }
       } catch (e) {
         call.fail(e);
         return;
       }
       stream.releaseTo(reader.pendingBytes);
+      call.receiving(reader.pendingBytes, completed, timeoutMs);
     };
     stream.onEnd = () => {
       if (!call.open || handlers === undefined) return;

@@ -24,6 +24,8 @@ export interface GrpcServerOptions {
   /** Server-wide bounds on connections and buffered request bytes (shared with the HTTP server). */
   readonly connections?: ConnectionLimit | undefined;
   readonly requestBuffers?: RequestBuffers | undefined;
+  /** See GrpcTransportOptions.receiveTimeoutMs. */
+  readonly receiveTimeoutMs?: number | undefined;
 }
 
 function decode(type: protobuf.Type, buf: Buffer): Record<string, unknown> {
@@ -161,6 +163,7 @@ export async function startGrpcServer(runtime: Runtime, host: string, port: numb
     ...routes('grpc.health.v1.Health', healthHandlers(runtime)),
   ]);
   const server = new GrpcTransport(methods, { maxMessageBytes: options.maxMessageBytes,
-    connections: options.connections, requestBuffers: options.requestBuffers });
+    connections: options.connections, requestBuffers: options.requestBuffers,
+    ...(options.receiveTimeoutMs === undefined ? {} : { receiveTimeoutMs: options.receiveTimeoutMs }) });
   return { server, port: await server.listen(host, port) };
 }

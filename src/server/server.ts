@@ -27,6 +27,11 @@ export interface ServerOptions {
    * defaultRequestBufferBytes(maxMessageBytes)); beyond it a request is refused.
    */
   readonly maxRequestBufferBytes?: number;
+  /**
+   * gRPC: longest a request message may take to arrive once part of it has (default 300 s, what
+   * node:http's requestTimeout gives an HTTP request); past it the call ends DEADLINE_EXCEEDED.
+   */
+  readonly receiveTimeoutMs?: number;
   readonly logger?: Logger;
 }
 
@@ -62,7 +67,8 @@ export class SluiceServer {
     registerAdmissionMetrics(metrics.registry, connections, requestBuffers);
     try {
       const g = await startGrpcServer(runtime, options.host, options.grpcPort,
-        { maxMessageBytes: options.maxMessageBytes, inferLimit, connections, requestBuffers });
+        { maxMessageBytes: options.maxMessageBytes, inferLimit, connections, requestBuffers,
+          receiveTimeoutMs: options.receiveTimeoutMs });
       try {
         const h = await startHttpServer(runtime, metrics, options.host, options.httpPort,
           { maxBodyBytes: options.maxMessageBytes, inferLimit, connections, requestBuffers }, () => ({ devices }));

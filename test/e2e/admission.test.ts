@@ -37,10 +37,11 @@ async function metric(server: SluiceServer, name: string): Promise<number> {
   return value;
 }
 
-async function waitForMetric(server: SluiceServer, name: string, value: number): Promise<void> {
+async function waitForMetric(server: SluiceServer, name: string, value: number | ((n: number) => boolean)): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while (await metric(server, name) !== value) {
-    if (Date.now() > deadline) throw new Error(`${name} never reached ${value} (now ${await metric(server, name)})`);
+  const reached = typeof value === 'number' ? (n: number): boolean => n === value : value;
+  while (!reached(await metric(server, name))) {
+    if (Date.now() > deadline) throw new Error(`${name} never reached ${String(value)} (now ${await metric(server, name)})`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -215,6 +216,64 @@ describe('server-wide bounds (admission)', () => {
     } finally {
       client.close();
       for (const s of sessions) s.destroy();
+      await server.stop(5_000);
+    }
+  });
+
+  it('a gRPC message trickled past the receive timeout ends DEADLINE_EXCEEDED and gives its bytes back', { timeout: 30_000 }, async () => {
+    const bound = 64 << 10;
+    const receiveTimeoutMs = 400;
+    const server = await SluiceServer.start({ modelRepository: repo, host: '127.0.0.1', grpcPort: 0, httpPort: 0,
+      maxMessageBytes: 1 << 20, maxRequestBufferBytes: bound, receiveTimeoutMs, logger: () => {} });
+    const session = http2.connect(`http://127.0.0.1:${server.grpcPort}`);
+    session.on('error', () => undefined);
+    const client = new KServeClient(`127.0.0.1:${server.grpcPort}`);
+    let trickle: NodeJS.Timeout | undefined;
+    try {
+      // 48 KiB of a 200 KB message, then a byte every 50 ms: always progressing, never done.
+      const stream = session.request({ ':method': 'POST', ':path': INFER, 'content-type': 'application/grpc', te: 'trailers' });
+      stream.on('error', () => undefined);
+      // An error before any answer is trailers-only: the status comes in the response headers.
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => {
+        stream.on('response', (h) => { if (h['grpc-status'] !== undefined) resolve(h); });
+        stream.on('trailers', resolve);
+      });
+      const closedAt = new Promise<number>((resolve) => stream.on('close', () => resolve(performance.now())));
+      stream.resume();
+      const prefix = Buffer.from([0, 0, 0, 0, 0]);
+      prefix.writeUInt32BE(200_000, 1);
+      const start = performance.now();
+      stream.write(Buffer.concat([prefix, Buffer.alloc((48 << 10) - prefix.length)]));
+      trickle = setInterval(() => { if (!stream.closed) stream.write(Buffer.alloc(1)); }, 50);
+      await waitForMetric(server, 'sluice_request_buffer_bytes', (n) => n >= 48 << 10);
+      // Meanwhile a 40 KB request does not fit beside it.
+      const Req = protoType('inference.ModelInferRequest');
+      const big = frameMessage(Buffer.from(Req.encode(Req.fromObject({ ...addRequest, id: 'x'.repeat(40 << 10) })).finish()));
+      const refused = session.request({ ':method': 'POST', ':path': INFER, 'content-type': 'application/grpc', te: 'trailers' });
+      refused.on('error', () => undefined);
+      refused.end(big);
+      await within(new Promise<void>((resolve) => refused.on('close', () => resolve())), 'the refused stream to close');
+      assert.equal(refused.rstCode, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+
+      const t = await within(trailers, 'the trickled call\'s status');
+      const elapsed = (await within(closedAt, 'the trickled stream to close')) - start;
+      assert.equal(t['grpc-status'], String(grpc.status.DEADLINE_EXCEEDED));
+      assert.match(decodeURIComponent(String(t['grpc-message'])), /a request message was still arriving after 0\.4 s \(the server's receive timeout\)/);
+      assert.ok(elapsed >= receiveTimeoutMs - 20, `ended after ${elapsed.toFixed(0)} ms, before the ${receiveTimeoutMs} ms timeout`);
+      await waitForMetric(server, 'sluice_request_buffer_bytes', 0);
+
+      // Its share of the bound is free again: the same large request is served.
+      const ok = session.request({ ':method': 'POST', ':path': INFER, 'content-type': 'application/grpc', te: 'trailers' });
+      const okTrailers = new Promise<http2.IncomingHttpHeaders>((resolve) => ok.on('trailers', resolve));
+      ok.resume();
+      ok.end(big);
+      assert.equal((await within(okTrailers, 'the large request\'s trailers'))['grpc-status'], String(grpc.status.OK));
+      // A request that arrives whole well within the timeout is untouched by it.
+      assert.equal((await client.call('ModelInfer', addRequest))['outputs'] instanceof Array, true);
+    } finally {
+      clearInterval(trickle);
+      client.close();
+      session.destroy();
       await server.stop(5_000);
     }
   });

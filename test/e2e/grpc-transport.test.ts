@@ -94,8 +94,9 @@ function methods(): Map<string, Method> {
   ]);
 }
 
-async function startTransport(): Promise<{ transport: GrpcTransport; port: number; address: string }> {
-  const transport = new GrpcTransport(methods(), { maxMessageBytes: MAX_MESSAGE });
+async function startTransport(receiveTimeoutMs?: number): Promise<{ transport: GrpcTransport; port: number; address: string }> {
+  const transport = new GrpcTransport(methods(), { maxMessageBytes: MAX_MESSAGE,
+    ...(receiveTimeoutMs === undefined ? {} : { receiveTimeoutMs }) });
   const port = await transport.listen('127.0.0.1', 0);
   // A look at what reached the server (grpc-encoding, compressed flag), around the private onStream.
   const t = transport as unknown as { onStream(stream: ServerStream, headers: RequestHeaders): void };
@@ -638,6 +639,47 @@ describe('GrpcTransport', () => {
       const [err] = await within(error, 1000, 'bidi error');
       assert.equal(err.code, Status.RESOURCE_EXHAUSTED);
     });
+  });
+});
+
+describe('GrpcTransport receive timeout', () => {
+  test('bidi: each message gets the timeout from its own first byte; one held past it ends the call DEADLINE_EXCEEDED', async () => {
+    // Chunks 250 ms apart, each ending half-way through a message: every message waits 250 ms
+    // (< 400), while the call lasts far longer; a timer not restarted when the second message
+    // began in the chunk that completed the first would fire 400 ms after the first byte.
+    const timeoutMs = 400;
+    const { transport, address } = await startTransport(timeoutMs);
+    const session = http2.connect(`http://${address}`);
+    session.on('error', () => undefined);
+    try {
+      const m = ['one', 'two', 'three', 'four'].map((t) => frameMessage(Buffer.from(t)));
+      const half = (b: Buffer): [Buffer, Buffer] => [b.subarray(0, 4), b.subarray(4)];
+      const [m1a, m1b] = half(m[0] as Buffer);
+      const [m2a, m2b] = half(m[1] as Buffer);
+      const [m3a, m3b] = half(m[2] as Buffer);
+      const [m4a] = half(m[3] as Buffer);
+      const req = session.request({ ':method': 'POST', ':path': `${SERVICE}/Chat`, 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('error', () => undefined);
+      const data: Buffer[] = [];
+      req.on('data', (c: Buffer) => data.push(c));
+      let status: http2.IncomingHttpHeaders | undefined;
+      req.on('response', (h) => { if (h['grpc-status'] !== undefined) status = h; });
+      req.on('trailers', (t) => { status = t; });
+      const closed = new Promise<void>((resolve) => req.on('close', () => resolve()));
+      for (const chunk of [m1a, Buffer.concat([m1b, m2a]), Buffer.concat([m2b, m3a]), Buffer.concat([m3b, m4a])]) {
+        req.write(chunk);
+        await delay(250);
+        assert.equal(status, undefined, `the call ended early: ${JSON.stringify(status)}`);
+      }
+      // The fourth message stays half-sent: the call ends by itself about 400 ms after it began.
+      await within(closed, 2000, 'the held message to time out');
+      assert.deepEqual(unframe(Buffer.concat(data)).map(String), ['1:one', '2:two', '3:three']);
+      assert.equal(status?.['grpc-status'], String(Status.DEADLINE_EXCEEDED));
+      assert.match(decodeURIComponent(String(status?.['grpc-message'])), /still arriving after 0\.4 s/);
+    } finally {
+      session.destroy();
+      await within(transport.shutdown(), 2000, 'transport shutdown');
+    }
   });
 });
 
