@@ -278,10 +278,12 @@ export class GrpcTransport {
   private readonly server: net.Server;
   private readonly connections = new Set<ServerConnection>();
   private closed = false;
+  private readonly receiveTimeoutMs: number;
 
   constructor(private readonly methods: ReadonlyMap<string, Method>, private readonly options: GrpcTransportOptions) {
-    const receive = options.receiveTimeoutMs;
-    if (receive !== undefined && !(receive > 0)) throw new RangeError(`receiveTimeoutMs must be > 0 ms, got ${receive}`);
+    const receive = options.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS;
+    if (!(receive > 0)) throw new RangeError(`receiveTimeoutMs must be > 0 ms, got ${receive}`);
+    this.receiveTimeoutMs = receive;
     this.server = net.createServer((socket) => {
       if (this.closed) { socket.destroy(); return; }
       if (options.connections !== undefined && !options.connections.admit(socket)) return;
@@ -367,7 +369,6 @@ export class GrpcTransport {
     method: Exclude<Method, { kind: 'bidi' }>): void {
     let request: Buffer | undefined;
     let count = 0;
-    const timeoutMs = this.options.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS;
     stream.onData = (chunk) => {
       if (!call.open) return;
       const before = count;
@@ -378,7 +379,7 @@ export class GrpcTransport {
         return;
       }
       stream.releaseTo(reader.pendingBytes);
-      call.receiving(reader.pendingBytes, count !== before, timeoutMs);
+      call.receiving(reader.pendingBytes, count !== before, this.receiveTimeoutMs);
     };
     stream.onEnd = () => {
       if (!call.open) return;
@@ -409,7 +410,6 @@ export class GrpcTransport {
   private bidi(stream: ServerStream, call: Call, reader: MessageReader, handler: BidiHandler): void {
     let handlers: BidiHandlers | undefined;
     runSafely(call, () => { handlers = handler(call, call); });
-    const timeoutMs = this.options.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS;
     stream.onData = (chunk) => {
       if (!call.open || handlers === undefined) return;
       let completed = false;
@@ -420,7 +420,7 @@ export class GrpcTransport {
         return;
       }
       stream.releaseTo(reader.pendingBytes);
-      call.receiving(reader.pendingBytes, completed, timeoutMs);
+      call.receiving(reader.pendingBytes, completed, this.receiveTimeoutMs);
     };
     stream.onEnd = () => {
       if (!call.open || handlers === undefined) return;
