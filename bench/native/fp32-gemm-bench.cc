@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -80,6 +81,88 @@ Measured PeakGflops(int threads, int reps) {
     cpu.push_back(flops / (CpuSeconds() - cpu0) / 1e9);
   }
   return {Summarise(wall), Summarise(cpu).median};
+}
+
+// Sums n floats (n a multiple of 64) with 4 independent chains: a streaming read.
+__attribute__((target("avx512f"))) float SumAvx512(const float* p, size_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  for (size_t i = 0; i < n; i += 64) {
+    s0 = _mm512_add_ps(s0, _mm512_load_ps(p + i));
+    s1 = _mm512_add_ps(s1, _mm512_load_ps(p + i + 16));
+    s2 = _mm512_add_ps(s2, _mm512_load_ps(p + i + 32));
+    s3 = _mm512_add_ps(s3, _mm512_load_ps(p + i + 48));
+  }
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+  return lanes[0] + lanes[15];  // keeps the loads alive
+}
+
+struct Layer {
+  size_t k, n;
+};
+
+// The weight stream at batch 1: `layers` run back to back at M = 1 (the engine's matrix-vector
+// path), against a streaming read of as many bytes split across the same threads, measured
+// alternately in each repetition. Prints GB/s of weights for both and their ratio.
+void WeightStream(const char* name, const std::vector<Layer>& layers, sluice::KernelIsa isa, int reps) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  size_t widest = 0, bytes = 0;
+  for (const Layer& l : layers) widest = std::max({widest, l.k, l.n}), bytes += l.k * l.n * sizeof(float);
+  std::vector<float> x(widest), y(widest);
+  for (float& v : x) v = dist(rng);
+  std::vector<sluice::PackedFp32Weights> packed(layers.size());
+  for (size_t i = 0; i < layers.size(); ++i) {
+    std::vector<float> b(layers[i].k * layers[i].n);
+    for (float& v : b) v = dist(rng);
+    if (!sluice::PackedFp32Weights::Pack(b.data(), layers[i].k, layers[i].n, layers[i].n, false, &packed[i]).ok()) {
+      std::abort();
+    }
+  }
+  const size_t floats = (bytes / sizeof(float) + 127) / 128 * 128;  // two halves of whole 64s
+  float* stream = static_cast<float*>(std::aligned_alloc(64, floats * sizeof(float)));
+  for (size_t i = 0; i < floats; ++i) stream[i] = dist(rng);
+  std::printf("weight stream at batch 1, %s (%.1f MB of weights)\n", name, bytes / 1e6);
+  for (int threads = 1; threads <= 2; ++threads) {
+    sluice::ThreadPool pool(static_cast<size_t>(threads));
+    auto run_model = [&] {
+      for (size_t i = 0; i < layers.size(); ++i) {
+        sluice::Fp32GemmArgs args;
+        args.m = 1, args.n = layers[i].n, args.k = layers[i].k;
+        args.a = x.data(), args.lda = layers[i].k, args.c = y.data(), args.ldc = layers[i].n;
+        args.isa = isa;
+        if (!sluice::Fp32GemmPacked(args, packed[i], threads > 1 ? &pool : nullptr).ok()) std::abort();
+      }
+    };
+    std::atomic<float> sink{0};
+    auto read_all = [&] {  // each thread its contiguous share, through the same pool
+      const size_t share = floats / static_cast<size_t>(threads);
+      pool.ParallelFor(static_cast<size_t>(threads),
+                       [&](size_t t) { sink = sink + SumAvx512(stream + t * share, share); });
+    };
+    // ~30 ms per timed side; each side warmed first (its bytes back in cache).
+    auto timed = [](const auto& fn, long calls) {
+      fn();
+      const auto t0 = Clock::now();
+      for (long i = 0; i < calls; ++i) fn();
+      return std::chrono::duration<double>(Clock::now() - t0).count() / static_cast<double>(calls);
+    };
+    const long calls = std::max(1L, static_cast<long>(0.03 / std::max(timed(run_model, 1), 1e-6)));
+    std::vector<double> model_gbs, read_gbs, ratio;
+    for (int r = 0; r < reps; ++r) {
+      const double model_s = timed(run_model, calls), read_s = timed(read_all, calls);
+      model_gbs.push_back(bytes / model_s / 1e9);
+      read_gbs.push_back(bytes / read_s / 1e9);
+      ratio.push_back(read_s / model_s);
+    }
+    const Stats m = Summarise(model_gbs), s = Summarise(read_gbs), q = Summarise(ratio);
+    std::printf("  %d thread%s: model %6.1f GB/s [%.1f-%.1f] (%.0f us/run), streaming read %6.1f GB/s [%.1f-%.1f]; "
+                "model / read %.2f [%.2f-%.2f]\n",
+                threads, threads > 1 ? "s" : " ", m.median, m.min, m.max, bytes / m.median / 1e3, s.median, s.min,
+                s.max, q.median, q.min, q.max);
+    if (sink.load() == 12345.0f) std::printf(" ");
+  }
+  std::free(stream);
 }
 
 struct Case {
@@ -167,6 +250,9 @@ int main(int argc, char** argv) {
                   100 * g.wall.median / peak[t].wall.median, 100 * g.per_cpu_s / peak[0].per_cpu_s);
     }
     std::printf("\n");
+  }
+  if (argc <= 3 || std::strstr("weight stream", argv[3]) != nullptr) {
+    WeightStream("mlp-2048 512x2048, 2048x2048, 2048x512", {{512, 2048}, {2048, 2048}, {2048, 512}}, isa, reps);
   }
   return 0;
 }
