@@ -24,9 +24,11 @@ export const LATENCY_BUCKETS_SECONDS: readonly number[] = (() => {
   const out: number[] = [];
   for (let exp = -5; exp <= 1; exp++) {
     // Rounded so the `le` labels print as 0.0000125, not 0.000012500000000000001.
-    for (const s of steps) out.push(Number((s * 10 ** exp).toPrecision(3)));
+    for (const s of steps) {
+      const le = Number((s * 10 ** exp).toPrecision(3));
+      if (le <= 30) out.push(le);  // the last decade stops at 30 s
+    }
   }
-  out.push(15, 20, 30);
   return out;
 })();
 

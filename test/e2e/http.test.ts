@@ -212,4 +212,27 @@ describe('GET /metrics', () => {
     assert.match(text, /sluice_request_duration_seconds_bucket\{le="0\.001",model="add",version="1"\} \d+/);
     assert.doesNotMatch(text, /model="nope"/, 'unknown model names must not become label values');
   });
+
+  it('prints each histogram\'s buckets once, in increasing order, from 10 µs to 30 s and +Inf', async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const series = new Map<string, string[]>(); // metric + labels other than le -> its le values in order
+    for (const m of text.matchAll(/^(sluice_\w+_bucket)\{le="([^"]+)",([^}]*)\} \d+$/gm)) {
+      const key = `${m[1]}{${m[3]}}`;
+      series.set(key, [...(series.get(key) ?? []), m[2]!]);
+    }
+    const durations = [...series.keys()].filter((k) => k.startsWith('sluice_request_duration_seconds_bucket'));
+    assert.ok(durations.length > 0, 'no sluice_request_duration_seconds series in /metrics');
+    for (const [key, les] of series) {
+      const bounds = les.map((le) => (le === '+Inf' ? Infinity : Number(le)));
+      assert.equal(bounds.at(-1), Infinity, `${key}: last bucket ${les.at(-1)}`);
+      for (let i = 1; i < bounds.length; i++) {
+        assert.ok(bounds[i]! > bounds[i - 1]!, `${key}: bucket le="${les[i]}" after le="${les[i - 1]}"`);
+      }
+    }
+    for (const key of durations) {
+      const les = series.get(key)!;
+      assert.equal(les[0], '0.00001', key);
+      assert.equal(les.at(-2), '30', key);
+    }
+  });
 });
