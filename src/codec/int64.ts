@@ -22,6 +22,19 @@ const TWO_32 = 2 ** 32;
 export const DECIMAL_INTEGER = /^-?[0-9]+$/;
 
 /**
+ * Decimal text longer than this is refused without being parsed: every int64 and uint64 fits in
+ * a sign and 20 digits (the rest is room for leading zeros), and BigInt() on a client's
+ * million-digit string holds the event loop for a fraction of a second per million digits, longer
+ * than linearly.
+ */
+export const MAX_DECIMAL_CHARS = 40;
+
+/** `v` is decimal integer text short enough to parse (see MAX_DECIMAL_CHARS). */
+function isShortDecimal(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= MAX_DECIMAL_CHARS && DECIMAL_INTEGER.test(v);
+}
+
+/**
  * The exact value as a JS number, or undefined when `v` is not an integer or not a safe one.
  * Accepts number, Long, bigint and decimal strings.
  */
@@ -32,7 +45,7 @@ export function toSafeInteger(v: unknown): number | undefined {
     // Rounding is monotonic, so a true value beyond 2^53 never lands on a safe integer.
     n = (v.unsigned ? v.high >>> 0 : v.high | 0) * TWO_32 + (v.low >>> 0);
   } else if (typeof v === 'bigint') n = Number(v);
-  else if (typeof v === 'string' && DECIMAL_INTEGER.test(v)) n = Number(v);
+  else if (isShortDecimal(v)) n = Number(v);
   else return undefined;
   if (!Number.isSafeInteger(n)) return undefined;
   // Number(bigint) and Number(string) round; reject values that only became safe by rounding.
@@ -66,7 +79,7 @@ export function jsonToBigInt64(v: unknown, unsigned: boolean): bigint | undefine
   if (typeof v === 'number') {
     if (!Number.isSafeInteger(v)) return undefined;
     b = BigInt(v);
-  } else if (typeof v === 'string' && DECIMAL_INTEGER.test(v)) b = BigInt(v);
+  } else if (isShortDecimal(v)) b = BigInt(v);
   else return undefined;
   const [min, max] = unsigned ? [0n, UINT64_MAX] : [INT64_MIN, INT64_MAX];
   return b < min || b > max ? undefined : b;

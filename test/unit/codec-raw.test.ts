@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { integerText, jsonToBigInt64, toSafeInteger, type LongLike } from '../../src/codec/int64';
+import { integerText, jsonToBigInt64, MAX_DECIMAL_CHARS, toSafeInteger, type LongLike } from '../../src/codec/int64';
 import {
   checkTensorData, joinBytesElements, splitBytesElements, tensorFromRaw, tensorToRaw,
 } from '../../src/codec/raw';
@@ -108,6 +108,13 @@ describe('int64 helpers', () => {
     assert.equal(jsonToBigInt64(2 ** 53, false), undefined); // JSON.parse already rounded it
     assert.equal(jsonToBigInt64(-42, false), -42n);
     assert.equal(jsonToBigInt64(1.5, false), undefined);
+    // Leading zeros within MAX_DECIMAL_CHARS parse; longer text is refused unparsed (out of range
+    // either way for an int64, but BigInt() of a million digits stalled the event loop).
+    assert.equal(jsonToBigInt64(`-${'0'.repeat(MAX_DECIMAL_CHARS - 3)}42`, false), -42n);
+    assert.equal(jsonToBigInt64(`${'0'.repeat(MAX_DECIMAL_CHARS)}1`, false), undefined);
+    assert.equal(jsonToBigInt64('9'.repeat(1_000_000), true), undefined);
+    assert.equal(toSafeInteger(`${'0'.repeat(MAX_DECIMAL_CHARS - 1)}7`), 7);
+    assert.equal(toSafeInteger('9'.repeat(1_000_000)), undefined);
   });
 });
 
