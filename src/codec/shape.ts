@@ -1,6 +1,6 @@
 import { invalidArgument } from '../runtime/status';
 import { formatShape } from '../runtime/tensor';
-import { DECIMAL_INTEGER, integerText, isLongLike, toSafeInteger } from './int64';
+import { DECIMAL_INTEGER, integerText, isLongLike, MAX_DECIMAL_CHARS, toSafeInteger } from './int64';
 
 /**
  * Largest tensor the codec will allocate for itself (bytes). Tensors whose bytes arrived on the
@@ -18,6 +18,9 @@ const shapeText = (dims: readonly unknown[]): string => formatShape(dims, intege
 
 /** Why toSafeInteger refused a dim: wrong kind of value, or an integer beyond 2^53 - 1. */
 function whyNotDim(v: unknown): string {
+  if (typeof v === 'string' && v.length > MAX_DECIMAL_CHARS && DECIMAL_INTEGER.test(v)) {
+    return `is decimal text longer than ${MAX_DECIMAL_CHARS} characters`;
+  }
   const integral = typeof v === 'bigint' || isLongLike(v) ||
     (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && DECIMAL_INTEGER.test(v));
   return integral ? 'is out of range (|dim| > 2^53 - 1)' : 'is not an integer';

@@ -52,6 +52,9 @@ describe('checkShape', () => {
       assert.throws(() => checkShape([1, bad], "input 'x'"), invalid(/^input 'x': dimension .* is not an integer$/));
     }
     assert.throws(() => checkShape([1, [2]], "input 'x'"), invalid(/dimension \[2\] in shape \[1,\[2\]\]/));
+    assert.equal(checkShape(['0'.repeat(MAX_DECIMAL_CHARS - 1) + '3'], "input 'x'").count, 3);
+    assert.throws(() => checkShape(['0'.repeat(MAX_DECIMAL_CHARS) + '3'], "input 'x'"),
+      invalid(/is decimal text longer than 40 characters$/));
   });
 
   test('rejects dims beyond 2^53 - 1 without rounding them', () => {
