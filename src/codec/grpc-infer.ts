@@ -5,10 +5,11 @@ import type { Tensor } from '../runtime/tensor';
 import type { InferResult } from '../runtime/types';
 import type { DecodedInferRequest, RequestedOutput } from './decoded-request';
 import { parseInputParameters, parseOutputParameters, parseRequestParameters } from './parameters';
-import { protoType } from './proto';
+import { checkRequestEntries } from './grpc-request-scan';
+import { inferRequestWithContentsBytes, protoType } from './proto';
 import { tensorFromRaw, tensorToRaw } from './raw';
-import { checkShape } from './shape';
-import { hasTypedContents, tensorFromContents, type TensorContents } from './typed-contents';
+import { checkShape, countBytesElements } from './shape';
+import { hasTypedContents, scanContents, tensorFromContents, type ScannedContents } from './typed-contents';
 
 /**
  * gRPC ModelInfer / ModelStreamInfer messages ⇄ DecodedInferRequest / InferResult. Works on the
@@ -31,7 +32,8 @@ interface WireInput {
   readonly datatype: string;
   readonly shape: readonly unknown[];
   readonly parameters: Record<string, unknown>;
-  readonly contents: TensorContents | null;
+  /** The InferTensorContents message's bytes (see inferRequestWithContentsBytes); empty when absent. */
+  readonly contents: Uint8Array | readonly number[];
 }
 interface WireRequestedOutput {
   readonly name: string;
@@ -52,7 +54,7 @@ let types: { request: protobuf.Type; response: protobuf.Type; stream: protobuf.T
 /** Looked up on first use so importing the codec does not parse the protos. */
 function wireTypes(): NonNullable<typeof types> {
   types ??= {
-    request: protoType('inference.ModelInferRequest'),
+    request: inferRequestWithContentsBytes(),
     response: protoType('inference.ModelInferResponse'),
     stream: protoType('inference.ModelStreamInferResponse'),
   };
@@ -63,6 +65,7 @@ const EMPTY = new Uint8Array(0);
 
 export function decodeGrpcInferRequest(bytes: Uint8Array): DecodedInferRequest {
   const { request } = wireTypes();
+  checkRequestEntries(bytes);
   let msg: WireRequest;
   try {
     msg = request.decode(bytes) as unknown as WireRequest;
@@ -84,7 +87,7 @@ function decodeInputs(msg: WireRequest): Map<string, Tensor> {
   const raw = msg.raw_input_contents;
   const n = msg.inputs.length;
   if (raw.length !== 0 && raw.length !== n) {
-    const typed = msg.inputs.find((input) => hasTypedContents(input.contents));
+    const typed = msg.inputs.find((input) => hasTypedContents(contentsOf(input, `input '${input.name}'`)));
     const counts = `raw_input_contents has ${raw.length} entries for ${n} inputs`;
     if (typed !== undefined) {
       throw invalidArgument(`input '${typed.name}': raw and typed contents mixed (${counts})`);
@@ -92,6 +95,7 @@ function decodeInputs(msg: WireRequest): Map<string, Tensor> {
     throw invalidArgument(`${counts}; send one per input, in inputs order, or none`);
   }
   const inputs = new Map<string, Tensor>();
+  let bytesElements = 0;
   msg.inputs.forEach((input, i) => {
     if (input.name === '') throw invalidArgument(`inputs[${i}]: name is required`);
     const what = `input '${input.name}'`;
@@ -102,7 +106,9 @@ function decodeInputs(msg: WireRequest): Map<string, Tensor> {
     }
     parseInputParameters(input.parameters, 'grpc', what);
     const { shape, count } = checkShape(input.shape, what);
-    const typed = hasTypedContents(input.contents);
+    if (datatype === 'BYTES') bytesElements = countBytesElements(bytesElements, count, what);
+    const contents = contentsOf(input, what);
+    const typed = hasTypedContents(contents);
     const rawBytes = raw[i];
     let tensor: Tensor;
     if (rawBytes !== undefined) {
@@ -111,8 +117,8 @@ function decodeInputs(msg: WireRequest): Map<string, Tensor> {
           'in raw_input_contents or every input in contents');
       }
       tensor = tensorFromRaw(datatype, shape, count, rawBytes, what);
-    } else if (input.contents !== null && typed) {
-      tensor = tensorFromContents(datatype, shape, count, input.contents, what);
+    } else if (contents !== undefined && typed) {
+      tensor = tensorFromContents(datatype, shape, count, contents, what);
     } else if (count === 0) {
       tensor = tensorFromRaw(datatype, shape, 0, EMPTY, what); // nothing to send for no elements
     } else {
@@ -121,6 +127,13 @@ function decodeInputs(msg: WireRequest): Map<string, Tensor> {
     inputs.set(input.name, tensor);
   });
   return inputs;
+}
+
+/** The input's typed contents, scanned; undefined when the request has none for it. */
+function contentsOf(input: WireInput, what: string): ScannedContents | undefined {
+  const bytes = input.contents;
+  if (bytes.length === 0 || !(bytes instanceof Uint8Array)) return undefined;
+  return scanContents(bytes, what);
 }
 
 function decodeOutputs(wire: readonly WireRequestedOutput[]): RequestedOutput[] {

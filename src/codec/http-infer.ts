@@ -6,7 +6,7 @@ import type { DecodedInferRequest, RequestedOutput } from './decoded-request';
 import { tensorFromJson, tensorToJsonText } from './json-data';
 import { parseInputParameters, parseOutputParameters, parseRequestParameters } from './parameters';
 import { tensorFromRaw, tensorToRaw } from './raw';
-import { checkShape } from './shape';
+import { checkShape, countBytesElements } from './shape';
 import { showJson } from './show';
 
 /**
@@ -82,6 +82,7 @@ function decodeInputs(wire: unknown, binary: Uint8Array | undefined): Map<string
   if (!Array.isArray(wire)) throw invalidArgument('"inputs" must be an array');
   const inputs = new Map<string, Tensor>();
   let offset = 0; // into `binary`: binary tensors are laid out in input order
+  let bytesElements = 0;
   wire.forEach((input: unknown, i) => {
     if (!isObject(input)) throw invalidArgument(`inputs[${i}] must be an object`);
     const { name, datatype, data } = input;
@@ -94,6 +95,7 @@ function decodeInputs(wire: unknown, binary: Uint8Array | undefined): Map<string
       throw invalidArgument(`${what}: unknown datatype ${showJson(datatype)}`);
     }
     const { shape, count } = checkShape(input['shape'], what);
+    if (datatype === 'BYTES') bytesElements = countBytesElements(bytesElements, count, what);
     const { binaryDataSize } = parseInputParameters(input['parameters'], 'json', what);
     let tensor: Tensor;
     if (binaryDataSize !== undefined) {

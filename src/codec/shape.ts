@@ -72,3 +72,24 @@ export function checkAllocation(count: number, elementSize: number, what: string
 }
 
 export { formatShape };
+
+/**
+ * Most BYTES elements one request may carry, all its inputs together. Each element becomes its
+ * own Uint8Array, 100 to 200 bytes of heap however short it is (an empty element is 2 to 4 bytes
+ * on the wire), so their number, not their bytes, bounds the memory a request can take.
+ */
+export const MAX_REQUEST_BYTES_ELEMENTS = 2 ** 19;
+
+/**
+ * Adds a BYTES input's `count` elements to the request's running `total`, before any is made;
+ * throws when the total passes MAX_REQUEST_BYTES_ELEMENTS. Returns the new total.
+ */
+export function countBytesElements(total: number, count: number, what: string): number {
+  const next = total + count;
+  if (next > MAX_REQUEST_BYTES_ELEMENTS) {
+    throw invalidArgument(`${what}: ${count} BYTES elements` +
+      (total > 0 ? ` (${next} in this request)` : '') +
+      ` exceed the ${MAX_REQUEST_BYTES_ELEMENTS}-element limit for one request`);
+  }
+  return next;
+}

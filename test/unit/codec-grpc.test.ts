@@ -4,8 +4,11 @@ import {
   decodeGrpcInferRequest, encodeGrpcInferResponse, encodeGrpcInferResponseObject,
   encodeGrpcStreamResponse,
 } from '../../src/codec/grpc-infer';
+import * as protobuf from 'protobufjs';
+import { MAX_REQUEST_ENTRIES } from '../../src/codec/grpc-request-scan';
 import { protoType } from '../../src/codec/proto';
 import { joinBytesElements } from '../../src/codec/raw';
+import { MAX_REQUEST_BYTES_ELEMENTS } from '../../src/codec/shape';
 import type { DataType, NumericArray } from '../../src/runtime/datatypes';
 import type { ErrorCode } from '../../src/runtime/status';
 import type { Tensor } from '../../src/runtime/tensor';
@@ -27,6 +30,24 @@ const decodeOne = (input: object, raw?: Uint8Array): Tensor => {
     .inputs.get('x');
   assert.ok(t);
   return t;
+};
+
+/** A one-input request whose InferTensorContents are the given bytes, written as they are. */
+function withContents(datatype: string, shape: number[], contents: Uint8Array): Buffer {
+  const w = protobuf.Writer.create();
+  w.uint32((5 << 3) | 2).fork(); // inputs
+  w.uint32((1 << 3) | 2).string('x').uint32((2 << 3) | 2).string(datatype);
+  for (const d of shape) w.uint32(3 << 3).int64(d); // shape, unpacked
+  w.uint32((5 << 3) | 2).bytes(contents);
+  w.ldelim();
+  return Buffer.from(w.finish());
+}
+
+/** InferTensorContents field number and protobufjs Writer method for each datatype's field. */
+const FIELD_WRITER: Partial<Record<DataType, [number, 'bool' | 'int32' | 'int64' | 'uint32' | 'uint64' | 'float' | 'double']>> = {
+  BOOL: [1, 'bool'], INT8: [2, 'int32'], INT16: [2, 'int32'], INT32: [2, 'int32'], INT64: [3, 'int64'],
+  UINT8: [4, 'uint32'], UINT16: [4, 'uint32'], UINT32: [4, 'uint32'], UINT64: [5, 'uint64'],
+  FP32: [6, 'float'], FP64: [7, 'double'],
 };
 
 const DATATYPES = Object.keys(NUMERIC) as Exclude<DataType, 'BYTES'>[];
@@ -134,6 +155,42 @@ describe('decodeGrpcInferRequest: typed contents', () => {
     }
   }
 
+  test('unpacked and packed encodings of one field in one message read as one sequence', () => {
+    for (const dt of DATATYPES) {
+      const spec = FIELD_WRITER[dt];
+      if (spec === undefined) continue;
+      const [field, method] = spec;
+      const values = Array.from(NUMERIC[dt] as ArrayLike<number | bigint>)
+        .map((v) => (dt === 'BOOL' ? v === 1 : typeof v === 'bigint' ? v.toString() : v));
+      const wireType = method === 'float' ? 5 : method === 'double' ? 1 : 0;
+      const w = protobuf.Writer.create();
+      w.uint32((9 << 3) | 0).uint32(7); // an unknown field, skipped
+      for (const v of values.slice(0, 3)) (w.uint32((field << 3) | wireType)[method] as (v: unknown) => protobuf.Writer)(v);
+      w.uint32((field << 3) | 2).fork();
+      for (const v of values.slice(3)) (w[method] as (v: unknown) => protobuf.Writer)(v);
+      w.ldelim();
+      const t = decodeGrpcInferRequest(withContents(dt, [2, 3], w.finish())).inputs.get('x');
+      assert.deepEqual(t?.data, NUMERIC[dt], dt);
+    }
+  });
+
+  test('malformed contents are refused naming the input', () => {
+    const cases: [number[], RegExp][] = [
+      [[0x0a, 0x02, 0x80, 0x80], /packed varints end mid-value/],
+      [[0x32, 0x05, 0, 0, 0, 0, 0], /packed fp32_contents of 5 bytes is not a whole number of 4-byte values/],
+      [[0x30, 0x01], /fp32_contents sent with wire type 0/],
+      [[0x42, 0x01], /bytes_contents sent with wire type 0|length 1 runs past the end/],
+      [[0x08], /truncated varint/],
+      [[0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], /varint longer than 10 bytes/],
+      [[0x4b], /unsupported wire type 3/],
+    ];
+    for (const [bytes, why] of cases) {
+      assert.throws(() => decodeGrpcInferRequest(withContents('FP32', [1], Buffer.from(bytes))),
+        invalid(new RegExp(`^malformed InferTensorContents of input 'x' at byte \\d+: ${why.source}`)),
+        Buffer.from(bytes).toString('hex'));
+    }
+  });
+
   test('BYTES with empty strings and binary bytes', () => {
     const t = decodeOne({ datatype: 'BYTES', shape: [2, 2], contents: { bytes_contents: STRINGS } });
     assert.deepEqual((t.data as Uint8Array[]).map((e) => Buffer.from(e)), STRINGS);
@@ -195,24 +252,32 @@ describe('decodeGrpcInferRequest: request structure', () => {
   test('malformed protobuf bytes', () => {
     for (const bytes of [Buffer.from([0x2a, 0x05, 0x01]), Buffer.from([0xff, 0xff, 0xff]),
       Buffer.from([0x0a, 0x80])]) {
-      assert.throws(() => decodeGrpcInferRequest(bytes), invalid(/^malformed ModelInferRequest: /));
+      assert.throws(() => decodeGrpcInferRequest(bytes), invalid(/^malformed ModelInferRequest\b/));
     }
   });
 
   test('randomly corrupted requests fail as SluiceErrors, never as crashes', () => {
-    const valid = wire({
+    const raw = wire({
       model_name: 'm', id: 'i', parameters: { priority: { uint64_param: 1 } },
       inputs: [{ name: 'a', datatype: 'FP32', shape: [2, 2] }, { name: 'b', datatype: 'BYTES', shape: [2] }],
       outputs: [{ name: 'y' }],
       raw_input_contents: [Buffer.alloc(16), joinBytesElements([Buffer.from('A'), Buffer.from('')])],
+    });
+    const typed = wire({
+      inputs: [
+        { name: 'a', datatype: 'FP32', shape: [2], contents: { fp32_contents: [1, 2] } },
+        { name: 'b', datatype: 'INT64', shape: [2], contents: { int64_contents: ['-1', '300'] } },
+        { name: 'c', datatype: 'INT8', shape: [2], contents: { int_contents: [-5, 9] } },
+        { name: 'd', datatype: 'BYTES', shape: [2], contents: { bytes_contents: STRINGS.slice(0, 2) } },
+      ],
     });
     let seed = 0x9e3779b9;
     const random = (n: number): number => { // xorshift32, fixed seed: reproducible
       seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
       return (seed >>> 0) % n;
     };
-    for (let i = 0; i < 5000; i++) {
-      const bytes = Buffer.from(valid);
+    for (let i = 0; i < 10000; i++) {
+      const bytes = Buffer.from(i % 2 === 0 ? raw : typed);
       for (let flips = 1 + random(3); flips > 0; flips--) bytes[random(bytes.length)] = random(256);
       const cut = random(5) === 0 ? random(bytes.length) : bytes.length;
       try {
@@ -221,6 +286,41 @@ describe('decodeGrpcInferRequest: request structure', () => {
         assert.equal((e as Error).name, 'SluiceError', `${String(e)} for ${bytes.subarray(0, cut).toString('hex')}`);
       }
     }
+  });
+
+  test(`more than ${MAX_REQUEST_ENTRIES} inputs, outputs, dims and parameters in all are refused undecoded`, () => {
+    const emptyInputs = Buffer.alloc(2 * (MAX_REQUEST_ENTRIES + 1));
+    for (let i = 0; i < emptyInputs.length; i += 2) emptyInputs[i] = (5 << 3) | 2; // inputs: {}, 2 bytes each
+    assert.throws(() => decodeGrpcInferRequest(emptyInputs),
+      invalid(new RegExp(`^ModelInferRequest holds more than ${MAX_REQUEST_ENTRIES} inputs, outputs, ` +
+        `raw_input_contents entries, shape dims and parameters in all \\(passed at inputs\\[${MAX_REQUEST_ENTRIES}\\]\\)`)));
+    // One input whose packed shape has too many dims; then outputs and dims together.
+    const dims = new Array<number>(MAX_REQUEST_ENTRIES).fill(1);
+    assert.throws(() => decodeOne({ datatype: 'FP32', shape: dims }), invalid(/passed at inputs\[0\]/));
+    assert.throws(() => decode({ inputs: [{ name: 'x', datatype: 'FP32', shape: dims.slice(2) }], outputs: [{ name: 'a' }, { name: 'b' }] }),
+      invalid(/passed at outputs\[1\]/));
+    // At the limit, decoding goes on (here to the next error).
+    assert.throws(() => decode({ inputs: [{ name: 'x', datatype: 'FP32', shape: dims.slice(1) }] }),
+      invalid(/^input 'x': no data/));
+  });
+
+  test(`BYTES inputs hold at most ${MAX_REQUEST_BYTES_ELEMENTS} elements per request, counted before any is made`, () => {
+    const limit = MAX_REQUEST_BYTES_ELEMENTS;
+    const empty = (n: number): Buffer => Buffer.alloc(4 * n); // n zero-length elements
+    const t = decodeOne({ datatype: 'BYTES', shape: [limit] }, empty(limit));
+    assert.equal(t.data.length, limit);
+    assert.throws(() => decodeOne({ datatype: 'BYTES', shape: [limit + 1] }, empty(limit + 1)),
+      invalid(new RegExp(`^input 'x': ${limit + 1} BYTES elements exceed the ${limit}-element limit for one request$`)));
+    const half = limit / 2 + 1;
+    assert.throws(() => decode({
+      inputs: [{ name: 'a', datatype: 'BYTES', shape: [half] }, { name: 'b', datatype: 'BYTES', shape: [half] }],
+      raw_input_contents: [empty(half), empty(half)],
+    }), invalid(new RegExp(`^input 'b': ${half} BYTES elements \\(${2 * half} in this request\\) exceed`)));
+    // Typed contents: 2 bytes per empty element on the wire.
+    const contents = Buffer.alloc(2 * (limit + 1));
+    for (let i = 0; i < contents.length; i += 2) contents[i] = (8 << 3) | 2;
+    assert.throws(() => decodeGrpcInferRequest(withContents('BYTES', [limit + 1], contents)),
+      invalid(/exceed the \d+-element limit/));
   });
 
   test('inputs need a name and a known datatype', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeHttpInferRequest, encodeHttpInferResponse } from '../../src/codec/http-infer';
 import { joinBytesElements } from '../../src/codec/raw';
+import { MAX_REQUEST_BYTES_ELEMENTS } from '../../src/codec/shape';
 import type { DataType, NumericArray } from '../../src/runtime/datatypes';
 import type { ErrorCode } from '../../src/runtime/status';
 import type { Tensor } from '../../src/runtime/tensor';
@@ -60,6 +61,21 @@ describe('decodeHttpInferRequest: JSON data', () => {
   test('BYTES as UTF-8 strings, empty strings included', () => {
     const t = decodeOne({ datatype: 'BYTES', shape: [2, 2], data: [['', 'héllo'], ['☃', '']] });
     assert.deepEqual(asStrings(t), ['', 'héllo', '☃', '']);
+  });
+
+  test(`BYTES inputs hold at most ${MAX_REQUEST_BYTES_ELEMENTS} elements per request, JSON or binary`, () => {
+    const limit = MAX_REQUEST_BYTES_ELEMENTS;
+    assert.equal(decodeOne({ datatype: 'BYTES', shape: [limit], data: new Array<string>(limit).fill('') }).data.length, limit);
+    const over = new RegExp(`^input 'x': ${limit + 1} BYTES elements exceed the ${limit}-element limit for one request$`);
+    assert.throws(() => decodeOne({ datatype: 'BYTES', shape: [limit + 1], data: new Array<string>(limit + 1).fill('') }), invalid(over));
+    const empty = Buffer.alloc(4 * (limit + 1)); // zero-length elements
+    const [body, headerLength] = binaryBody({ inputs: [{ name: 'x', datatype: 'BYTES', shape: [limit + 1],
+      parameters: { binary_data_size: empty.length } }] }, empty);
+    assert.throws(() => decodeHttpInferRequest(body, headerLength), invalid(over));
+    const half = limit / 2 + 1;
+    assert.throws(() => decodeJson({ inputs: ['a', 'b'].map((name) =>
+      ({ name, datatype: 'BYTES', shape: [half], data: new Array<string>(half).fill('') })) }),
+    invalid(new RegExp(`^input 'b': ${half} BYTES elements \\(${2 * half} in this request\\) exceed`)));
   });
 
   test('zero-element tensors, with [] or no data', () => {
