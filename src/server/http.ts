@@ -6,6 +6,7 @@ import type { Runtime } from '../runtime/runtime';
 import { invalidArgument, toSluiceError, unimplemented } from '../runtime/status';
 import type { ConnectionLimit, RequestBuffers } from './admission';
 import type { CallLimit } from './call-limit';
+import { BodyRefused, readRequestBody } from './http-body';
 import { matchRoute, type Route } from './http-routes';
 import {
   modelConfigObject, modelMetadataObject, modelStatisticsObject, repositoryIndexObjects,
@@ -24,62 +25,6 @@ export interface HttpServerOptions {
 
 const HEADER_LENGTH = 'inference-header-content-length';
 
-/** A body not read to its end: answered with `status`, and the connection closed. */
-class BodyRefused extends Error {
-  constructor(message: string, readonly status: 413 | 503) { super(message); }
-}
-
-/**
- * The request body, up to `limit` bytes. While it arrives its bytes count against `buffers`
- * (the server-wide bound); they are given back once it is complete, or the request is gone.
- */
-function readBody(req: http.IncomingMessage, limit: number, buffers: RequestBuffers | undefined): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      reject(new BodyRefused(`request body of ${declared} bytes exceeds the ${limit}-byte limit`, 413));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let held = 0;
-    const giveBack = (): void => {
-      buffers?.give(held);
-      held = 0;
-    };
-    const refuse = (e: BodyRefused): void => {
-      giveBack();
-      reject(e);
-      req.removeAllListeners('data');
-      req.resume();
-    };
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        refuse(new BodyRefused(`request body exceeds the ${limit}-byte limit`, 413));
-        return;
-      }
-      if (buffers !== undefined) {
-        if (!buffers.take(chunk.length)) {
-          refuse(new BodyRefused(`server busy: request bodies still arriving hold its ${buffers.max}-byte bound; retry later`, 503));
-          return;
-        }
-        held += chunk.length;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      giveBack();
-      resolve(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, size));
-    });
-    req.on('error', (e) => {
-      giveBack();
-      reject(e);
-    });
-    req.once('close', giveBack);
-  });
-}
-
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -95,6 +40,7 @@ function sendError(res: http.ServerResponse, e: unknown): void {
   if (res.headersSent) { res.destroy(); return; }
   if (e instanceof BodyRefused) {
     res.setHeader('connection', 'close');
+    for (const [name, value] of Object.entries(e.headers)) res.setHeader(name, value);
     sendJson(res, e.status, { error: e.message });
     return;
   }
@@ -130,7 +76,7 @@ export function createHttpHandler(runtime: Runtime, metrics: ServerMetrics, opti
         return sendJson(res, 200,
           { model_stats: runtime.statistics(route.model, route.version).map(modelStatisticsObject) });
       case 'repository-index': {
-        const body = await readBody(req, options.maxBodyBytes, options.requestBuffers);
+        const body = await readRequestBody(req, options.maxBodyBytes, options.requestBuffers);
         let readyOnly = false;
         if (body.length > 0) {
           let parsed: unknown;
@@ -154,7 +100,7 @@ export function createHttpHandler(runtime: Runtime, metrics: ServerMetrics, opti
           if (busy !== undefined) throw busy;
           res.once('close', () => limit.release());
         }
-        const body = await readBody(req, options.maxBodyBytes, options.requestBuffers);
+        const body = await readRequestBody(req, options.maxBodyBytes, options.requestBuffers);
         const headerLength = req.headers[HEADER_LENGTH];
         const decoded = decodeHttpInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
         const ac = new AbortController();

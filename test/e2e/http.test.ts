@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { SluiceServer } from '../../src/server/server';
 import { makeTestRepository } from './repo-fixture';
@@ -140,6 +141,47 @@ describe('HTTP inference', () => {
     assert.match(String(((await short.json()) as Record<string, unknown>)['error']), /IN_FP16/);
   });
 
+  it('gzip and deflate request bodies (tritonclient request_compression_algorithm), binary extension included', async () => {
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 4],
+      parameters: { binary_data_size: 16 } }], outputs: [{ name: 'OUTPUT0' }] }));
+    const plain = Buffer.concat([header, Buffer.from(new Float32Array([1, 2, 3, 4]).buffer)]);
+    for (const [encoding, compress] of [['gzip', zlib.gzipSync], ['deflate', zlib.deflateSync], ['GZip', zlib.gzipSync]] as const) {
+      const res = await fetch(`${base}/v2/models/identity/infer`, { method: 'POST', body: compress(plain),
+        headers: { 'content-encoding': encoding, 'inference-header-content-length': String(header.length) } });
+      const body = await res.json() as { outputs: { data: unknown[] }[]; error?: string };
+      assert.equal(res.status, 200, `${encoding}: ${body.error ?? ''}`);
+      assert.deepEqual(body.outputs[0]?.data, [1, 2, 3, 4]);
+    }
+  });
+});
+
+describe('HTTP compressed bodies that are refused', () => {
+  it('an unsupported Content-Encoding gets 415 naming what is accepted, before the body is read', async () => {
+    const res = await fetch(`${base}/v2/models/identity/infer`, { method: 'POST', body: JSON.stringify(identityBody()),
+      headers: { 'content-encoding': 'br' } });
+    assert.equal(res.status, 415);
+    assert.equal(res.headers.get('accept-encoding'), 'gzip, deflate');
+    assert.match(String(((await res.json()) as Record<string, unknown>)['error']),
+      /^unsupported Content-Encoding 'br' \(accepted: gzip, deflate, or none\)$/);
+  });
+
+  it('a body that is not what its Content-Encoding says gets 400', async () => {
+    const r = await json('/v2/models/identity/infer', post(JSON.stringify(identityBody()), { 'content-encoding': 'gzip' }));
+    assert.equal(r.status, 400);
+    assert.match(String(r.body['error']), /^cannot decompress the gzip request body: /);
+  });
+
+  it('a small gzip body that inflates past the size limit gets 413', async () => {
+    const bomb = zlib.gzipSync(Buffer.alloc(8 * MAX_BODY, 0x20)); // ~8 KiB that inflates to 8 MiB
+    assert.ok(bomb.length < MAX_BODY / 100);
+    const r = await json('/v2/models/identity/infer', post(bomb, { 'content-encoding': 'gzip' }));
+    assert.equal(r.status, 413);
+    assert.match(String(r.body['error']), new RegExp(`decompresses to more than the ${MAX_BODY}-byte limit`));
+    assert.equal((await json('/v2/models/identity/infer', post(identityBody()))).status, 200);
+  });
+});
+
+describe('HTTP binary extension', () => {
   it('binary tensor extension: binary input and binary output', async () => {
     const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [2, 4],
       parameters: { binary_data_size: 32 } }], outputs: [{ name: 'OUTPUT0', parameters: { binary_data: true } }] }));
