@@ -4,6 +4,7 @@ import type { Tensor } from '../runtime/tensor';
 import type { InferResult } from '../runtime/types';
 import type { DecodedInferRequest, RequestedOutput } from './decoded-request';
 import { tensorFromJson, tensorToJsonText } from './json-data';
+import { checkJsonContainers } from './json-scan';
 import { parseInputParameters, parseOutputParameters, parseRequestParameters } from './parameters';
 import { tensorFromRaw, tensorToRaw } from './raw';
 import { checkShape, countBytesElements } from './shape';
@@ -41,6 +42,7 @@ export function decodeHttpInferRequest(body: Buffer, headerLength: string | unde
   route: { modelName: string; modelVersion: string } = { modelName: '', modelVersion: '' },
 ): DecodedHttpInferRequest {
   const jsonLength = parseHeaderLength(headerLength, body.length);
+  checkJsonContainers(body, jsonLength);
   let json: unknown;
   try {
     json = JSON.parse(body.toString('utf8', 0, jsonLength));

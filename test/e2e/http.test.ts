@@ -78,6 +78,9 @@ describe('HTTP health, metadata, config, stats and repository routes', () => {
     const ready = (await json('/v2/repository/index', post({ ready: true }))).body as unknown as { state: string }[];
     assert.ok(ready.every((m) => m.state === 'READY'));
     assert.equal((await json('/v2/repository/index', post('{"ready": 3}'))).status, 400);
+    const deep = await json('/v2/repository/index', post('['.repeat(2 ** 18 + 1)));
+    assert.equal(deep.status, 400);
+    assert.match(String(deep.body['error']), /^JSON body holds more than 262144 objects and arrays/);
   });
 
   it('POST /v2/repository/models/{m}/load|unload answer 501 until the admin API exists', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeHttpInferRequest, encodeHttpInferResponse } from '../../src/codec/http-infer';
 import { joinBytesElements } from '../../src/codec/raw';
+import { MAX_JSON_CONTAINERS } from '../../src/codec/json-scan';
 import { MAX_REQUEST_BYTES_ELEMENTS } from '../../src/codec/shape';
 import type { DataType, NumericArray } from '../../src/runtime/datatypes';
 import type { ErrorCode } from '../../src/runtime/status';
@@ -76,6 +77,18 @@ describe('decodeHttpInferRequest: JSON data', () => {
     assert.throws(() => decodeJson({ inputs: ['a', 'b'].map((name) =>
       ({ name, datatype: 'BYTES', shape: [half], data: new Array<string>(half).fill('') })) }),
     invalid(new RegExp(`^input 'b': ${half} BYTES elements \\(${2 * half} in this request\\) exceed`)));
+  });
+
+  test(`a body of more than ${MAX_JSON_CONTAINERS} objects and arrays is refused before JSON.parse`, () => {
+    const tooMany = new RegExp(`^JSON body holds more than ${MAX_JSON_CONTAINERS} objects and arrays; send tensor data flat`);
+    assert.throws(() => decodeHttpInferRequest(Buffer.from(`{"inputs":[${'{},'.repeat(MAX_JSON_CONTAINERS)}{}]}`), undefined),
+      invalid(tooMany));
+    const rows = MAX_JSON_CONTAINERS; // nested data, one array per row: with the body and inputs arrays, over
+    assert.throws(() => decodeOne({ datatype: 'FP32', shape: [rows, 1], data: new Array(rows).fill([0]) }), invalid(tooMany));
+    assert.equal(decodeOne({ datatype: 'FP32', shape: [rows - 8, 1], data: new Array(rows - 8).fill([0]) }).data.length, rows - 8);
+    // Brackets inside strings, escaped quotes included, are text, not containers.
+    const text = `a\\"${'[{'.repeat(MAX_JSON_CONTAINERS)}`;
+    assert.deepEqual(asStrings(decodeOne({ datatype: 'BYTES', shape: [1], data: [text] })), [text]);
   });
 
   test('zero-element tensors, with [] or no data', () => {
