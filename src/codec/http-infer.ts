@@ -1,5 +1,5 @@
 import { isDataType } from '../runtime/datatypes';
-import { invalidArgument } from '../runtime/status';
+import { invalidArgument, printable } from '../runtime/status';
 import type { Tensor } from '../runtime/tensor';
 import type { InferResult } from '../runtime/types';
 import type { DecodedInferRequest, RequestedOutput } from './decoded-request';
@@ -91,7 +91,7 @@ function decodeInputs(wire: unknown, binary: Uint8Array | undefined): Map<string
     if (typeof name !== 'string' || name === '') {
       throw invalidArgument(`inputs[${i}]: "name" must be a non-empty string`);
     }
-    const what = `input '${name}'`;
+    const what = `input '${printable(name, 128)}'`;
     if (inputs.has(name)) throw invalidArgument(`${what}: duplicate input name`);
     if (!isDataType(datatype)) {
       throw invalidArgument(`${what}: unknown datatype ${showJson(datatype)}`);
@@ -140,7 +140,7 @@ function decodeOutputs(wire: unknown): RequestedOutput[] {
     if (typeof name !== 'string' || name === '') {
       throw invalidArgument(`outputs[${i}]: "name" must be a non-empty string`);
     }
-    const what = `output '${name}'`;
+    const what = `output '${printable(name, 128)}'`;
     if (seen.has(name)) throw invalidArgument(`${what}: requested twice`);
     seen.add(name);
     return { name, binary: parseOutputParameters(output['parameters'], 'json', what).binary };

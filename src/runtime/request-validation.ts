@@ -1,5 +1,5 @@
 import type { ModelConfig, ModelTensorConfig } from '../repository/model-config';
-import { invalidArgument } from './status';
+import { invalidArgument, printable } from './status';
 import { formatShape, type Tensor } from './tensor';
 
 /**
@@ -13,7 +13,7 @@ export function validateInferInputs(model: string, config: ModelConfig,
   // Linear scans, not a Set per request: models declare a handful of tensors.
   for (const name of inputs.keys()) {
     if (!config.input.some((t) => t.name === name)) {
-      throw invalidArgument(`unexpected input '${name}' for model '${model}'; expected ${list(config.input)}`);
+      throw invalidArgument(`unexpected input '${printable(name, 128)}' for model '${model}'; expected ${list(config.input)}`);
     }
   }
   let batch: number | undefined;
@@ -39,9 +39,9 @@ export function validateRequestedOutputs(model: string, config: ModelConfig,
   if (requested === undefined || requested.length === 0) return config.output.map((o) => o.name);
   requested.forEach((name, i) => {
     if (!config.output.some((o) => o.name === name)) {
-      throw invalidArgument(`unknown output '${name}' requested from model '${model}'; it has ${list(config.output)}`);
+      throw invalidArgument(`unknown output '${printable(name, 128)}' requested from model '${model}'; it has ${list(config.output)}`);
     }
-    if (requested.indexOf(name) !== i) throw invalidArgument(`output '${name}' requested more than once`);
+    if (requested.indexOf(name) !== i) throw invalidArgument(`output '${printable(name, 128)}' requested more than once`);
   });
   return [...requested];
 }

@@ -51,10 +51,13 @@ export const unimplemented = (msg: string): SluiceError => new SluiceError('UNIM
 export const internal = (msg: string, cause?: unknown): SluiceError =>
   new SluiceError('INTERNAL', msg, cause === undefined ? undefined : { cause });
 
-/** A client-supplied string for an error message: cut to `max` characters, non-printables as '?'. */
+/**
+ * A client-supplied string for an error message: non-printables as '?', cut to `max` characters
+ * and then marked '...'.
+ */
 export function printable(s: string, max: number): string {
-  const cut = s.length > max ? `${s.slice(0, max)}…` : s;
-  return cut.replace(/[^\x20-\x7e]/g, '?');
+  const shown = s.slice(0, max).replace(/[^\x20-\x7e]/g, '?');
+  return s.length > max ? `${shown}...` : shown;
 }
 
 /** Any thrown value → SluiceError (unknown errors become INTERNAL with their message). */

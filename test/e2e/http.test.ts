@@ -227,6 +227,23 @@ describe('HTTP bad input: right status, JSON error, server keeps serving', () =>
     });
   }
 
+  it('client-chosen names are quoted cut short in errors, not echoed whole', async () => {
+    const long = 'n'.repeat(100_000);
+    for (const body of [
+      identityBody({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] },
+        { name: long, datatype: 'FP32', shape: [1], data: [1] }] }),
+      identityBody({ outputs: [{ name: long }] }),
+      identityBody({ inputs: [{ name: long, datatype: 'FP32', shape: [1], data: ['x'] }] }),
+      identityBody({ parameters: { [`triton_${long}`]: 1 } }),
+    ]) {
+      const r = await json('/v2/models/identity/infer', post(body));
+      assert.equal(r.status, 400);
+      const error = String(r.body['error']);
+      assert.match(error, /n{100}\.\.\.'/);
+      assert.ok(error.length < 400, `${error.length}-character error`);
+    }
+  });
+
   it('binary header length past the end of the body', async () => {
     const r = await json('/v2/models/identity/infer', post(JSON.stringify(identityBody()), { 'inference-header-content-length': '100000' }));
     assert.equal(r.status, 400);
