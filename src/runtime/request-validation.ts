@@ -1,6 +1,8 @@
+import { showJson } from '../codec/show';
 import type { ModelConfig, ModelTensorConfig } from '../repository/model-config';
+import { dataTypeInfo, isDataType } from './datatypes';
 import { invalidArgument, printable } from './status';
-import { formatShape, type Tensor } from './tensor';
+import { elementCount, formatShape, type Tensor } from './tensor';
 
 /**
  * Model-level checks of a request, after the codec has checked the wire format: every input the
@@ -11,10 +13,11 @@ import { formatShape, type Tensor } from './tensor';
 export function validateInferInputs(model: string, config: ModelConfig,
   inputs: ReadonlyMap<string, Tensor>): number {
   // Linear scans, not a Set per request: models declare a handful of tensors.
-  for (const name of inputs.keys()) {
+  for (const [name, tensor] of inputs) {
     if (!config.input.some((t) => t.name === name)) {
       throw invalidArgument(`unexpected input '${printable(name, 128)}' for model '${model}'; expected ${list(config.input)}`);
     }
+    checkTensorForm(name, tensor);
   }
   let batch: number | undefined;
   for (const spec of config.input) {
@@ -37,6 +40,9 @@ export function validateInferInputs(model: string, config: ModelConfig,
 export function validateRequestedOutputs(model: string, config: ModelConfig,
   requested: readonly string[] | undefined): string[] {
   if (requested === undefined || requested.length === 0) return config.output.map((o) => o.name);
+  if (!Array.isArray(requested) || requested.some((n) => typeof n !== 'string')) {
+    throw invalidArgument(`outputs must be an array of output names, got ${showJson(requested)}`);
+  }
   requested.forEach((name, i) => {
     if (!config.output.some((o) => o.name === name)) {
       throw invalidArgument(`unknown output '${printable(name, 128)}' requested from model '${model}'; it has ${list(config.output)}`);
@@ -44,6 +50,41 @@ export function validateRequestedOutputs(model: string, config: ModelConfig,
     if (requested.indexOf(name) !== i) throw invalidArgument(`output '${printable(name, 128)}' requested more than once`);
   });
   return [...requested];
+}
+
+/**
+ * A tensor's own form: a known datatype, a shape of non-negative integers, and data of the
+ * datatype's typed array (one Uint8Array per element for BYTES) holding product(shape) elements.
+ * The codec builds tensors that way; an in-process caller can hand over anything, and a Float32
+ * model fed an Int32Array of the right byte length would otherwise run on reinterpreted bits.
+ */
+function checkTensorForm(name: string, t: unknown): void {
+  const what = `input '${printable(name, 128)}'`;
+  if (typeof t !== 'object' || t === null) {
+    throw invalidArgument(`${what}: must be a tensor { datatype, shape, data }, got ${showJson(t)}`);
+  }
+  const { datatype, shape, data } = t as { datatype?: unknown; shape?: unknown; data?: unknown };
+  if (!isDataType(datatype)) throw invalidArgument(`${what}: unknown datatype ${showJson(datatype)}`);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+    throw invalidArgument(`${what}: shape must be an array of non-negative integers, got ` +
+      `${Array.isArray(shape) ? formatShape(shape, (d) => (typeof d === 'number' ? String(d) : showJson(d))) : showJson(shape)}`);
+  }
+  const Ctor = dataTypeInfo(datatype).array;
+  const kindOk = Ctor === undefined
+    ? Array.isArray(data) && data.every((e) => e instanceof Uint8Array)
+    : data instanceof Ctor;
+  const needs = Ctor === undefined ? 'an array of Uint8Array, one per element'
+    : `${Ctor.name.startsWith('I') ? 'an' : 'a'} ${Ctor.name}`;
+  if (!kindOk) {
+    const got = typeof data === 'object' && data !== null ? data.constructor.name : showJson(data);
+    throw invalidArgument(`${what}: ${datatype} data must be ${needs}, got ${got}`);
+  }
+  const count = elementCount(shape as number[]);
+  const length = (data as { length: number }).length;
+  if (length !== count) {
+    throw invalidArgument(`${what}: ${datatype} data holds ${length} elements, but shape ` +
+      `${formatShape(shape)} needs ${count}`);
+  }
 }
 
 function checkShape(spec: ModelTensorConfig, shape: readonly number[], maxBatchSize: number): number {

@@ -4,7 +4,7 @@ import type { ModelConfig } from '../repository/model-config';
 import { scanRepository } from '../repository/scan';
 import { modelStats, RequestStats } from './model-stats';
 import { validateInferInputs, validateRequestedOutputs } from './request-validation';
-import { type ErrorCode, notFound, printable, toSluiceError, unavailable } from './status';
+import { type ErrorCode, invalidArgument, notFound, printable, toSluiceError, unavailable } from './status';
 import type { Tensor } from './tensor';
 import type {
   InferObserver, InferOptions, InferResult, ModelIndexEntry, ModelMetadata, ModelState, ModelStats,
@@ -235,6 +235,9 @@ export class Runtime {
         throw unavailable(`model '${name}' version ${entry.version} is not ready`);
       }
       const config = this.configOf(m);
+      if (typeof inputs !== 'object' || inputs === null) {
+        throw invalidArgument('inputs must be a Map or an object of tensors by input name');
+      }
       const map = inputs instanceof Map ? inputs : new Map(Object.entries(inputs));
       const rows = validateInferInputs(name, config, map);
       const names = validateRequestedOutputs(name, config, options.outputs);

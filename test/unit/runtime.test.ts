@@ -68,6 +68,29 @@ describe('Runtime (the in-process API)', () => {
     await rejectsWith(runtime.infer('empty_version', {}), 'UNAVAILABLE', /empty_version/);
   });
 
+  it('a malformed tensor from an in-process caller is refused, naming what is wrong', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ datatype: 'INT32', shape: [1, 2], data: new Float32Array(2) }, /^input 'INPUT0': INT32 data must be an Int32Array, got Float32Array$/],
+      [{ datatype: 'INT32', shape: [1, 2], data: [1, 2] }, /INT32 data must be an Int32Array, got Array$/],
+      [{ datatype: 'INT32', shape: [1, 2] }, /INT32 data must be an Int32Array, got undefined$/],
+      [{ datatype: 'INT32', shape: [1, 2], data: new Int32Array(3) }, /INT32 data holds 3 elements, but shape \[1,2\] needs 2$/],
+      [{ datatype: 'INT32', shape: ['1', 2], data: new Int32Array(2) }, /shape must be an array of non-negative integers, got \["1",2\]$/],
+      [{ datatype: 'INT32', shape: [Number.NaN, 2], data: new Int32Array(2) }, /got \[NaN,2\]$/],
+      [{ datatype: 'INT32', shape: 2, data: new Int32Array(2) }, /got 2$/],
+      [{ datatype: 'int32', shape: [1, 2], data: new Int32Array(2) }, /unknown datatype "int32"$/],
+      [{ datatype: 'BYTES', shape: [1, 2], data: ['a', 'b'] }, /BYTES data must be an array of Uint8Array, one per element, got Array$/],
+      [null, /^input 'INPUT0': must be a tensor \{ datatype, shape, data \}, got null$/],
+    ];
+    for (const [tensor, pattern] of cases) {
+      await rejectsWith(runtime.infer('identity', { INPUT0: tensor } as never), 'INVALID_ARGUMENT', pattern);
+    }
+    await rejectsWith(runtime.infer('identity', null as never), 'INVALID_ARGUMENT', /^inputs must be a Map or an object/);
+    await rejectsWith(runtime.infer('identity', { INPUT0: ints(1, 2) }, { outputs: 'OUTPUT0' as never }),
+      'INVALID_ARGUMENT', /^outputs must be an array of output names, got "OUTPUT0"$/);
+    const ok = await runtime.infer('identity', { INPUT0: ints(5, 6) });
+    assert.deepEqual(ok.outputs.get('OUTPUT0')?.data, Int32Array.from([5, 6]));
+  });
+
   it('reports broken models in the index and the log, with the path', () => {
     const broken = runtime.index().find((e) => e.name === 'empty_version');
     assert.equal(broken?.state, 'UNAVAILABLE');
