@@ -56,18 +56,21 @@ const NAMES = { batching: 'sluice-batching', noBatching: 'sluice-no-batching', b
 const SECTIONS = ['serve', 'engine', 'micro'] as const;
 type Section = (typeof SECTIONS)[number];
 
+/** A command-line mistake: printed with the usage, without a stack trace. */
+class UsageError extends Error {}
+
 function parseList<T extends string>(flag: string, raw: string | undefined, all: readonly T[], alias: (s: string) => string): T[] {
   if (raw === undefined) return [...all];
   const picked = raw.split(',').map((s) => alias(s.trim()));
   const bad = picked.filter((s) => !(all as readonly string[]).includes(s));
-  if (bad.length > 0) throw new Error(`--${flag}: unknown ${bad.join(', ')} (choose from ${all.join(', ')})`);
+  if (bad.length > 0) throw new UsageError(`--${flag}: unknown ${bad.join(', ')} (choose from ${all.join(', ')})`);
   return picked as T[];
 }
 
 function parseCounts(flag: string, raw: string): number[] {
   const counts = raw.split(',').map((s) => Number(s.trim()));
   const bad = counts.filter((n) => !Number.isInteger(n) || n < 1);
-  if (bad.length > 0 || counts.length === 0) throw new Error(`--${flag}: expected positive integers, got ${raw}`);
+  if (bad.length > 0 || counts.length === 0) throw new UsageError(`--${flag}: expected positive integers, got ${raw}`);
   return counts;
 }
 
@@ -129,16 +132,32 @@ function printEngine(engine: EngineReport, machine: string): void {
   printTargets(engine.targets);
 }
 
+const USAGE = `usage: npm run bench -- [--quick] [--out DIR] [--sections ${SECTIONS.join(',')}]
+         [--models ${MODEL_KEYS.join(',')}] [--configs batching,no-batching,baseline] [--repeats N]
+         [--engine-models ${ENGINE_MODEL_KEYS.join(',')}] [--engine-threads 1,2]`;
+
+function parseCommandLine() {
+  try {
+    return parseArgs({ options: {
+      quick: { type: 'boolean', default: false }, out: { type: 'string', default: '.bench-results' },
+      sections: { type: 'string' }, models: { type: 'string' }, configs: { type: 'string' }, repeats: { type: 'string' },
+      'engine-models': { type: 'string' }, 'engine-threads': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    } });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: {
-    quick: { type: 'boolean', default: false }, out: { type: 'string', default: '.bench-results' },
-    sections: { type: 'string' }, models: { type: 'string' }, configs: { type: 'string' }, repeats: { type: 'string' },
-    'engine-models': { type: 'string' }, 'engine-threads': { type: 'string' },
-  } });
+  const { values } = parseCommandLine();
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   const sections = parseList<Section>('sections', values.sections, SECTIONS, (s) => s);
   const base = values.quick ? QUICK : FULL;
   const repeats = values.repeats === undefined ? base.repeats : Number(values.repeats);
-  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`--repeats must be a positive integer, got ${values.repeats}`);
+  if (!Number.isInteger(repeats) || repeats < 1) throw new UsageError(`--repeats must be a positive integer, got ${values.repeats}`);
   const plan: Plan = { ...base, repeats };
   const models = parseList('models', values.models, MODEL_KEYS, (s) => s);
   const configs = parseList<ConfigName>('configs', values.configs, CONFIGS, (s) => (s === 'baseline' ? s : s.startsWith('sluice-') ? s : `sluice-${s}`));
@@ -208,6 +227,10 @@ async function main(): Promise<void> {
 
 // Exit explicitly: a hung native call (reported above) would otherwise keep the process alive.
 main().then(() => process.exit(), (e: unknown) => {
+  if (e instanceof UsageError) {
+    process.stderr.write(`${e.message}\n${USAGE}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
   process.exit(1);
 });
