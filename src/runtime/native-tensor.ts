@@ -9,13 +9,13 @@
 import { joinBytesElements, splitBytesElements, tensorFromRaw } from '../codec/raw';
 import type { NativeTensor } from '../native/binding';
 import type { DataTypeInfo, NumericArray } from './datatypes';
-import { internal, invalidArgument, SluiceError } from './status';
+import { internal, type SluiceError } from './status';
 import { elementCount, formatShape, type Tensor } from './tensor';
 
 /**
- * A validated input (datatype and shape already checked against the config) as a NativeTensor.
- * Throws INVALID_ARGUMENT when the data does not hold product(shape) elements of its datatype,
- * which only an in-process caller can get wrong (the codec builds data from shapes).
+ * A validated input (its form and its datatype and shape checked by validateInferInputs) as a
+ * NativeTensor. The data's size is checked once more here, where it crosses into native code
+ * that trusts it: a mismatch now is a runtime bug (INTERNAL), not a client error.
  */
 export function toNativeTensor(name: string, t: Tensor, info: DataTypeInfo): NativeTensor {
   const count = elementCount(t.shape);
@@ -33,8 +33,8 @@ export function toNativeTensor(name: string, t: Tensor, info: DataTypeInfo): Nat
 
 function dataMismatch(name: string, t: Tensor): SluiceError {
   const d = t.data as { constructor: { name: string }; length: number };
-  return invalidArgument(`input '${name}': ${t.datatype} data (${d.constructor.name} of ${d.length}) does ` +
-    `not match shape ${formatShape(t.shape)}`);
+  return internal(`input '${name}': ${t.datatype} data (${d.constructor.name} of ${d.length}) does ` +
+    `not match shape ${formatShape(t.shape)} after validation`);
 }
 
 /**
