@@ -1,6 +1,6 @@
 import type * as protobuf from 'protobufjs';
 import { isDataType } from '../runtime/datatypes';
-import { invalidArgument, printable } from '../runtime/status';
+import { invalidArgument, printableName } from '../runtime/status';
 import type { Tensor } from '../runtime/tensor';
 import type { InferResult } from '../runtime/types';
 import type { DecodedInferRequest, RequestedOutput } from './decoded-request';
@@ -87,7 +87,7 @@ function decodeInputs(msg: WireRequest): Map<string, Tensor> {
   const raw = msg.raw_input_contents;
   const n = msg.inputs.length;
   if (raw.length !== 0 && raw.length !== n) {
-    const typed = msg.inputs.find((input) => hasTypedContents(contentsOf(input, `input '${printable(input.name, 128)}'`)));
+    const typed = msg.inputs.find((input) => hasTypedContents(contentsOf(input, `input '${printableName(input.name)}'`)));
     const counts = `raw_input_contents has ${raw.length} entries for ${n} inputs`;
     if (typed !== undefined) {
       throw invalidArgument(`input '${typed.name}': raw and typed contents mixed (${counts})`);
@@ -98,7 +98,7 @@ function decodeInputs(msg: WireRequest): Map<string, Tensor> {
   let bytesElements = 0;
   msg.inputs.forEach((input, i) => {
     if (input.name === '') throw invalidArgument(`inputs[${i}]: name is required`);
-    const what = `input '${printable(input.name, 128)}'`;
+    const what = `input '${printableName(input.name)}'`;
     if (inputs.has(input.name)) throw invalidArgument(`${what}: duplicate input name`);
     const { datatype } = input;
     if (!isDataType(datatype)) {
@@ -140,7 +140,7 @@ function decodeOutputs(wire: readonly WireRequestedOutput[]): RequestedOutput[] 
   const seen = new Set<string>();
   return wire.map((output, i) => {
     if (output.name === '') throw invalidArgument(`outputs[${i}]: name is required`);
-    const what = `output '${printable(output.name, 128)}'`;
+    const what = `output '${printableName(output.name)}'`;
     if (seen.has(output.name)) throw invalidArgument(`${what}: requested twice`);
     seen.add(output.name);
     parseOutputParameters(output.parameters, 'grpc', what);

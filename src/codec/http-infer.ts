@@ -1,10 +1,10 @@
 import { isDataType } from '../runtime/datatypes';
-import { invalidArgument, printable } from '../runtime/status';
+import { invalidArgument, printableName } from '../runtime/status';
 import type { Tensor } from '../runtime/tensor';
 import type { InferResult } from '../runtime/types';
 import type { DecodedInferRequest, RequestedOutput } from './decoded-request';
 import { tensorFromJson, tensorToJsonText } from './json-data';
-import { checkJsonContainers } from './json-scan';
+import { parseJsonBody } from './json-body';
 import { parseInputParameters, parseOutputParameters, parseRequestParameters } from './parameters';
 import { tensorFromRaw, tensorToRaw } from './raw';
 import { checkShape, countBytesElements } from './shape';
@@ -42,13 +42,7 @@ export function decodeHttpInferRequest(body: Buffer, headerLength: string | unde
   route: { modelName: string; modelVersion: string } = { modelName: '', modelVersion: '' },
 ): DecodedHttpInferRequest {
   const jsonLength = parseHeaderLength(headerLength, body.length);
-  checkJsonContainers(body, jsonLength);
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8', 0, jsonLength));
-  } catch (e) {
-    throw invalidArgument(`malformed JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const json = parseJsonBody(body, jsonLength);
   if (!isObject(json)) throw invalidArgument('malformed request: the JSON body must be an object');
   const { id } = json;
   if (id !== undefined && typeof id !== 'string') throw invalidArgument('"id" must be a string');
@@ -91,7 +85,7 @@ function decodeInputs(wire: unknown, binary: Uint8Array | undefined): Map<string
     if (typeof name !== 'string' || name === '') {
       throw invalidArgument(`inputs[${i}]: "name" must be a non-empty string`);
     }
-    const what = `input '${printable(name, 128)}'`;
+    const what = `input '${printableName(name)}'`;
     if (inputs.has(name)) throw invalidArgument(`${what}: duplicate input name`);
     if (!isDataType(datatype)) {
       throw invalidArgument(`${what}: unknown datatype ${showJson(datatype)}`);
@@ -140,7 +134,7 @@ function decodeOutputs(wire: unknown): RequestedOutput[] {
     if (typeof name !== 'string' || name === '') {
       throw invalidArgument(`outputs[${i}]: "name" must be a non-empty string`);
     }
-    const what = `output '${printable(name, 128)}'`;
+    const what = `output '${printableName(name)}'`;
     if (seen.has(name)) throw invalidArgument(`${what}: requested twice`);
     seen.add(name);
     return { name, binary: parseOutputParameters(output['parameters'], 'json', what).binary };

@@ -1,4 +1,4 @@
-import { invalidArgument, printable, unimplemented } from '../runtime/status';
+import { invalidArgument, printableName, unimplemented } from '../runtime/status';
 import { integerText, toSafeInteger, type LongLike } from './int64';
 import { showJson } from './show';
 
@@ -57,7 +57,7 @@ function readJson(key: string, v: unknown, where: string): Value {
       return Number.isInteger(v) ? { kind: 'int', value: toSafeInteger(v), shown }
         : { kind: 'double', value: v, shown };
     default:
-      throw invalidArgument(`${where}parameter '${printable(key, 128)}': value ${shown} is not a boolean, number ` +
+      throw invalidArgument(`${where}parameter '${printableName(key)}': value ${shown} is not a boolean, number ` +
         'or string');
   }
 }
@@ -78,7 +78,7 @@ function entries(params: unknown, wire: Wire, where: string): [string, Value][] 
 
 function nonNegativeInteger(key: string, v: Value, where: string): number {
   if (v.kind !== 'int' || v.value === undefined || v.value < 0) {
-    throw invalidArgument(`${where}parameter '${printable(key, 128)}' must be a non-negative integer ` +
+    throw invalidArgument(`${where}parameter '${printableName(key)}' must be a non-negative integer ` +
       `(int64_param or uint64_param in gRPC), got ${v.shown}`);
   }
   return v.value;
@@ -86,7 +86,7 @@ function nonNegativeInteger(key: string, v: Value, where: string): number {
 
 function boolean(key: string, v: Value, where: string): boolean {
   if (v.kind !== 'bool') {
-    throw invalidArgument(`${where}parameter '${printable(key, 128)}' must be a boolean, got ${v.shown}`);
+    throw invalidArgument(`${where}parameter '${printableName(key)}' must be a boolean, got ${v.shown}`);
   }
   return v.value;
 }
@@ -99,7 +99,7 @@ const SHARED_MEMORY = new Set(['shared_memory_region', 'shared_memory_byte_size'
 
 function refuseSharedMemory(key: string, where: string): void {
   if (SHARED_MEMORY.has(key)) {
-    throw unimplemented(`${where}parameter '${printable(key, 128)}': shared-memory tensors are not supported; ` +
+    throw unimplemented(`${where}parameter '${printableName(key)}': shared-memory tensors are not supported; ` +
       'send the data in the request');
   }
 }
@@ -119,7 +119,7 @@ export function parseRequestParameters(params: unknown, wire: Wire): RequestPara
     { priority: undefined, timeoutMicroseconds: undefined, binaryDataOutput: undefined };
   for (const [key, v] of entries(params, wire, 'request ')) {
     if (key.startsWith('triton_')) {
-      throw invalidArgument(`request parameter '${printable(key, 128)}': keys starting with 'triton_' are reserved`);
+      throw invalidArgument(`request parameter '${printableName(key)}': keys starting with 'triton_' are reserved`);
     }
     switch (key) {
       case 'priority': out.priority = nonNegativeInteger(key, v, 'request '); break;
@@ -129,7 +129,7 @@ export function parseRequestParameters(params: unknown, wire: Wire): RequestPara
       case 'sequence_start':
       case 'sequence_end':
         if (!noSequence(v)) {
-          throw unimplemented(`request parameter '${printable(key, 128)}' (${v.shown}): sequence batching is not ` +
+          throw unimplemented(`request parameter '${printableName(key)}' (${v.shown}): sequence batching is not ` +
             'supported; Sluice serves stateless models only');
         }
         break;

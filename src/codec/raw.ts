@@ -1,6 +1,6 @@
 import { dataTypeInfo, type DataType, type NumericArray } from '../runtime/datatypes';
 import { internal, invalidArgument } from '../runtime/status';
-import { elementCount, type Tensor } from '../runtime/tensor';
+import { tensorDataProblem, type Tensor } from '../runtime/tensor';
 import { formatShape } from './shape';
 
 /**
@@ -118,13 +118,6 @@ export function tensorToRaw(tensor: Tensor, what: string): Buffer {
  * (INTERNAL), not a client error; catching it here keeps a wrong response off the wire.
  */
 export function checkTensorData(tensor: Tensor, what: string): void {
-  const { datatype, data } = tensor;
-  const count = elementCount(tensor.shape);
-  const bytes = datatype === 'BYTES';
-  const wrongKind = Array.isArray(data) ? !bytes
-    : bytes || (data as NumericArray).BYTES_PER_ELEMENT !== dataTypeInfo(datatype).size;
-  if (wrongKind || data.length !== count) {
-    throw internal(`${what}: ${datatype} data (${data.constructor.name} of ${data.length}) does ` +
-      `not match shape ${formatShape(tensor.shape)}`);
-  }
+  const problem = tensorDataProblem(tensor);
+  if (problem !== undefined) throw internal(`${what}: ${problem}`);
 }

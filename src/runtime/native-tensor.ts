@@ -6,10 +6,10 @@
  * one copy). Outputs: views of the batcher's per-request memory, copied only when a typed array
  * cannot be aligned on it.
  */
-import { joinBytesElements, splitBytesElements, tensorFromRaw } from '../codec/raw';
+import { checkTensorData, joinBytesElements, splitBytesElements, tensorFromRaw } from '../codec/raw';
 import type { NativeTensor } from '../native/binding';
 import type { DataTypeInfo, NumericArray } from './datatypes';
-import { internal, type SluiceError } from './status';
+import { internal } from './status';
 import { elementCount, formatShape, type Tensor } from './tensor';
 
 /**
@@ -18,23 +18,11 @@ import { elementCount, formatShape, type Tensor } from './tensor';
  * that trusts it: a mismatch now is a runtime bug (INTERNAL), not a client error.
  */
 export function toNativeTensor(name: string, t: Tensor, info: DataTypeInfo): NativeTensor {
-  const count = elementCount(t.shape);
+  checkTensorData(t, `input '${name}'`);
   const { data } = t;
-  if (info.size === 0) {
-    if (!Array.isArray(data) || data.length !== count) throw dataMismatch(name, t);
-    return { data: joinBytesElements(data as readonly Uint8Array[]), shape: t.shape };
-  }
+  if (info.size === 0) return { data: joinBytesElements(data as readonly Uint8Array[]), shape: t.shape };
   const array = data as NumericArray;
-  if (Array.isArray(data) || array.BYTES_PER_ELEMENT !== info.size || array.length !== count) {
-    throw dataMismatch(name, t);
-  }
   return { data: new Uint8Array(array.buffer, array.byteOffset, array.byteLength), shape: t.shape };
-}
-
-function dataMismatch(name: string, t: Tensor): SluiceError {
-  const d = t.data as { constructor: { name: string }; length: number };
-  return internal(`input '${name}': ${t.datatype} data (${d.constructor.name} of ${d.length}) does ` +
-    `not match shape ${formatShape(t.shape)} after validation`);
 }
 
 /**

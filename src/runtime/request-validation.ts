@@ -1,8 +1,8 @@
 import { showJson } from '../codec/show';
 import type { ModelConfig, ModelTensorConfig } from '../repository/model-config';
-import { dataTypeInfo, isDataType } from './datatypes';
-import { invalidArgument, printable } from './status';
-import { elementCount, formatShape, type Tensor } from './tensor';
+import { isDataType } from './datatypes';
+import { invalidArgument, printableName } from './status';
+import { formatShape, tensorDataProblem, type Tensor } from './tensor';
 
 /**
  * Model-level checks of a request, after the codec has checked the wire format: every input the
@@ -15,7 +15,7 @@ export function validateInferInputs(model: string, config: ModelConfig,
   // Linear scans, not a Set per request: models declare a handful of tensors.
   for (const [name, tensor] of inputs) {
     if (!config.input.some((t) => t.name === name)) {
-      throw invalidArgument(`unexpected input '${printable(name, 128)}' for model '${model}'; expected ${list(config.input)}`);
+      throw invalidArgument(`unexpected input '${printableName(name)}' for model '${model}'; expected ${list(config.input)}`);
     }
     checkTensorForm(name, tensor);
   }
@@ -45,9 +45,9 @@ export function validateRequestedOutputs(model: string, config: ModelConfig,
   }
   requested.forEach((name, i) => {
     if (!config.output.some((o) => o.name === name)) {
-      throw invalidArgument(`unknown output '${printable(name, 128)}' requested from model '${model}'; it has ${list(config.output)}`);
+      throw invalidArgument(`unknown output '${printableName(name)}' requested from model '${model}'; it has ${list(config.output)}`);
     }
-    if (requested.indexOf(name) !== i) throw invalidArgument(`output '${printable(name, 128)}' requested more than once`);
+    if (requested.indexOf(name) !== i) throw invalidArgument(`output '${printableName(name)}' requested more than once`);
   });
   return [...requested];
 }
@@ -59,32 +59,18 @@ export function validateRequestedOutputs(model: string, config: ModelConfig,
  * model fed an Int32Array of the right byte length would otherwise run on reinterpreted bits.
  */
 function checkTensorForm(name: string, t: unknown): void {
-  const what = `input '${printable(name, 128)}'`;
+  const what = `input '${printableName(name)}'`;
   if (typeof t !== 'object' || t === null) {
     throw invalidArgument(`${what}: must be a tensor { datatype, shape, data }, got ${showJson(t)}`);
   }
-  const { datatype, shape, data } = t as { datatype?: unknown; shape?: unknown; data?: unknown };
+  const { datatype, shape } = t as { datatype?: unknown; shape?: unknown };
   if (!isDataType(datatype)) throw invalidArgument(`${what}: unknown datatype ${showJson(datatype)}`);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
     throw invalidArgument(`${what}: shape must be an array of non-negative integers, got ` +
       `${Array.isArray(shape) ? formatShape(shape, (d) => (typeof d === 'number' ? String(d) : showJson(d))) : showJson(shape)}`);
   }
-  const Ctor = dataTypeInfo(datatype).array;
-  const kindOk = Ctor === undefined
-    ? Array.isArray(data) && data.every((e) => e instanceof Uint8Array)
-    : data instanceof Ctor;
-  const needs = Ctor === undefined ? 'an array of Uint8Array, one per element'
-    : `${Ctor.name.startsWith('I') ? 'an' : 'a'} ${Ctor.name}`;
-  if (!kindOk) {
-    const got = typeof data === 'object' && data !== null ? data.constructor.name : showJson(data);
-    throw invalidArgument(`${what}: ${datatype} data must be ${needs}, got ${got}`);
-  }
-  const count = elementCount(shape as number[]);
-  const length = (data as { length: number }).length;
-  if (length !== count) {
-    throw invalidArgument(`${what}: ${datatype} data holds ${length} elements, but shape ` +
-      `${formatShape(shape)} needs ${count}`);
-  }
+  const problem = tensorDataProblem(t as Tensor);
+  if (problem !== undefined) throw invalidArgument(`${what}: ${problem}`);
 }
 
 function checkShape(spec: ModelTensorConfig, shape: readonly number[], maxBatchSize: number): number {

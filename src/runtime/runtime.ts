@@ -4,7 +4,7 @@ import type { ModelConfig } from '../repository/model-config';
 import { scanRepository } from '../repository/scan';
 import { modelStats, RequestStats } from './model-stats';
 import { validateInferInputs, validateRequestedOutputs } from './request-validation';
-import { type ErrorCode, invalidArgument, notFound, printable, toSluiceError, unavailable } from './status';
+import { type ErrorCode, invalidArgument, notFound, printableName, toSluiceError, unavailable } from './status';
 import type { Tensor } from './tensor';
 import type {
   InferObserver, InferOptions, InferResult, ModelIndexEntry, ModelMetadata, ModelState, ModelStats,
@@ -285,7 +285,7 @@ export class Runtime {
 
   private model(name: string): ModelEntry {
     const m = this.models.get(name);
-    if (m === undefined) throw notFound(`unknown model '${printable(name, 128)}'`);
+    if (m === undefined) throw notFound(`unknown model '${printableName(name)}'`);
     return m;
   }
 

@@ -33,10 +33,17 @@ export function isErrorCode(s: unknown): s is ErrorCode {
   return typeof s === 'string' && Object.prototype.hasOwnProperty.call(STATUS_TABLE, s);
 }
 
+/**
+ * Longest error message a SluiceError carries (and a client receives, as grpc-message or the HTTP
+ * error); anything longer is cut. Names are already cut where they are quoted (printableName);
+ * this bounds whatever else a message might echo.
+ */
+export const MAX_ERROR_CHARS = 4096;
+
 export class SluiceError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS)}...` : message, options);
     this.name = 'SluiceError';
     this.code = code;
   }
@@ -59,6 +66,12 @@ export function printable(s: string, max: number): string {
   const shown = s.slice(0, max).replace(/[^\x20-\x7e]/g, '?');
   return s.length > max ? `${shown}...` : shown;
 }
+
+/** Characters of a client-chosen name (tensor, model, parameter key) quoted in an error message. */
+const NAME_CHARS = 128;
+
+/** A client-chosen name for an error message: printable() cut to NAME_CHARS. */
+export const printableName = (name: string): string => printable(name, NAME_CHARS);
 
 /** Any thrown value → SluiceError (unknown errors become INTERNAL with their message). */
 export function toSluiceError(e: unknown): SluiceError {

@@ -15,7 +15,7 @@ import type { ModelConfig, ModelTensorConfig } from '../repository/model-config'
 import { batcherConfig } from './batcher-config';
 import { dataTypeInfo, type DataTypeInfo } from './datatypes';
 import { fromNativeTensor, toNativeTensor } from './native-tensor';
-import { fromNativeError, invalidArgument, isErrorCode, printable, SluiceError, toSluiceError } from './status';
+import { fromNativeError, invalidArgument, isErrorCode, printableName, SluiceError, toSluiceError } from './status';
 import type { Tensor } from './tensor';
 import type { CancelSignal, InferObserver, VersionLabels } from './types';
 
@@ -114,7 +114,7 @@ export class VersionScheduler {
   outputIndices(names: readonly string[]): number[] {
     return names.map((n) => {
       const i = this.#outputIndex.get(n);
-      if (i === undefined) throw invalidArgument(`unknown output '${printable(n, 128)}'`);
+      if (i === undefined) throw invalidArgument(`unknown output '${printableName(n)}'`);
       return i;
     });
   }

@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import type * as net from 'node:net';
 import { decodeHttpInferRequest, encodeHttpInferResponse } from '../codec/http-infer';
-import { checkJsonContainers } from '../codec/json-scan';
+import { parseJsonBody } from '../codec/json-body';
 import type { ServerMetrics } from '../metrics/server-metrics';
 import type { Runtime } from '../runtime/runtime';
 import { invalidArgument, toSluiceError, unimplemented } from '../runtime/status';
@@ -80,11 +80,7 @@ export function createHttpHandler(runtime: Runtime, metrics: ServerMetrics, opti
         const body = await readRequestBody(req, options.maxBodyBytes, options.requestBuffers);
         let readyOnly = false;
         if (body.length > 0) {
-          checkJsonContainers(body, body.length);
-          let parsed: unknown;
-          try { parsed = JSON.parse(body.toString('utf8')); } catch (e) {
-            throw invalidArgument(`malformed JSON: ${e instanceof Error ? e.message : String(e)}`);
-          }
+          const parsed = parseJsonBody(body, body.length);
           if (typeof parsed !== 'object' || parsed === null) throw invalidArgument('repository index body must be a JSON object');
           const ready = (parsed as Record<string, unknown>)['ready'];
           if (ready !== undefined && typeof ready !== 'boolean') throw invalidArgument('"ready" must be a boolean');

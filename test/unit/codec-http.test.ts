@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeHttpInferRequest, encodeHttpInferResponse } from '../../src/codec/http-infer';
 import { joinBytesElements } from '../../src/codec/raw';
-import { MAX_JSON_CONTAINERS } from '../../src/codec/json-scan';
+import { MAX_JSON_CONTAINERS } from '../../src/codec/json-body';
 import { MAX_REQUEST_BYTES_ELEMENTS } from '../../src/codec/shape';
 import type { DataType, NumericArray } from '../../src/runtime/datatypes';
 import type { ErrorCode } from '../../src/runtime/status';

@@ -14,10 +14,23 @@ const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
 
 /**
+ * An HTTP request body's JSON, bytes [0, end): refused (INVALID_ARGUMENT) when it holds more than
+ * MAX_JSON_CONTAINERS objects and arrays, or is not JSON. The one place the server parses a body.
+ */
+export function parseJsonBody(bytes: Buffer, end: number): unknown {
+  checkJsonContainers(bytes, end);
+  try {
+    return JSON.parse(bytes.toString('utf8', 0, end));
+  } catch (e) {
+    throw invalidArgument(`malformed JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/**
  * Counts `{` and `[` outside strings in bytes [0, end) and throws INVALID_ARGUMENT past
  * MAX_JSON_CONTAINERS, before JSON.parse sees the text. Malformed JSON is left to JSON.parse.
  */
-export function checkJsonContainers(bytes: Uint8Array, end: number): void {
+function checkJsonContainers(bytes: Uint8Array, end: number): void {
   let containers = 0;
   for (let i = 0; i < end; i++) {
     const b = bytes[i];
