@@ -249,33 +249,95 @@ TEST(QuantizedOutputRoundsLikeDivisionForAnyScale) {
     PackedInt8Weights w;
     ASSERT_TRUE(sluice::PackInt8Weights(b.data(), k, n, Int8WeightLayout::kKxN, b_scales.data(), &w).ok());
     const int32_t zp = 128;
-    std::vector<uint8_t> want(static_cast<size_t>(m * n));
-    for (int64_t r = 0; r < m; ++r) {
-      for (int64_t c = 0; c < n; ++c) {
-        const float q = std::nearbyint(bias[c] / scale) + static_cast<float>(zp);
-        want[r * n + c] = static_cast<uint8_t>(std::fmin(std::fmax(q, 0.0f), 255.0f));
-      }
-    }
     Int8GemmInput in;
     in.data = a.data();
     in.m = m;
     in.k = k;
     in.lda = k;
     in.scale = &a_scale;
-    for (auto kernel : {Int8GemmKernel::kGeneric, Int8GemmKernel::kAvx2, Int8GemmKernel::kAvx512Vnni}) {
-      if (!sluice::Int8GemmKernelSupported(kernel)) continue;
-      std::vector<uint8_t> got(static_cast<size_t>(m * n), 0xAA);
-      Int8GemmOutput out;
-      out.type = Int8GemmOutputType::kUint8;
-      out.data = got.data();
-      out.n = n;
-      out.ldc = n;
-      out.bias = bias.data();
-      out.scale = scale;
-      out.zero_point = zp;
-      ASSERT_TRUE(Int8Gemm(in, w, out, nullptr, kernel).ok());
-      EXPECT_TRUE(got == want);
+    // With ReLU too: the AVX-512 variant folds it into the lower clamp (NaN -> 0 -> zp).
+    for (bool relu : {false, true}) {
+      std::vector<uint8_t> want(static_cast<size_t>(m * n));
+      for (int64_t r = 0; r < m; ++r) {
+        for (int64_t c = 0; c < n; ++c) {
+          const float f = relu ? (bias[c] > 0.0f ? bias[c] : 0.0f) : bias[c];
+          const float q = std::nearbyint(f / scale) + static_cast<float>(zp);
+          want[r * n + c] = static_cast<uint8_t>(std::fmin(std::fmax(q, 0.0f), 255.0f));
+        }
+      }
+      for (auto kernel : {Int8GemmKernel::kGeneric, Int8GemmKernel::kAvx2, Int8GemmKernel::kAvx512Vnni}) {
+        if (!sluice::Int8GemmKernelSupported(kernel)) continue;
+        std::vector<uint8_t> got(static_cast<size_t>(m * n), 0xAA);
+        Int8GemmOutput out;
+        out.type = Int8GemmOutputType::kUint8;
+        out.data = got.data();
+        out.n = n;
+        out.ldc = n;
+        out.bias = bias.data();
+        out.activation = relu ? Int8GemmActivation::kRelu : Int8GemmActivation::kNone;
+        out.scale = scale;
+        out.zero_point = zp;
+        ASSERT_TRUE(Int8Gemm(in, w, out, nullptr, kernel).ok());
+        EXPECT_TRUE(got == want);
+      }
     }
+  }
+}
+
+// The epilogue rounds the scaled product and then adds the bias (two roundings) in every
+// variant; a fused multiply-add, which a compiler may form from the two (GCC's default
+// -ffp-contract=fast), rounds once. Each column is built so that the two differ in the integer
+// they give: the rounded product p plus the bias 0.5 - p is exactly the tie 0.5 (-> 0, half to
+// even), while the exact product is above p, so a fused result lies above the tie (-> 1).
+TEST(QuantizedOutputRoundsProductThenBias) {
+  const float b_scale = 0.1f;  // inexact, so the products are too
+  const int64_t m = 6, k = 4;  // A = 255 everywhere: acc(r, c) = 255 * colsum(c)
+  std::vector<int8_t> b;       // K x N
+  std::vector<float> bias;
+  std::vector<int32_t> sums;
+  for (int32_t s = 1; s <= 4 * 127 && sums.size() < 140; ++s) {
+    const float p = static_cast<float>(255 * s) * b_scale;
+    const double exact = 255.0 * s * static_cast<double>(b_scale);
+    const float beta = 0.5f - p;
+    if (!(exact > p) || static_cast<double>(beta) != 0.5 - static_cast<double>(p)) continue;
+    sums.push_back(s);
+    bias.push_back(beta);
+  }
+  ASSERT_TRUE(sums.size() >= 64);  // at least one full panel
+  const int64_t n = static_cast<int64_t>(sums.size());
+  b.assign(static_cast<size_t>(k * n), 0);
+  for (int64_t c = 0; c < n; ++c) {
+    int32_t rest = sums[c];
+    for (int64_t kk = 0; kk < k; ++kk, rest -= 127) {
+      b[kk * n + c] = static_cast<int8_t>(std::clamp(rest, 0, 127));
+    }
+  }
+  const std::vector<float> b_scales(static_cast<size_t>(n), b_scale);
+  PackedInt8Weights w;
+  ASSERT_TRUE(sluice::PackInt8Weights(b.data(), k, n, Int8WeightLayout::kKxN, b_scales.data(), &w).ok());
+  const std::vector<uint8_t> a(static_cast<size_t>(m * k), 255);
+  const float a_scale = 1.0f;
+  Int8GemmInput in;
+  in.data = a.data();
+  in.m = m;
+  in.k = k;
+  in.lda = k;
+  in.scale = &a_scale;
+  for (auto kernel : {Int8GemmKernel::kGeneric, Int8GemmKernel::kAvx2, Int8GemmKernel::kAvx512Vnni}) {
+    if (!sluice::Int8GemmKernelSupported(kernel)) continue;
+    std::vector<uint8_t> got(static_cast<size_t>(m * n), 0xAA);
+    Int8GemmOutput out;
+    out.type = Int8GemmOutputType::kUint8;
+    out.data = got.data();
+    out.n = n;
+    out.ldc = n;
+    out.bias = bias.data();
+    out.scale = 1.0f;
+    out.zero_point = 0;
+    ASSERT_TRUE(Int8Gemm(in, w, out, nullptr, kernel).ok());
+    size_t wrong = 0;
+    for (uint8_t v : got) wrong += v != 0;
+    EXPECT_EQ(wrong, size_t{0});
   }
 }
 
