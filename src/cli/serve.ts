@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { native } from '../native';
 import { defaultLogger } from '../runtime/runtime';
-import { DEFAULT_MAX_CONNECTIONS } from '../server/admission';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_RECEIVE_TIMEOUT_MS } from '../server/admission';
 import { DEFAULT_MAX_MESSAGE_BYTES, SluiceServer } from '../server/server';
 
 export const SERVE_USAGE = `usage: sluice serve --model-repository DIR [options]
@@ -17,6 +17,9 @@ export const SERVE_USAGE = `usage: sluice serve --model-repository DIR [options]
                            (default 0 = no bound; each model's max_queue_size still applies)
   --max-connections N      open connections, gRPC and HTTP together; beyond it a new connection
                            is closed on arrival (default ${DEFAULT_MAX_CONNECTIONS}; 0 = no bound)
+  --receive-timeout-secs N longest a request may take to arrive: an HTTP request's headers and
+                           body (then 408), a gRPC request message once its first bytes have come
+                           (then DEADLINE_EXCEEDED) (default ${DEFAULT_RECEIVE_TIMEOUT_MS / 1000})
 `;
 
 function intFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -45,6 +48,7 @@ export async function serve(argv: string[]): Promise<void> {
       'exit-timeout-secs': { type: 'string' },
       'max-infer-requests': { type: 'string' },
       'max-connections': { type: 'string' },
+      'receive-timeout-secs': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     } }));
   } catch (e) {
@@ -62,6 +66,7 @@ export async function serve(argv: string[]): Promise<void> {
     maxMessageBytes: intFlag('max-message-bytes', values['max-message-bytes'], DEFAULT_MAX_MESSAGE_BYTES, 1, 2 ** 31 - 1),
     maxInferRequests: intFlag('max-infer-requests', values['max-infer-requests'], 0, 0, 2 ** 31 - 1) || Number.POSITIVE_INFINITY,
     maxConnections: intFlag('max-connections', values['max-connections'], DEFAULT_MAX_CONNECTIONS, 0, 2 ** 31 - 1) || Number.POSITIVE_INFINITY,
+    receiveTimeoutMs: 1000 * intFlag('receive-timeout-secs', values['receive-timeout-secs'], DEFAULT_RECEIVE_TIMEOUT_MS / 1000, 1, 86_400),
   });
   const log = (msg: string): void => defaultLogger('info', msg);
   log(`gRPC listening on port ${server.grpcPort}`);

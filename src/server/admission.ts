@@ -79,3 +79,9 @@ export function defaultRequestBufferBytes(maxMessageBytes: number): number {
 
 /** Default bound on open connections. */
 export const DEFAULT_MAX_CONNECTIONS = 4096;
+
+/**
+ * Longest a request may take to arrive, gRPC message or HTTP request (--receive-timeout-secs):
+ * 300 s, node:http's own default requestTimeout.
+ */
+export const DEFAULT_RECEIVE_TIMEOUT_MS = 300_000;

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { SluiceError, toSluiceError } from '../runtime/status';
 import type { CancelListener, CancelSignal } from '../runtime/types';
-import type { ConnectionLimit, RequestBuffers } from './admission';
+import { type ConnectionLimit, DEFAULT_RECEIVE_TIMEOUT_MS, type RequestBuffers } from './admission';
 import type { CallLimit } from './call-limit';
 import { ACCEPT_ENCODING, MessageReader, encodeGrpcMessage, frameMessage, messagePrefix, parseGrpcTimeout } from './grpc-wire';
 import { ErrorCode } from './h2/frames';
@@ -69,8 +69,6 @@ export interface GrpcTransportOptions {
   readonly receiveTimeoutMs?: number;
 }
 
-/** 300 s: what node:http's requestTimeout gives an HTTP request (headers and body) by default. */
-export const DEFAULT_RECEIVE_TIMEOUT_MS = 300_000;
 
 /**
  * A client's own deadline timer fires (and resets the stream) slightly before the server's copy of

@@ -5,7 +5,7 @@ import { parseJsonBody } from '../codec/json-body';
 import type { ServerMetrics } from '../metrics/server-metrics';
 import type { Runtime } from '../runtime/runtime';
 import { invalidArgument, toSluiceError, unimplemented } from '../runtime/status';
-import type { ConnectionLimit, RequestBuffers } from './admission';
+import { type ConnectionLimit, DEFAULT_RECEIVE_TIMEOUT_MS, type RequestBuffers } from './admission';
 import type { CallLimit } from './call-limit';
 import { BodyRefused, readRequestBody } from './http-body';
 import { matchRoute, type Route } from './http-routes';
@@ -22,6 +22,12 @@ export interface HttpServerOptions {
   /** Server-wide bounds on connections and buffered request bytes (shared with the gRPC server). */
   readonly connections?: ConnectionLimit | undefined;
   readonly requestBuffers?: RequestBuffers | undefined;
+  /**
+   * Longest a request's headers and body may take to arrive (default DEFAULT_RECEIVE_TIMEOUT_MS);
+   * past it node:http answers 408 and closes the connection, and the request's body read fails,
+   * which gives back what it held (its --max-infer-requests place, its buffered bytes).
+   */
+  readonly receiveTimeoutMs?: number | undefined;
 }
 
 const HEADER_LENGTH = 'inference-header-content-length';
@@ -147,7 +153,16 @@ export function createHttpHandler(runtime: Runtime, metrics: ServerMetrics, opti
 
 export async function startHttpServer(runtime: Runtime, metrics: ServerMetrics, host: string, port: number,
   options: HttpServerOptions, extraServerInfo?: () => Record<string, unknown>): Promise<{ server: http.Server; port: number }> {
-  const server = http.createServer(createHttpHandler(runtime, metrics, options, extraServerInfo));
+  const receiveTimeoutMs = options.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS;
+  if (!(receiveTimeoutMs > 0)) throw new RangeError(`receiveTimeoutMs must be > 0 ms, got ${receiveTimeoutMs}`);
+  const server = http.createServer({
+    requestTimeout: receiveTimeoutMs,
+    // node:http's default (60 s), but never longer than the whole request may take.
+    headersTimeout: Math.min(60_000, receiveTimeoutMs),
+    // How often node:http looks for requests past those timeouts (its default, 30 s, would let a
+    // 10 s timeout run to 40 s): a tenth of the timeout, from 50 ms to 30 s.
+    connectionsCheckingInterval: Math.min(30_000, Math.max(50, receiveTimeoutMs / 10)),
+  }, createHttpHandler(runtime, metrics, options, extraServerInfo));
   server.keepAliveTimeout = 5_000;
   const connections = options.connections;
   // After http.Server's own 'connection' listener: a socket destroyed here never reaches a handler.

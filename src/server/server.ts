@@ -28,8 +28,9 @@ export interface ServerOptions {
    */
   readonly maxRequestBufferBytes?: number;
   /**
-   * gRPC: longest a request message may take to arrive once part of it has (default 300 s, what
-   * node:http's requestTimeout gives an HTTP request); past it the call ends DEADLINE_EXCEEDED.
+   * Longest a request may take to arrive (default DEFAULT_RECEIVE_TIMEOUT_MS, 300 s). gRPC: a
+   * request message, once part of it has come; past it the call ends DEADLINE_EXCEEDED. HTTP:
+   * the request's headers and body (node:http's requestTimeout); past it the answer is 408.
    */
   readonly receiveTimeoutMs?: number;
   readonly logger?: Logger;
@@ -71,7 +72,8 @@ export class SluiceServer {
           receiveTimeoutMs: options.receiveTimeoutMs });
       try {
         const h = await startHttpServer(runtime, metrics, options.host, options.httpPort,
-          { maxBodyBytes: options.maxMessageBytes, inferLimit, connections, requestBuffers }, () => ({ devices }));
+          { maxBodyBytes: options.maxMessageBytes, inferLimit, connections, requestBuffers,
+            receiveTimeoutMs: options.receiveTimeoutMs }, () => ({ devices }));
         return new SluiceServer(runtime, metrics, g.server, h.server, g.port, h.port);
       } catch (e) {
         g.server.forceShutdown();

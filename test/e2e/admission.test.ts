@@ -277,4 +277,71 @@ describe('server-wide bounds (admission)', () => {
       await server.stop(5_000);
     }
   });
+  it('a gRPC message trickled past the receive timeout gives back its --max-infer-requests place', { timeout: 30_000 }, async () => {
+    const server = await SluiceServer.start({ modelRepository: repo, host: '127.0.0.1', grpcPort: 0, httpPort: 0,
+      maxMessageBytes: 1 << 20, maxInferRequests: 1, receiveTimeoutMs: 400, logger: () => {} });
+    const session = http2.connect(`http://127.0.0.1:${server.grpcPort}`);
+    session.on('error', () => undefined);
+    const client = new KServeClient(`127.0.0.1:${server.grpcPort}`);
+    let trickle: NodeJS.Timeout | undefined;
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': INFER, 'content-type': 'application/grpc', te: 'trailers' });
+      stream.on('error', () => undefined);
+      const closed = new Promise<void>((resolve) => stream.on('close', () => resolve()));
+      stream.resume();
+      const prefix = Buffer.from([0, 0, 0, 0, 0]);
+      prefix.writeUInt32BE(200_000, 1);
+      stream.write(Buffer.concat([prefix, Buffer.alloc(1000)]));
+      trickle = setInterval(() => { if (!stream.closed) stream.write(Buffer.alloc(1)); }, 50);
+      await waitForMetric(server, 'sluice_infer_requests_in_progress', 1);
+      await assert.rejects(client.call('ModelInfer', addRequest), (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE);
+      await within(closed, 'the trickled stream to close');
+      await waitForMetric(server, 'sluice_infer_requests_in_progress', 0);
+      assert.equal((await client.call('ModelInfer', addRequest))['outputs'] instanceof Array, true);
+    } finally {
+      clearInterval(trickle);
+      client.close();
+      session.destroy();
+      await server.stop(5_000);
+    }
+  });
+
+  it('an HTTP body trickled past the receive timeout gets 408 and gives back its request slot and bytes', { timeout: 30_000 }, async () => {
+    const receiveTimeoutMs = 400;
+    const server = await SluiceServer.start({ modelRepository: repo, host: '127.0.0.1', grpcPort: 0, httpPort: 0,
+      maxMessageBytes: 1 << 20, maxInferRequests: 1, receiveTimeoutMs, logger: () => {} });
+    const body = JSON.stringify({ inputs: addRequest.inputs.map(({ name, datatype, shape, contents }) =>
+      ({ name, datatype, shape, data: contents.fp32_contents })) });
+    const infer = (): Promise<Response> => fetch(`http://127.0.0.1:${server.httpPort}/v2/models/add/infer`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    let trickle: NodeJS.Timeout | undefined;
+    const { socket, first } = rawSocket(server.httpPort);
+    try {
+      // Headers announcing 100 kB, 16 kB of it, then a byte every 50 ms: always progressing, never done.
+      const start = performance.now();
+      socket.write(`POST /v2/models/add/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+        `content-length: 100000\r\n\r\n${' '.repeat(16 << 10)}`);
+      trickle = setInterval(() => { if (socket.writable) socket.write(' '); }, 50);
+      await waitForMetric(server, 'sluice_infer_requests_in_progress', 1);
+      // It holds the one slot: another request is refused at once.
+      assert.equal((await infer()).status, 503);
+
+      const answer = await within(first, 'an answer to the trickled request');
+      const elapsed = performance.now() - start;
+      assert.match(String(answer), /^HTTP\/1\.1 408 /);
+      assert.ok(elapsed >= receiveTimeoutMs - 20, `answered after ${elapsed.toFixed(0)} ms, before the ${receiveTimeoutMs} ms timeout`);
+      assert.ok(elapsed < 5_000, `answered only after ${elapsed.toFixed(0)} ms`);
+      await waitForMetric(server, 'sluice_infer_requests_in_progress', 0);
+      await waitForMetric(server, 'sluice_request_buffer_bytes', 0);
+      // The slot is free again, and a request that arrives whole is untouched by the timeout.
+      const ok = await infer();
+      assert.equal(ok.status, 200, await ok.clone().text());
+      const out = (await ok.json()) as { outputs: { name: string; data: number[] }[] };
+      assert.deepEqual(out.outputs.find((o) => o.name === 'SUM')?.data, [2, 3, 4]);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+      await server.stop(5_000);
+    }
+  });
 });
