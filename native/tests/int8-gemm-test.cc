@@ -217,6 +217,34 @@ TEST(VariantsMatchGenericOnRandomShapes) {
   }
 }
 
+namespace {
+
+// A (per-tensor scale, zero point 0) x W into uint8 C with `kernel`; empty if Int8Gemm fails.
+std::vector<uint8_t> RunUint8(const uint8_t* a, int64_t m, int64_t k, const float* a_scale,
+                              const PackedInt8Weights& w, int64_t n, const float* bias, bool relu,
+                              float scale, int32_t zp, Int8GemmKernel kernel) {
+  Int8GemmInput in;
+  in.data = a;
+  in.m = m;
+  in.k = k;
+  in.lda = k;
+  in.scale = a_scale;
+  std::vector<uint8_t> got(static_cast<size_t>(m * n), 0xAA);
+  Int8GemmOutput out;
+  out.type = Int8GemmOutputType::kUint8;
+  out.data = got.data();
+  out.n = n;
+  out.ldc = n;
+  out.bias = bias;
+  out.activation = relu ? Int8GemmActivation::kRelu : Int8GemmActivation::kNone;
+  out.scale = scale;
+  out.zero_point = zp;
+  if (!Int8Gemm(in, w, out, nullptr, kernel).ok()) return {};
+  return got;
+}
+
+}  // namespace
+
 // The quantized epilogue rounds f / out_scale half to even in every variant exactly as the
 // division does (a guard for any faster division). A and B are zero, so f is the bias exactly:
 // biases on both sides of every tie (n + 0.5) * out_scale, +-FLT_MAX, +-inf and NaN (which
@@ -249,12 +277,6 @@ TEST(QuantizedOutputRoundsLikeDivisionForAnyScale) {
     PackedInt8Weights w;
     ASSERT_TRUE(sluice::PackInt8Weights(b.data(), k, n, Int8WeightLayout::kKxN, b_scales.data(), &w).ok());
     const int32_t zp = 128;
-    Int8GemmInput in;
-    in.data = a.data();
-    in.m = m;
-    in.k = k;
-    in.lda = k;
-    in.scale = &a_scale;
     // With ReLU too: the AVX-512 variant folds it into the lower clamp (NaN -> 0 -> zp).
     for (bool relu : {false, true}) {
       std::vector<uint8_t> want(static_cast<size_t>(m * n));
@@ -267,18 +289,7 @@ TEST(QuantizedOutputRoundsLikeDivisionForAnyScale) {
       }
       for (auto kernel : {Int8GemmKernel::kGeneric, Int8GemmKernel::kAvx2, Int8GemmKernel::kAvx512Vnni}) {
         if (!sluice::Int8GemmKernelSupported(kernel)) continue;
-        std::vector<uint8_t> got(static_cast<size_t>(m * n), 0xAA);
-        Int8GemmOutput out;
-        out.type = Int8GemmOutputType::kUint8;
-        out.data = got.data();
-        out.n = n;
-        out.ldc = n;
-        out.bias = bias.data();
-        out.activation = relu ? Int8GemmActivation::kRelu : Int8GemmActivation::kNone;
-        out.scale = scale;
-        out.zero_point = zp;
-        ASSERT_TRUE(Int8Gemm(in, w, out, nullptr, kernel).ok());
-        EXPECT_TRUE(got == want);
+        EXPECT_TRUE(RunUint8(a.data(), m, k, &a_scale, w, n, bias.data(), relu, scale, zp, kernel) == want);
       }
     }
   }
@@ -317,24 +328,10 @@ TEST(QuantizedOutputRoundsProductThenBias) {
   ASSERT_TRUE(sluice::PackInt8Weights(b.data(), k, n, Int8WeightLayout::kKxN, b_scales.data(), &w).ok());
   const std::vector<uint8_t> a(static_cast<size_t>(m * k), 255);
   const float a_scale = 1.0f;
-  Int8GemmInput in;
-  in.data = a.data();
-  in.m = m;
-  in.k = k;
-  in.lda = k;
-  in.scale = &a_scale;
   for (auto kernel : {Int8GemmKernel::kGeneric, Int8GemmKernel::kAvx2, Int8GemmKernel::kAvx512Vnni}) {
     if (!sluice::Int8GemmKernelSupported(kernel)) continue;
-    std::vector<uint8_t> got(static_cast<size_t>(m * n), 0xAA);
-    Int8GemmOutput out;
-    out.type = Int8GemmOutputType::kUint8;
-    out.data = got.data();
-    out.n = n;
-    out.ldc = n;
-    out.bias = bias.data();
-    out.scale = 1.0f;
-    out.zero_point = 0;
-    ASSERT_TRUE(Int8Gemm(in, w, out, nullptr, kernel).ok());
+    const std::vector<uint8_t> got = RunUint8(a.data(), m, k, &a_scale, w, n, bias.data(), false, 1.0f, 0, kernel);
+    ASSERT_TRUE(got.size() == static_cast<size_t>(m * n));
     size_t wrong = 0;
     for (uint8_t v : got) wrong += v != 0;
     EXPECT_EQ(wrong, size_t{0});
