@@ -69,7 +69,6 @@ export interface GrpcTransportOptions {
   readonly receiveTimeoutMs?: number;
 }
 
-
 /**
  * A client's own deadline timer fires (and resets the stream) slightly before the server's copy of
  * the deadline, which is later by the transit time: a cancel this close to the deadline is it.

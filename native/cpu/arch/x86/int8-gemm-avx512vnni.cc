@@ -298,7 +298,7 @@ struct QuantizedPanel {
            args.out_scale > 0.0f && ScaleAllowsReciprocal(args.out_scale);
   }
 
-  // Panel p's columns; the output constants as well (they are the same for every panel).
+  // The columns of the panel at n0, and the output constants (the same for every panel).
   void Prepare(const Args& args, int64_t n0) {
     const int32_t* col_sums = args.b->column_sums() + n0;
     const float* b_scales = args.b->scales().data() + n0;
