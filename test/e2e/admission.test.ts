@@ -302,6 +302,8 @@ describe('server-wide bounds (admission)', () => {
       const answer = await within(first, 'an answer to the trickled request');
       const elapsed = performance.now() - start;
       assert.match(String(answer), /^HTTP\/1\.1 408 /);
+      await within(new Promise<void>((resolve) => { if (socket.destroyed) resolve(); else socket.once('close', () => resolve()); }),
+        'the trickled request\'s connection to close');
       assert.ok(elapsed >= receiveTimeoutMs - 20, `answered after ${elapsed.toFixed(0)} ms, before the ${receiveTimeoutMs} ms timeout`);
       assert.ok(elapsed < 5_000, `answered only after ${elapsed.toFixed(0)} ms`);
       await waitForMetric(server, 'sluice_infer_requests_in_progress', 0);
