@@ -200,12 +200,10 @@ inline void StorePacked64(__m512i v0, __m512i v1, __m512i v2, __m512i v3, bool i
 
 // The epilogue of int8-gemm-internal.h on 16 lanes. Whole vectors use plain loads and stores
 // (masked ones cost several times more on Zen 4); only a panel's last, partial vector is masked.
-// A quantized row of a full panel (64 columns) leaves in one 64-byte store.
+// Full quantized panels with per-tensor parameters take QuantizedPanel below instead.
 template <Int8GemmOutputType kType>
 void StoreTile(const Args& args, const int32_t* tile, int64_t rows, int64_t cols, int64_t m0,
                int64_t n0) {
-  constexpr bool kQuantized =
-      kType == Int8GemmOutputType::kUint8 || kType == Int8GemmOutputType::kInt8;
   const int32_t* col_sums = args.b->column_sums() + n0;  // padded: full vectors are in bounds
   const float* b_scales = kType == Int8GemmOutputType::kInt32 ? nullptr : args.b->scales().data() + n0;
   const __m512 zero = _mm512_setzero_ps();
@@ -251,14 +249,6 @@ void StoreTile(const Args& args, const int32_t* tile, int64_t rows, int64_t cols
       q = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(q, out_zp), out_min), out_max);
       return _mm512_cvtps_epi32(q);  // integral and in range: exact
     };
-    if constexpr (kQuantized) {
-      if (cols == kPanel) {
-        StorePacked64(requantized(0, 0xFFFF), requantized(16, 0xFFFF), requantized(32, 0xFFFF),
-                      requantized(48, 0xFFFF), kType == Int8GemmOutputType::kInt8,
-                      static_cast<int8_t*>(args.c) + out);
-        continue;
-      }
-    }
     for (int64_t j = 0; j < cols; j += 16) {
       const bool whole = cols - j >= 16;
       const __mmask16 mask = whole ? 0xFFFF : static_cast<__mmask16>((1u << (cols - j)) - 1);
