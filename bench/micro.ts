@@ -14,7 +14,7 @@ import type { InferResult } from '../src/runtime/types';
 import { encodeInferRequest } from './client';
 import { BENCH_MODELS } from './models';
 import { fmtSig } from './format';
-import { summarize } from './stats';
+import { summarize, type LatencySummary } from './stats';
 import { batcherStartTarget, type TargetLine } from './targets';
 
 export interface MicroResult {
@@ -69,6 +69,8 @@ async function codecBench(timeMs: number): Promise<MicroResult[]> {
 
 /** Gap between the sparse requests of the batcher's low-load check, ms. */
 const SPACED_GAP_MS = 5;
+/** The spin window (sluice.idle_spin_us) of the second sparse run: twice the gap, µs. */
+const SPACED_SPIN_US = 2 * SPACED_GAP_MS * 1000;
 
 const ECHO_CONFIG: NativeBatcherConfig = {
   name: 'bench-echo:1', maxBatchSize: 64, hasBatchDim: true, dynamic: true, maxQueueDelayUs: 0,
@@ -77,11 +79,19 @@ const ECHO_CONFIG: NativeBatcherConfig = {
   inputs: [{ name: 'x', elementSize: 4 }], outputs: [{ name: 'y', elementSize: 4 }],
 };
 
-/** Enqueue → completion through a real batcher and an echo batch source on a worker thread. */
-async function batcherBench(timeMs: number): Promise<{ results: MicroResult[]; target: TargetLine }> {
+/** One request at a time through a real batcher and an echo batch source on a worker thread. */
+interface EchoBatcher {
+  /** Enqueues one 1-row request; resolves when its completion reaches the JS thread. */
+  one(): Promise<void>;
+  /** Enqueue → taken by the batch source, µs, of every request since the last call. */
+  takeQueueUs(): number[];
+  close(): Promise<void>;
+}
+
+async function echoBatcher(config: NativeBatcherConfig): Promise<EchoBatcher> {
   const pending = new Map<number, () => void>();
-  let queueNs: number[] = []; // enqueue -> taken by the batch source, per request of the task running
-  const batcher: NativeBatcher = native().createBatcher(ECHO_CONFIG, (completions: NativeCompletion[]) => {
+  let queueNs: number[] = [];
+  const batcher: NativeBatcher = native().createBatcher(config, (completions: NativeCompletion[]) => {
     for (const c of completions) {
       if (c.error === undefined) queueNs.push(c.queueNs);
       pending.get(c.requestId)?.();
@@ -89,42 +99,88 @@ async function batcherBench(timeMs: number): Promise<{ results: MicroResult[]; t
     }
   });
   const worker = new Worker(path.join(__dirname, 'batch-echo-worker.js'), { workerData: { batcherId: batcher.id } });
+  const close = async (): Promise<void> => {
+    batcher.close();
+    await worker.terminate();
+  };
   try {
     await new Promise<void>((resolve, reject) => { worker.once('message', () => resolve()); worker.once('error', reject); });
-    const row = { data: new Uint8Array(16), shape: [1, 4] };
-    const one = (): Promise<void> => new Promise((resolve) => {
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  const row = { data: new Uint8Array(16), shape: [1, 4] };
+  return {
+    one: () => new Promise((resolve) => {
       pending.set(batcher.enqueue({ inputs: [row], rows: 1, priority: 0, timeoutUs: 0 }), resolve);
-    });
+    }),
+    takeQueueUs: () => {
+      const us = queueNs.map((ns) => ns / 1e3);
+      queueNs = [];
+      return us;
+    },
+    close,
+  };
+}
+
+/** Requests `SPACED_GAP_MS` apart, one at a time: enqueue → taken by the source, µs. */
+async function spacedQueueUs(echo: EchoBatcher, count: number): Promise<number[]> {
+  echo.takeQueueUs();
+  for (let i = 0; i < count; i++) {
+    await new Promise((resolve) => setTimeout(resolve, SPACED_GAP_MS));
+    await echo.one();
+  }
+  return echo.takeQueueUs();
+}
+
+/** Enqueue → completion through the batcher, and its low-load overhead with and without a long spin window. */
+async function batcherBench(timeMs: number): Promise<{ results: MicroResult[]; targets: TargetLine[] }> {
+  // 1,000 sparse requests in a full run (5 s per pattern): enough that p99 is not two samples.
+  const spacedCount = Math.max(200, Math.round((10 * timeMs) / SPACED_GAP_MS));
+  const echo = await echoBatcher(ECHO_CONFIG);
+  let start: LatencySummary;
+  let spaced: LatencySummary;
+  let results: MicroResult[];
+  try {
     // One request at a time: the queue is empty at every enqueue (the low-load case), so its
     // queue times are the batcher's own overhead up to execution start.
     const single = 'batcher: enqueue → completion, 1 request of 1 row';
-    const alone = new Bench({ time: timeMs }).add(single, one);
+    const alone = new Bench({ time: timeMs }).add(single, echo.one);
+    echo.takeQueueUs();
     await alone.run();
-    const start = summarize(queueNs.map((ns) => ns / 1e3));
-    queueNs = [];
+    start = summarize(echo.takeQueueUs());
     const burst = 'batcher: 64 concurrent 1-row requests → completions (per request)';
     const together = new Bench({ time: timeMs })
-      .add(burst, () => Promise.all(Array.from({ length: 64 }, one)).then(() => undefined));
+      .add(burst, () => Promise.all(Array.from({ length: 64 }, echo.one)).then(() => undefined));
     await together.run();
-    // Sparse arrivals: one request every ~5 ms, longer than the batch source spins after its
-    // last batch, so each one wakes a sleeping source.
-    queueNs = [];
-    const spacedCount = Math.max(40, Math.round((2 * timeMs) / SPACED_GAP_MS));
-    for (let i = 0; i < spacedCount; i++) {
-      await new Promise((resolve) => setTimeout(resolve, SPACED_GAP_MS));
-      await one();
-    }
-    const spaced = summarize(queueNs.map((ns) => ns / 1e3));
-    const results = [
+    // Sparse arrivals: one request every ~5 ms, longer than the default window the batch source
+    // spins after its last batch, so each one wakes a sleeping source.
+    spaced = summarize(await spacedQueueUs(echo, spacedCount));
+    results = [
       ...collect(alone, {}, { [single]: `enqueue → execute start (empty queue): p50 ${fmtSig(start.p50)}, ` +
         `p99 ${fmtSig(start.p99)}, mean ${fmtSig(start.mean)} µs` }),
       ...collect(together, { [burst]: 64 }, {}),
     ];
-    return { results, target: batcherStartTarget(start, spaced, SPACED_GAP_MS) };
   } finally {
-    batcher.close();
-    await worker.terminate();
+    await echo.close();
   }
+  // The same sparse arrivals with the model parameter sluice.idle_spin_us set past the gap: the
+  // source spins through every idle period (one core busy while idle), the operator's choice for
+  // the lowest latency at low load.
+  const spinning = await echoBatcher({ ...ECHO_CONFIG, idleSpinUs: SPACED_SPIN_US });
+  let spacedSpinning: LatencySummary;
+  try {
+    spacedSpinning = summarize(await spacedQueueUs(spinning, spacedCount));
+  } finally {
+    await spinning.close();
+  }
+  return {
+    results,
+    targets: [
+      batcherStartTarget(start, spaced, SPACED_GAP_MS, undefined),
+      batcherStartTarget(start, spacedSpinning, SPACED_GAP_MS, SPACED_SPIN_US),
+    ],
+  };
 }
 
 export async function runMicro(timeMs: number): Promise<MicroReport> {
@@ -140,7 +196,7 @@ export async function runMicro(timeMs: number): Promise<MicroReport> {
   if (batcherBuilt) {
     const batcher = await batcherBench(timeMs);
     results.push(...batcher.results);
-    targets.push(batcher.target);
+    targets.push(...batcher.targets);
   } else if (skipped.length === 0) {
     skipped.push('batcher: skipped: native batcher not built (no createBatcher in the addon)');
   }

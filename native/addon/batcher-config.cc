@@ -95,8 +95,11 @@ BatcherConfig ParseBatcherConfig(Napi::Env env, Napi::Value value) {
   }
   ParseTensors(env, c, "inputs", &config.input_names, &config.input_element_sizes);
   ParseTensors(env, c, "outputs", &config.output_names, &config.output_element_sizes);
-  // Operator/benchmark override of the sources' spin budget (source-wait.h); 0 = never spin.
-  if (const char* spin = std::getenv("SLUICE_BATCHER_SPIN_US"); spin != nullptr && *spin != '\0') {
+  // The sources' spin budget (source-wait.h); 0 = never spin. The model's own setting first,
+  // else the process-wide SLUICE_BATCHER_SPIN_US, else the default.
+  if (Napi::Value spin = c.Get("idleSpinUs"); !spin.IsUndefined()) {
+    config.spin_ns = ToInteger(env, spin, "config.idleSpinUs", 0, 1'000'000) * 1000;
+  } else if (const char* spin = std::getenv("SLUICE_BATCHER_SPIN_US"); spin != nullptr && *spin != '\0') {
     char* end = nullptr;
     const long long us = std::strtoll(spin, &end, 10);
     if (*end == '\0' && us >= 0 && us <= 1'000'000) config.spin_ns = us * 1000;

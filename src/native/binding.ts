@@ -84,6 +84,11 @@ export interface NativeBatcherConfig {
   readonly inputs: readonly { readonly name: string; readonly elementSize: number }[];
   /** Model outputs in the order batch sources complete them; elementSize 0 = BYTES. */
   readonly outputs: readonly { readonly name: string; readonly elementSize: number }[];
+  /**
+   * How long an idle batch source spins for the next batch before it sleeps, µs (0 to 1,000,000;
+   * 0 = never spin). Undefined: SLUICE_BATCHER_SPIN_US, else 200 (native/include/sluice/source-wait.h).
+   */
+  readonly idleSpinUs?: number | undefined;
 }
 
 /** An error the addon reports, with a gRPC-style code name (see src/runtime/status.ts). */

@@ -6,6 +6,27 @@
 import type { NativeBatcherConfig, NativeQueuePolicy } from '../native/binding';
 import type { ModelConfig, ModelTensorConfig, QueuePolicy } from '../repository/model-config';
 import { dataTypeInfo } from './datatypes';
+import { invalidArgument } from './status';
+
+/** The model parameter that sets how long an idle executor spins before it sleeps, µs. */
+export const IDLE_SPIN_PARAMETER = 'sluice.idle_spin_us';
+/** Its largest value: one second. */
+const MAX_IDLE_SPIN_US = 1_000_000;
+
+/**
+ * `sluice.idle_spin_us`, when the config sets it: an integer from 0 (never spin) to 1,000,000.
+ * Absent, the addon uses SLUICE_BATCHER_SPIN_US or its 200 µs default (source-wait.h).
+ */
+function idleSpinUs(config: ModelConfig): number | undefined {
+  const raw = config.parameters.get(IDLE_SPIN_PARAMETER);
+  if (raw === undefined) return undefined;
+  const v = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!(v <= MAX_IDLE_SPIN_US)) {
+    throw invalidArgument(`model '${config.name}': parameter ${IDLE_SPIN_PARAMETER} must be an integer ` +
+      `from 0 to ${MAX_IDLE_SPIN_US} (µs), got '${raw}'`);
+  }
+  return v;
+}
 
 /**
  * The queue policy of a model without a dynamic_batching block (Triton's default scheduler): no
@@ -55,5 +76,6 @@ export function batcherConfig(model: string, version: string, config: ModelConfi
     queuePolicies,
     inputs: tensors(config.input),
     outputs: tensors(config.output),
+    idleSpinUs: idleSpinUs(config),
   };
 }

@@ -175,6 +175,19 @@ describe('native batcher', () => {
     assert.equal(counters.computeInferNs, 200 * 20);
   });
 
+  it('idleSpinUs 0: sources always sleep, and every sparse request still wakes one and runs', async () => {
+    const h = new Harness(config({ idleSpinUs: 0 }));
+    const w = startWorker(h.batcher.id, 'echo');
+    for (let i = 0; i < 5; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const c = await h.submit(rowsOf(i, 1, 2), 1).done;
+      assert.equal(c.error, undefined);
+      assert.deepEqual(floats(c), [2 * i, 2 * i + 2]);
+    }
+    h.batcher.close();
+    assert.equal(await w.exited, 0);
+  });
+
   it('holds a batch for the max queue delay, then sends it whole', async () => {
     const h = new Harness(config({ maxBatchSize: 8, maxQueueDelayUs: 50_000 }));
     const w = startWorker(h.batcher.id, 'echo');
@@ -353,6 +366,10 @@ describe('native batcher', () => {
     assert.equal(codeOf(() => native().attachBatchSource(987654)), 'NOT_FOUND');
     assert.equal(codeOf(() => native().createBatcher(config({ maxBatchSize: 0 }), () => undefined)), 'INVALID_ARGUMENT');
     assert.equal(codeOf(() => native().createBatcher(config({ queuePolicies: [] }), () => undefined)), 'INVALID_ARGUMENT');
+    for (const idleSpinUs of [-1, 1_000_001, 1.5, Number.NaN]) {
+      assert.equal(codeOf(() => native().createBatcher(config({ idleSpinUs }), () => undefined)), 'INVALID_ARGUMENT', String(idleSpinUs));
+    }
+    for (const idleSpinUs of [0, 1_000_000]) native().createBatcher(config({ idleSpinUs }), () => undefined).close();
     const h = new Harness(config({ maxBatchSize: 4 }));
     assert.equal(codeOf(() => h.batcher.enqueue({ inputs: [], rows: 1, priority: 0, timeoutUs: 0 })), 'INVALID_ARGUMENT');
     assert.equal(codeOf(() => h.submit(rowsOf(1, 5, 1), 5)), 'INVALID_ARGUMENT');  // rows > max batch

@@ -6,7 +6,8 @@ import { batcherConfig } from '../../src/runtime/batcher-config';
 const policy = (p: Partial<QueuePolicy> = {}): QueuePolicy =>
   ({ timeoutAction: 'REJECT', defaultTimeoutMicroseconds: 0, allowTimeoutOverride: false, maxQueueSize: 0, ...p });
 
-function config(maxBatchSize: number, dynamicBatching: Partial<DynamicBatchingConfig> | undefined): ModelConfig {
+function config(maxBatchSize: number, dynamicBatching: Partial<DynamicBatchingConfig> | undefined,
+  parameters: ReadonlyMap<string, string> = new Map()): ModelConfig {
   return {
     name: 'm', platform: 'onnxruntime_onnx', backend: 'onnxruntime', maxBatchSize,
     input: [{ name: 'text', dataType: 'BYTES', dims: [1] }, { name: 'mask', dataType: 'BOOL', dims: [8] },
@@ -16,7 +17,7 @@ function config(maxBatchSize: number, dynamicBatching: Partial<DynamicBatchingCo
     dynamicBatching: dynamicBatching === undefined ? undefined : {
       preferredBatchSize: [], maxQueueDelayMicroseconds: 0, preserveOrdering: false, priorityLevels: 0,
       defaultPriorityLevel: 0, defaultQueuePolicy: policy(), priorityQueuePolicy: new Map(), ...dynamicBatching },
-    instanceGroup: [], parameters: new Map(),
+    instanceGroup: [], parameters,
   };
 }
 
@@ -60,5 +61,18 @@ describe('batcherConfig (ModelConfig → NativeBatcherConfig)', () => {
     assert.equal(c.priorityLevels, 3);
     assert.equal(c.defaultPriorityLevel, 2);
     assert.deepEqual(c.queuePolicies.map((q) => [q.maxQueueSize, q.allowTimeoutOverride]), [[1, true], [10, false], [3, false]]);
+  });
+
+  it('sluice.idle_spin_us: the idle executor spin window in µs, 0 to 1,000,000; absent = the addon default', () => {
+    const spin = (v: string): number | undefined =>
+      batcherConfig('m', '1', config(8, undefined, new Map([['sluice.idle_spin_us', v]]))).idleSpinUs;
+    assert.equal(batcherConfig('m', '1', config(8, undefined)).idleSpinUs, undefined);
+    assert.equal(spin('0'), 0);
+    assert.equal(spin('10000'), 10_000);
+    assert.equal(spin('1000000'), 1_000_000);
+    for (const bad of ['', '-1', '1.5', '1e3', '0x10', 'abc', '1000001']) {
+      assert.throws(() => spin(bad), (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT' &&
+        e.message.includes(`sluice.idle_spin_us must be an integer from 0 to 1000000 (µs), got '${bad}'`), bad);
+    }
   });
 });

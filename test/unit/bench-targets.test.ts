@@ -93,12 +93,17 @@ test('overload: RSS still growing in the second half is a miss, as are slow refu
 
 test('batcher overhead: met when both arrival patterns are within p50 10 µs and p99 50 µs, else missed', () => {
   const fast = summarize(Array.from({ length: 1000 }, (_, i) => (i < 985 ? 2 + (i % 5) : 40))); // p50 4, p99 40
-  const met = batcherStartTarget(fast, fast, 5);
+  const met = batcherStartTarget(fast, fast, 5, undefined);
   assert.equal(met.verdict, 'met');
+  assert.match(met.target, /, default spin window: p50 ≤ 10 µs, p99 ≤ 50 µs$/);
+  assert.match(met.detail, /5 ms apart \(the batch source asleep\)/);
+  const spinning = batcherStartTarget(fast, fast, 5, 10_000);
+  assert.match(spinning.target, /, sluice\.idle_spin_us 10,000: /);
+  assert.match(spinning.detail, /5 ms apart \(the batch source spinning through the gap, one core busy while idle\)/);
   assert.match(met.headline, /^back to back p50 4\.00 µs, p99 40\.0 µs; 5 ms apart p50 4\.00 µs, p99 40\.0 µs$/);
   const slowTail = summarize(Array.from({ length: 1000 }, (_, i) => (i < 985 ? 4 : 60)));
   const slowMedian = summarize(Array.from({ length: 1000 }, () => 12));
-  assert.equal(batcherStartTarget(fast, slowTail, 5).verdict, 'missed');
-  assert.equal(batcherStartTarget(slowMedian, fast, 5).verdict, 'missed');
-  assert.equal(batcherStartTarget(fast, summarize([]), 5).verdict, 'n/a');
+  assert.equal(batcherStartTarget(fast, slowTail, 5, undefined).verdict, 'missed');
+  assert.equal(batcherStartTarget(slowMedian, fast, 5, undefined).verdict, 'missed');
+  assert.equal(batcherStartTarget(fast, summarize([]), 5, undefined).verdict, 'n/a');
 });
