@@ -20,8 +20,10 @@
 // what condvar-only costs. (p99: 0.3-4 ms in every row on that loaded VM, i.e. preemption;
 // one unpinned run at load ~2 gave 26-34 us for the spinning cells.) The default budget, 200 us,
 // covers a closed-loop client with a round trip up to ~200 us (gRPC at concurrency 1 here) and
-// costs at most 200 us of one core per idle period. SLUICE_BATCHER_SPIN_US overrides it in the
-// addon.
+// costs at most 200 us of one core per idle period. In the addon a model's parameter
+// sluice.idle_spin_us, else SLUICE_BATCHER_SPIN_US, overrides it (a window longer than the gaps
+// between requests keeps the source spinning through them: the lowest low-load latency, one core
+// busy while idle).
 //
 // Adaptive extension: requests that keep arriving at a steady gap longer than the budget (a
 // client at ~1 ms intervals) would find the source asleep every time. So the window is twice
