@@ -2,8 +2,8 @@
  * The native dynamic batcher end to end: a real server on loopback, a real gRPC client, real
  * models on ONNX Runtime workers that pull their batches from the batcher. Covers batches really
  * forming (and every request getting its own rows back), priorities, queue timeouts, gRPC
- * deadlines, client cancellation, a full queue, a model without a batch dim, and /metrics agreeing
- * with ModelStatistics.
+ * deadlines, client cancellation, a full queue, a model without a batch dim, the idle spin
+ * parameter, and /metrics agreeing with ModelStatistics.
  */
 import * as grpc from '@grpc/grpc-js';
 import * as assert from 'node:assert/strict';
@@ -23,6 +23,9 @@ const Status = grpc.status;
 /** slowModel: one row costs 2·SIZE²·REPEATS ≈ 0.1 GFLOP (~1–3 ms on 2 cores); OCCUPY_ROWS ~0.3–1 s. */
 const SLOW = { size: 1024, repeats: 50 };
 const OCCUPY_ROWS = 256;
+
+const spinParameter = (value: string): string =>
+  `parameters { key: "sluice.idle_spin_us" value: { string_value: "${value}" } }\n`;
 
 let repo: string;
 let server: SluiceServer;
@@ -50,6 +53,10 @@ before(async () => {
       text: `max_batch_size: ${OCCUPY_ROWS}\ndynamic_batching { default_queue_policy { max_queue_size: 2 } }\n` } },
     { name: 'unbatched', versions: { '1': identityModel('FP32', [4]) }, config: { file: 'config.pbtxt',
       text: 'max_batch_size: 0\n' } },
+    { name: 'never_spins', versions: { '1': identityModel('FP32', ['batch', 4]) }, config: { file: 'config.pbtxt',
+      text: `max_batch_size: 8\ndynamic_batching { }\n${spinParameter('0')}` } },
+    { name: 'bad_spin', versions: { '1': identityModel('FP32', ['batch', 4]) }, config: { file: 'config.pbtxt',
+      text: `max_batch_size: 8\ndynamic_batching { }\n${spinParameter('1000001')}` } },
   ]);
   server = await SluiceServer.start({ modelRepository: repo, host: '127.0.0.1', grpcPort: 0, httpPort: 0,
     maxMessageBytes: 64 * 1024 * 1024, logger: () => {} });
@@ -246,6 +253,27 @@ describe('native dynamic batching over gRPC', () => {
     assert.deepEqual([...new Float32Array(Uint8Array.from(out[0] ?? []).buffer)], values);
     const s = await stats('unbatched');
     assert.deepEqual((s['batch_stats'] as { batch_size: number }[]).map((b) => b.batch_size), [1]);
+  });
+
+  it('sluice.idle_spin_us 0: an executor that always sleeps still wakes for every sparse request', async () => {
+    const res = await client.call('ModelConfig', { name: 'never_spins' });
+    const parameters = (res['config'] as { parameters: Record<string, unknown> }).parameters;
+    assert.deepEqual(parameters['sluice.idle_spin_us'], { string_value: '0' });
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      const values = [i, i + 0.5, -i, 4];
+      const r = await client.call('ModelInfer', { model_name: 'never_spins',
+        inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 4] }], raw_input_contents: [Buffer.from(new Float32Array(values).buffer)] });
+      const out = (r['raw_output_contents'] as Uint8Array[])[0] ?? new Uint8Array();
+      assert.deepEqual([...new Float32Array(Uint8Array.from(out).buffer)], values);
+    }
+  });
+
+  it('a sluice.idle_spin_us out of range fails the model, naming the parameter', async () => {
+    const res = await client.call('RepositoryIndex', {});
+    const entry = (res['models'] as { name: string; state: string; reason: string }[]).find((m) => m.name === 'bad_spin');
+    assert.equal(entry?.state, 'UNAVAILABLE');
+    assert.match(entry?.reason ?? '', /parameter sluice\.idle_spin_us must be an integer from 0 to 1000000 \(µs\), got '1000001'/);
   });
 
   it('/metrics counters and histograms agree with ModelStatistics', async () => {
