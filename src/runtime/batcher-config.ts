@@ -1,7 +1,9 @@
 /**
- * ModelConfig (Triton's max_batch_size and dynamic_batching) → the native batcher's config. Pure
- * mapping: every rule about what the fields mean is applied natively (src/native/binding.ts,
- * native/include/sluice/batch-policy.h), and the native side validates the result.
+ * ModelConfig (Triton's max_batch_size and dynamic_batching, and the parameter
+ * sluice.idle_spin_us) → the native batcher's config. A pure mapping: every rule about what the
+ * fields mean is applied natively (src/native/binding.ts, native/include/sluice/batch-policy.h),
+ * and the native side validates the result; only the parameter's string is checked here, so that
+ * its error names it.
  */
 import type { NativeBatcherConfig, NativeQueuePolicy } from '../native/binding';
 import type { ModelConfig, ModelTensorConfig, QueuePolicy } from '../repository/model-config';
@@ -9,7 +11,7 @@ import { dataTypeInfo } from './datatypes';
 import { invalidArgument } from './status';
 
 /** The model parameter that sets how long an idle executor spins before it sleeps, µs. */
-export const IDLE_SPIN_PARAMETER = 'sluice.idle_spin_us';
+const IDLE_SPIN_PARAMETER = 'sluice.idle_spin_us';
 /** Its largest value: one second. */
 const MAX_IDLE_SPIN_US = 1_000_000;
 
