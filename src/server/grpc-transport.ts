@@ -66,7 +66,7 @@ export interface GrpcTransportOptions {
    * the message are freed, so a client that trickles a message never finishes cannot hold its
    * share of the request-byte bounds for longer, whatever the call's own deadline.
    */
-  readonly receiveTimeoutMs?: number;
+  readonly receiveTimeoutMs?: number | undefined;
 }
 
 /**

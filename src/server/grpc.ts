@@ -163,7 +163,6 @@ export async function startGrpcServer(runtime: Runtime, host: string, port: numb
     ...routes('grpc.health.v1.Health', healthHandlers(runtime)),
   ]);
   const server = new GrpcTransport(methods, { maxMessageBytes: options.maxMessageBytes,
-    connections: options.connections, requestBuffers: options.requestBuffers,
-    ...(options.receiveTimeoutMs === undefined ? {} : { receiveTimeoutMs: options.receiveTimeoutMs }) });
+    connections: options.connections, requestBuffers: options.requestBuffers, receiveTimeoutMs: options.receiveTimeoutMs });
   return { server, port: await server.listen(host, port) };
 }

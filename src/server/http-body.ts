@@ -96,4 +96,3 @@ function readBody(req: http.IncomingMessage, limit: number, buffers: RequestBuff
     req.once('close', giveBack);
   });
 }
-
