@@ -251,6 +251,48 @@ TEST(BatchedRawSharedAndPackedB) {
   }
 }
 
+// Multi-head attention's layout: every head reads its columns of shared [rows, heads * d]
+// matrices (A with lda = heads * k, B^T likewise) and writes its columns of one merged C, so the
+// items' outputs sit side by side in each row of C. Columns past the heads stay untouched.
+TEST(SideBySideItemsInterleaveTheirColumns) {
+  const size_t heads = 3, m = 5, k = 7, n = 4, ldc = heads * n + 2;
+  std::mt19937 rng(31);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> a(m * heads * k), bt(n * heads * k);
+  for (float& v : a) v = dist(rng);
+  for (float& v : bt) v = dist(rng);
+  sluice::ThreadPool pool2(2);
+  for (KernelIsa isa : sluice::Fp32GemmIsas()) {
+    for (sluice::ThreadPool* pool : {static_cast<sluice::ThreadPool*>(nullptr), &pool2}) {
+      std::vector<float> c(m * ldc, kSentinel);
+      Fp32GemmArgs args;
+      args.m = m, args.n = n, args.k = k;
+      args.a = a.data(), args.lda = heads * k, args.c = c.data(), args.ldc = ldc;
+      args.epilogue.alpha = 0.5f;
+      args.isa = isa;
+      Fp32Batch batch;
+      batch.count = heads, batch.stride_a = k, batch.stride_b = k, batch.stride_c = n;
+      ASSERT_TRUE(sluice::Fp32Gemm(args, bt.data(), heads * k, true, pool, batch).ok());
+      int bad = 0;
+      for (size_t h = 0; h < heads; ++h) {
+        for (size_t i = 0; i < m; ++i) {
+          for (size_t j = 0; j < n; ++j) {
+            double want = 0;
+            for (size_t kk = 0; kk < k; ++kk) {
+              want += double(a[i * heads * k + h * k + kk]) * bt[j * heads * k + h * k + kk];
+            }
+            bad += !(std::fabs(c[i * ldc + h * n + j] - 0.5 * want) <= 1e-5);
+          }
+        }
+      }
+      for (size_t i = 0; i < m; ++i) {
+        bad += c[i * ldc + heads * n] != kSentinel || c[i * ldc + heads * n + 1] != kSentinel;
+      }
+      EXPECT_EQ(bad, 0);
+    }
+  }
+}
+
 TEST(ResultsAreIdenticalForOneTwoAndThreeThreads) {
   sluice::ThreadPool pool2(2), pool3(3);
   for (const Shape& s : {Shape{1, 300, 600}, Shape{100, 300, 600}, Shape{33, 2050, 70}}) {
@@ -309,6 +351,11 @@ TEST(BadArgumentsAreRejected) {
   Fp32Batch overlap;
   overlap.count = 2, overlap.stride_c = 8;  // items' 4 x 4 outputs would overlap
   EXPECT_TRUE(invalid(ok, 4, overlap));
+  x = ok, x.ldc = 8;
+  overlap.stride_c = 3;  // side by side in rows of 8, but 3 columns apart for 4 columns each
+  EXPECT_TRUE(invalid(x, 4, overlap));
+  overlap.count = 3, overlap.stride_c = 4;  // the third item would run past the row
+  EXPECT_TRUE(invalid(x, 4, overlap));
   EXPECT_TRUE(sluice::Fp32Gemm(ok, nullptr, 4, false).code() == sluice::StatusCode::INVALID_ARGUMENT);
 
   PackedFp32Weights w;

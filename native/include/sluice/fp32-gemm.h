@@ -90,7 +90,10 @@ struct Fp32GemmArgs {
 
 // Batch of `count` independent GEMMs of one shape; item i uses a + i*stride_a, b + i*stride_b
 // (raw B only; packed weights are shared), c + i*stride_c and, for a kMatrix bias,
-// bias + i*stride_bias. Strides are in floats; stride 0 shares the operand.
+// bias + i*stride_bias. Strides are in floats; stride 0 shares the operand. Outputs must not
+// overlap: either one item's M x N block ends before the next starts (stride_c >=
+// (m - 1) * ldc + n), or items sit side by side in the rows of C (stride_c >= n and
+// (count - 1) * stride_c + n <= ldc).
 struct Fp32Batch {
   size_t count = 1;
   size_t stride_a = 0, stride_b = 0, stride_c = 0, stride_bias = 0;
