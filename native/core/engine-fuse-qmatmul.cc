@@ -4,7 +4,6 @@
 // FuseFakeQuantize: these are a QDQ transformer's attention products (Q.K^T, then / sqrt(d);
 // P.V), the only MatMuls whose operands are both run-time tensors. A FakeQuantize with other
 // readers stays for them; the fused node reads its input and quantizes it again.
-#include <cmath>
 #include <string>
 #include <vector>
 
@@ -33,19 +32,9 @@ bool Match(const GraphIndex& index, const Node& matmul, Rewrite* rewrite) {
   float alpha = 1.0f;
   std::vector<const Node*> parts{&matmul};
   std::string output = matmul.outputs[0];
-  if (const Node* next = index.SoleConsumer(matmul.outputs[0])) {
-    float c = 0;
-    const bool div = IsOp(next, "Div") && next->inputs[0] == output &&
-                     index.ConstantScalar(next->inputs[1], &c) && c != 0;
-    const bool mul = IsOp(next, "Mul") && index.ConstantScalar(OtherInput(*next, output), &c);
-    const TensorType* product = index.Type(output);
-    const TensorType* scaled = index.Type(next->outputs[0]);
-    if ((div || mul) && product != nullptr && scaled != nullptr &&
-        scaled->shape.size() == product->shape.size() && std::isfinite(div ? 1.0f / c : c)) {
-      alpha = div ? 1.0f / c : c;
-      parts.push_back(next);
-      output = next->outputs[0];
-    }
+  if (const Node* scale = MatchScalarScale(index, output, &alpha)) {
+    parts.push_back(scale);
+    output = scale->outputs[0];
   }
   Node& fused = rewrite->node;
   std::vector<const Node*> named{fa, fb};

@@ -114,6 +114,24 @@ bool IsOp(const Node* node, const char* op_type) {
 
 bool NearlyEqual(float a, float b) { return std::fabs(a - b) <= 1e-5f * std::fabs(b); }
 
+const Node* MatchScalarScale(const GraphIndex& index, const std::string& product, float* alpha) {
+  const Node* next = index.SoleConsumer(product);
+  if (next == nullptr) return nullptr;
+  float c = 0;
+  const bool div = IsOp(next, "Div") && next->inputs[0] == product &&
+                   index.ConstantScalar(next->inputs[1], &c) && c != 0;
+  const bool mul = IsOp(next, "Mul") && index.ConstantScalar(OtherInput(*next, product), &c);
+  const TensorType* before = index.Type(product);
+  const TensorType* after = index.Type(next->outputs[0]);
+  // A scalar of higher rank than the product would broadcast it up: not a pure scale.
+  if (!(div || mul) || before == nullptr || after == nullptr ||
+      after->shape.size() != before->shape.size() || !std::isfinite(div ? 1.0f / c : c)) {
+    return nullptr;
+  }
+  *alpha = div ? 1.0f / c : c;
+  return next;
+}
+
 int RemoveDeadNodes(Graph* graph) {
   int removed = 0;
   for (bool changed = true; changed;) {
@@ -150,6 +168,7 @@ void RunFusionPasses(Graph* graph, const ValueTypes& types, const EngineOptions&
   FuseFakeQuantize(graph, types);
   FuseQuantizedMatMul(graph, types);
   FuseLinear(graph, types);
+  FusePermutedMatMul(graph, types);  // after FuseLinear: MatMuls by constant weights are its
   RemoveDeadNodes(graph);
   FuseQuantizedChains(graph, types);  // last: it reads the other passes' fused layers
 }

@@ -76,6 +76,9 @@ const std::string& InputOr(const Node& node, size_t i);
 
 // True when `a` is within relative 1e-5 of `b` (pattern constants such as sqrt(2)).
 bool NearlyEqual(float a, float b);
+// The sole reader of `product` when it only scales it by a constant float scalar (Div by c, or
+// Mul by c in either order: the attention's 1 / sqrt(d)), with *alpha = 1 / c or c; else null.
+const Node* MatchScalarScale(const GraphIndex& index, const std::string& product, float* alpha);
 
 // What a linear layer's output flows into, as both linear fusions absorb it: an optional Add of
 // a constant float bias with N elements (only when allow_bias), then an optional activation.
@@ -119,6 +122,10 @@ int FuseQuantizedChains(Graph* graph, const ValueTypes& types);
 // MatMul(x, W const) [+ Add bias] [+ activation], Gemm(x, W const, C) [+ activation]
 //   =>  FusedLinear.
 int FuseLinear(Graph* graph, const ValueTypes& types);
+// MatMul of rank-4 FP32 tensors whose operands come from Transposes (axis 0 kept) [-> Div / Mul
+// by a constant scalar] [-> Transpose]  =>  PermutedMatMul (op-permuted-matmul.cc), which reads
+// and writes the transposed layouts as GEMM strides: the head split and merge of attention.
+int FusePermutedMatMul(Graph* graph, const ValueTypes& types);
 
 // Drops nodes none of whose outputs is read or is a graph output (e.g. a QuantizeLinear whose
 // readers were all fused). Returns the number removed.

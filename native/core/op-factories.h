@@ -33,6 +33,8 @@ Status CreateArgMaxOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out)
 Status CreateMatMulOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateGemmOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateFusedLinearOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
+// op-permuted-matmul.cc: the fused PermutedMatMul (attention products on strided layouts).
+Status CreatePermutedMatMulOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 // The attributes FusedLinear and QuantizedLinear share: trans_b, alpha, beta, activation,
 // act_alpha (the Epilogue's bias is left null: it is an input).
 Status ReadLinearAttrs(const Node& node, bool* trans_b, Epilogue* epilogue);

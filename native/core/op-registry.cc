@@ -55,7 +55,7 @@ constexpr OpEntry kOps[] = {
     // unchanged (later versions add types, and `saturate` / `round_mode`, for float8 only).
     {"", "Cast", CreateCastOp, 1, 1, 1, 1, 6},
     // Fused ops, created only by the engine's own passes (inputs documented in op-linear.cc,
-    // op-int8-linear.cc, op-int8-matmul.cc and op-quantize.cc).
+    // op-int8-linear.cc, op-int8-matmul.cc, op-permuted-matmul.cc and op-quantize.cc).
     {kInternalDomain, "FusedLinear", CreateFusedLinearOp, 2, 3, 1, 1, 0},
     {kInternalDomain, "QuantizedLinear", CreateQuantizedLinearOp, 5, 9, 1, 1, 0},
     {kInternalDomain, "DynamicQuantizedLinear", CreateDynamicQuantizedLinearOp, 3, 7, 1, 1, 0},
@@ -63,6 +63,7 @@ constexpr OpEntry kOps[] = {
     // A, a_scale, [a_zero_point], B, b_scale, [b_zero_point]: zero points may be "", so only
     // two inputs count as required here; the op checks the rest (op-int8-matmul.cc).
     {kInternalDomain, "QuantizedMatMul", CreateQuantizedMatMulOp, 2, 6, 1, 1, 0},
+    {kInternalDomain, "PermutedMatMul", CreatePermutedMatMulOp, 2, 2, 1, 1, 0},
     {kInternalDomain, "Gelu", CreateUnaryOp, 1, 1, 1, 1, 0},
     {kInternalDomain, "LayerNormalization", CreateLayerNormOp, 2, 3, 1, 3, 0},
 };

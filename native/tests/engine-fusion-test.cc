@@ -430,6 +430,118 @@ TEST(QuantizedMatMulAbsorbsTheAttentionScale) {
   }
 }
 
+// A PyTorch multi-head attention (3 tokens, 2 heads of 4): the head split Transposes, the scale
+// and the head merge fold into two PermutedMatMuls that read the projections in place.
+Graph AttentionGraph() {
+  Rng rng(40);
+  GraphBuilder b;
+  b.Input("x", {-1, 3, 8});
+  b.Ints("heads", {-1, 3, 2, 4});
+  b.Ints("merged", {-1, 3, 8});
+  b.Scalar("c", 2.0f);
+  for (const char* p : {"q", "k", "v"}) {
+    const std::string n(p);
+    b.Floats("w" + n, {8, 8}, rng.Vector(64));
+    b.Op("MatMul", {"x", "w" + n}, {n});
+    b.Op("Reshape", {n, "heads"}, {n + "r"});
+  }
+  b.Op("Transpose", {"qr"}, {"qt"}, {AttrInts("perm", {0, 2, 1, 3})});
+  b.Op("Transpose", {"kr"}, {"kt"}, {AttrInts("perm", {0, 2, 3, 1})});
+  b.Op("Transpose", {"vr"}, {"vt"}, {AttrInts("perm", {0, 2, 1, 3})});
+  b.Op("MatMul", {"qt", "kt"}, {"s"});
+  b.Op("Div", {"s", "c"}, {"scaled"});
+  b.Op("Softmax", {"scaled"}, {"p"}, {AttrInt("axis", -1)});
+  b.Op("MatMul", {"p", "vt"}, {"o"});
+  b.Op("Transpose", {"o"}, {"ot"}, {AttrInts("perm", {0, 2, 1, 3})});
+  b.Op("Reshape", {"ot", "merged"}, {"y"});
+  b.Output("y");
+  return b.graph;
+}
+
+TEST(AttentionTransposesBecomePermutedMatMuls) {
+  const Graph graph = AttentionGraph();
+  for (int64_t batch : {1, 3}) {
+    std::string plan;
+    EXPECT_TRUE(FusedVsPlain(graph, Rng(41).Vector(batch * 24), {batch, 3, 8}, &plan) < 1e-5f);
+    EXPECT_TRUE(Contains(plan, "PermutedMatMul[a=[0,2,1,3] b=[0,2,3,1] y=[0,1,2,3] alpha=0.500000] "
+                               "'qt+kt+s+scaled'"));
+    EXPECT_TRUE(Contains(plan, "PermutedMatMul[a=[0,1,2,3] b=[0,2,1,3] y=[0,2,1,3]] 'vt+o+ot'"));
+    EXPECT_TRUE(!Contains(plan, "Transpose") && !Contains(plan, "Div"));
+  }
+  // A Transpose with another reader stays (the fused op reads around it), and so does an output
+  // Transpose that moves the product's last axis.
+  Graph shared = AttentionGraph();
+  shared.outputs.push_back({"kt", DType::kUndefined, {}});
+  for (Node& n : shared.nodes) {
+    if (n.name == "ot") n.attributes = {AttrInts("perm", {0, 1, 3, 2})};
+  }
+  for (Node& n : shared.nodes) {
+    if (n.name == "y") n.inputs[1] = "heads_t";
+  }
+  shared.initializers.push_back(MakeTensor("heads_t", DType::kInt64, {2}, std::vector<int64_t>{-1, 24}));
+  std::vector<OwnedTensor> plain, fused;
+  std::unique_ptr<Engine> engine;
+  const std::vector<float> x = Rng(42).Vector(2 * 24);
+  ASSERT_TRUE(LoadAndRun(shared, false, {FloatView(x, {2, 3, 8})}, &plain).ok());
+  ASSERT_TRUE(LoadAndRun(shared, true, {FloatView(x, {2, 3, 8})}, &fused, &engine).ok());
+  const std::string plan = engine->Describe();
+  EXPECT_TRUE(Contains(plan, "PermutedMatMul[a=[0,2,1,3] b=[0,1,2,3] y=[0,1,2,3] alpha=0.500000]"));
+  EXPECT_TRUE(Contains(plan, "PermutedMatMul[a=[0,1,2,3] b=[0,2,1,3] y=[0,1,2,3]]"));
+  EXPECT_EQ(Count(plan, "Transpose["), size_t{2});  // kt (an output) and ot (moves N)
+  ASSERT_TRUE(plain.size() == 2 && fused.size() == 2);
+  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(MaxAbsDiff(AsFloats(plain[i]), AsFloats(fused[i])) < 1e-5f);
+}
+
+// An operand stored transposed (A' unit-stride along M), operands broadcast along either batch
+// axis, and a MatMul -> Transpose -> MatMul chain whose middle Transpose only one fusion takes.
+TEST(PermutedMatMulStridesAndBroadcasts) {
+  for (const Shape& w_shape : {Shape{1, 2, 5, 3}, Shape{2, 1, 5, 3}, Shape{2, 2, 5, 3}}) {
+    GraphBuilder b;
+    b.Input("x", {-1, 2, 5, 4});  // A' = x transposed to [b, 2, 4, 5]: M = 4, K = 5
+    b.Input("w", w_shape);        // B' = w as is: K = 5, N = 3
+    b.Input("u", {-1, 4, 3, 6});
+    b.Op("Transpose", {"x"}, {"xt"}, {AttrInts("perm", {0, 1, 3, 2})});
+    b.Op("MatMul", {"xt", "w"}, {"p"});
+    b.Op("Transpose", {"p"}, {"pt"}, {AttrInts("perm", {0, 2, 1, 3})});  // [b, 4, 2, 3]
+    b.Op("MatMul", {"pt", "u"}, {"y"});
+    b.Output("y");
+    Rng rng(43);
+    const std::vector<float> x = rng.Vector(2 * 40);
+    const std::vector<float> w = rng.Vector(static_cast<size_t>(w_shape[0] * w_shape[1] * 15));
+    const std::vector<float> u = rng.Vector(2 * 72);
+    const std::vector<TensorView> inputs{FloatView(x, {2, 2, 5, 4}), FloatView(w, w_shape),
+                                         FloatView(u, {2, 4, 3, 6})};
+    std::vector<OwnedTensor> plain, fused;
+    std::unique_ptr<Engine> engine;
+    ASSERT_TRUE(LoadAndRun(b.graph, false, inputs, &plain).ok());
+    ASSERT_TRUE(LoadAndRun(b.graph, true, inputs, &fused, &engine).ok());
+    const std::string plan = engine->Describe();
+    EXPECT_TRUE(Contains(plan, "PermutedMatMul[a=[0,1,3,2] b=[0,1,2,3] y=[0,2,1,3]] 'xt+p+pt'"));
+    EXPECT_TRUE(Contains(plan, "MatMul 'y' (pt, u)"));  // pt is the first fusion's
+    ASSERT_TRUE(plain.size() == 1 && fused.size() == 1 && plain[0].shape == fused[0].shape);
+    EXPECT_TRUE(NearFloats(AsFloats(fused[0]), AsFloats(plain[0]), 1e-5f));
+  }
+  // Batch axes left in order in every tensor: one GEMM call over all batch x head items.
+  GraphBuilder b;
+  b.Input("x", {-1, 2, 5, 4});
+  b.Input("w", {-1, 2, 5, 3});
+  b.Op("Transpose", {"x"}, {"xt"}, {AttrInts("perm", {0, 1, 3, 2})});
+  b.Op("MatMul", {"xt", "w"}, {"y"});
+  b.Output("y");
+  for (int64_t batch : {1, 3}) {
+    Rng rng(44);
+    const std::vector<float> x = rng.Vector(batch * 40), w = rng.Vector(batch * 30);
+    const std::vector<TensorView> inputs{FloatView(x, {batch, 2, 5, 4}), FloatView(w, {batch, 2, 5, 3})};
+    std::vector<OwnedTensor> plain, fused;
+    std::unique_ptr<Engine> engine;
+    ASSERT_TRUE(LoadAndRun(b.graph, false, inputs, &plain).ok());
+    ASSERT_TRUE(LoadAndRun(b.graph, true, inputs, &fused, &engine).ok());
+    EXPECT_TRUE(Contains(engine->Describe(), "PermutedMatMul[a=[0,1,3,2] b=[0,1,2,3] y=[0,1,2,3]] 'xt+y'"));
+    ASSERT_TRUE(plain.size() == 1 && fused.size() == 1 && plain[0].shape == fused[0].shape);
+    EXPECT_TRUE(NearFloats(AsFloats(fused[0]), AsFloats(plain[0]), 1e-5f));
+  }
+}
+
 TEST(UnfusedWeightDequantizeIsFolded) {
   // A DequantizeLinear of int8 weights feeding something other than a linear layer: kept for the
   // QDQ pass, then folded to a float constant when nothing fused it.

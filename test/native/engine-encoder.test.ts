@@ -4,7 +4,8 @@
  * a batch larger than the engine's row chunk runs in chunks, and the result stays within
  * quantization error of ONNX Runtime on the same QDQ model while every row is exactly what it
  * is when run alone (the int8 path is exact integer arithmetic, so chunking and batching change
- * no bit).
+ * no bit). The FP32 layer's attention products fuse into PermutedMatMul (no head-split
+ * Transpose or scale left) and agree with ONNX Runtime to float rounding.
  */
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -15,6 +16,40 @@ import { importOnnxGraph } from '../../src/onnx/graph-import';
 
 const floats = (t: { data: Uint8Array }): Float32Array =>
   new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4);
+
+test('FP32 encoder: attention on strided layouts, ONNX Runtime agreement, rows alone', async () => {
+  const spec = ENGINE_MODELS['encoder-s32'];
+  const [fp32] = await buildModelPair(spec);
+  const engine = await native().loadEngine(importOnnxGraph(fp32.bytes, 'encoder-s32').graph, { threads: 2 });
+  const session = await ort.InferenceSession.create(fp32.bytes, { logSeverityLevel: 3 });
+  try {
+    const plan = engine.describe();
+    assert.equal(plan.match(/PermutedMatMul\[/g)?.length, 2, plan);
+    assert.doesNotMatch(plan, /Transpose|Div '|MatMul '/);
+    const rows = 3;
+    const perRow = spec.rowShape.reduce((a, b) => a * b, 1);
+    const x = spec.sample(rows, 6);
+    const shape = [rows, ...spec.rowShape];
+    const [out] = await engine.run([{ dtype: 1, shape, data: x }]);
+    assert.ok(out !== undefined);
+    assert.deepEqual(out.shape, shape);
+    const y = floats(out);
+    const ref = (await session.run({ [spec.inputName]: new ort.Tensor('float32', x, shape) }))[session.outputNames[0] ?? ''];
+    assert.ok(ref !== undefined);
+    const want = ref.data as Float32Array;
+    let diff = 0;
+    for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs((y[i] ?? NaN) - (want[i] ?? NaN)));
+    // LayerNorm-ed outputs are O(1): float rounding in a different summation order only.
+    assert.ok(diff <= 1e-4, `max |native - ORT| ${diff}`);
+    const [alone] = await engine.run([{ dtype: 1, shape: [1, ...spec.rowShape], data: x.subarray(perRow, 2 * perRow) }]);
+    assert.ok(alone !== undefined);
+    const row = floats(alone);
+    for (let i = 0; i < perRow; i++) assert.ok(Math.abs((row[i] ?? NaN) - (y[perRow + i] ?? NaN)) <= 1e-5, `element ${i}`);
+  } finally {
+    await session.release();
+    await engine.close();
+  }
+});
 
 test('QDQ encoder: int8 attention, row chunks, ONNX Runtime agreement, batch invariance', async () => {
   const spec = ENGINE_MODELS['encoder-s32'];
