@@ -11,69 +11,73 @@ import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { buildModelPair, ENGINE_MODELS } from '../../bench/engine/engine-models';
-import { native } from '../../src/native';
+import { native, type NativeEngine } from '../../src/native';
 import { importOnnxGraph } from '../../src/onnx/graph-import';
 
 const floats = (t: { data: Uint8Array }): Float32Array =>
   new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4);
 
-test('FP32 encoder: attention on strided layouts, ONNX Runtime agreement, rows alone', async () => {
-  const spec = ENGINE_MODELS['encoder-s32'];
-  const [fp32] = await buildModelPair(spec);
-  const engine = await native().loadEngine(importOnnxGraph(fp32.bytes, 'encoder-s32').graph, { threads: 2 });
-  const session = await ort.InferenceSession.create(fp32.bytes, { logSeverityLevel: 3 });
+const spec = ENGINE_MODELS['encoder-s32'];
+const perRow = spec.rowShape.reduce((a, b) => a * b, 1);
+
+interface EncoderRun {
+  readonly engine: NativeEngine;
+  readonly x: Float32Array;
+  /** The engine's output for all rows, and ONNX Runtime's for the same model and input. */
+  readonly y: Float32Array;
+  readonly want: Float32Array;
+}
+
+/** Loads one precision of the encoder in the engine (2 threads) and ORT, runs `rows` on both. */
+async function runEncoder(precision: 'fp32' | 'int8', rows: number, seed: number,
+  check: (run: EncoderRun) => Promise<void>): Promise<void> {
+  const pair = await buildModelPair(spec);
+  const model = pair[precision === 'fp32' ? 0 : 1];
+  const engine = await native().loadEngine(importOnnxGraph(model.bytes, 'encoder-s32').graph, { threads: 2 });
+  const session = await ort.InferenceSession.create(model.bytes, { logSeverityLevel: 3 });
   try {
-    const plan = engine.describe();
-    assert.equal(plan.match(/PermutedMatMul\[/g)?.length, 2, plan);
-    assert.doesNotMatch(plan, /Transpose|Div '|MatMul '/);
-    const rows = 3;
-    const perRow = spec.rowShape.reduce((a, b) => a * b, 1);
-    const x = spec.sample(rows, 6);
+    const x = spec.sample(rows, seed);
     const shape = [rows, ...spec.rowShape];
     const [out] = await engine.run([{ dtype: 1, shape, data: x }]);
     assert.ok(out !== undefined);
     assert.deepEqual(out.shape, shape);
-    const y = floats(out);
     const ref = (await session.run({ [spec.inputName]: new ort.Tensor('float32', x, shape) }))[session.outputNames[0] ?? ''];
     assert.ok(ref !== undefined);
-    const want = ref.data as Float32Array;
-    let diff = 0;
-    for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs((y[i] ?? NaN) - (want[i] ?? NaN)));
-    // LayerNorm-ed outputs are O(1): float rounding in a different summation order only.
-    assert.ok(diff <= 1e-4, `max |native - ORT| ${diff}`);
-    const [alone] = await engine.run([{ dtype: 1, shape: [1, ...spec.rowShape], data: x.subarray(perRow, 2 * perRow) }]);
-    assert.ok(alone !== undefined);
-    const row = floats(alone);
-    for (let i = 0; i < perRow; i++) assert.ok(Math.abs((row[i] ?? NaN) - (y[perRow + i] ?? NaN)) <= 1e-5, `element ${i}`);
+    await check({ engine, x, y: floats(out), want: ref.data as Float32Array });
   } finally {
     await session.release();
     await engine.close();
   }
+}
+
+/** Row r of x alone through the engine. */
+async function rowAlone(engine: NativeEngine, x: Float32Array, r: number): Promise<Float32Array> {
+  const [alone] = await engine.run([{ dtype: 1, shape: [1, ...spec.rowShape], data: x.subarray(r * perRow, (r + 1) * perRow) }]);
+  assert.ok(alone !== undefined);
+  return floats(alone);
+}
+
+test('FP32 encoder: attention on strided layouts, ONNX Runtime agreement, rows alone', async () => {
+  await runEncoder('fp32', 3, 6, async ({ engine, x, y, want }) => {
+    const plan = engine.describe();
+    assert.equal(plan.match(/PermutedMatMul\[/g)?.length, 2, plan);
+    assert.doesNotMatch(plan, /Transpose|Div '|MatMul '/);
+    let diff = 0;
+    for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs((y[i] ?? NaN) - (want[i] ?? NaN)));
+    // LayerNorm-ed outputs are O(1): float rounding in a different summation order only.
+    assert.ok(diff <= 1e-4, `max |native - ORT| ${diff}`);
+    const row = await rowAlone(engine, x, 1);
+    for (let i = 0; i < perRow; i++) assert.ok(Math.abs((row[i] ?? NaN) - (y[perRow + i] ?? NaN)) <= 1e-5, `element ${i}`);
+  });
 });
 
 test('QDQ encoder: int8 attention, row chunks, ONNX Runtime agreement, batch invariance', async () => {
-  const spec = ENGINE_MODELS['encoder-s32'];
-  const [, int8] = await buildModelPair(spec);
-  const engine = await native().loadEngine(importOnnxGraph(int8.bytes, 'encoder-s32').graph, { threads: 2 });
-  const session = await ort.InferenceSession.create(int8.bytes, { logSeverityLevel: 3 });
-  try {
+  const rows = 40;
+  await runEncoder('int8', rows, 5, async ({ engine, x, y, want }) => {
     const plan = engine.describe();
     assert.equal(plan.match(/QuantizedMatMul\[/g)?.length, 2, plan);
     assert.doesNotMatch(plan, /FakeQuantize|Div '|MatMul '/);
-    const rows = 40;
     assert.ok(engine.rowChunk > 0 && engine.rowChunk < rows, `row chunk ${engine.rowChunk}`);
-
-    const perRow = spec.rowShape.reduce((a, b) => a * b, 1);
-    const x = spec.sample(rows, 5);
-    const shape = [rows, ...spec.rowShape];
-    const [out] = await engine.run([{ dtype: 1, shape, data: x }]);
-    assert.ok(out !== undefined);
-    assert.deepEqual(out.shape, shape);
-    const y = floats(out);
-
-    const ref = (await session.run({ [spec.inputName]: new ort.Tensor('float32', x, shape) }))[session.outputNames[0] ?? ''];
-    assert.ok(ref !== undefined);
-    const want = ref.data as Float32Array;
     let diff = 0, scale = 0;
     for (let i = 0; i < want.length; i++) {
       diff = Math.max(diff, Math.abs((y[i] ?? NaN) - (want[i] ?? NaN)));
@@ -82,14 +86,8 @@ test('QDQ encoder: int8 attention, row chunks, ONNX Runtime agreement, batch inv
     // Rounding differences flip a few activations by one quantization step: a small fraction of
     // the output range, never a different result.
     assert.ok(diff <= 0.02 * scale, `max |native - ORT| ${diff} vs output range ${scale}`);
-
     for (const r of [0, 17, rows - 1]) {
-      const [alone] = await engine.run([{ dtype: 1, shape: [1, ...spec.rowShape], data: x.subarray(r * perRow, (r + 1) * perRow) }]);
-      assert.ok(alone !== undefined);
-      assert.deepEqual(floats(alone), y.subarray(r * perRow, (r + 1) * perRow), `row ${r}`);
+      assert.deepEqual(await rowAlone(engine, x, r), y.subarray(r * perRow, (r + 1) * perRow), `row ${r}`);
     }
-  } finally {
-    await session.release();
-    await engine.close();
-  }
+  });
 });
