@@ -22,6 +22,14 @@ Attribute FloatAttribute(const char* name, float value) {
   return a;
 }
 
+Attribute IntsAttribute(const char* name, const std::vector<int64_t>& values) {
+  Attribute a;
+  a.name = name;
+  a.kind = Attribute::Kind::kInts;
+  a.ints = values;
+  return a;
+}
+
 int64_t IntAttr(const Node& node, const char* name, int64_t fallback) {
   for (const Attribute& a : node.attributes) {
     if (a.name == name && a.kind == Attribute::Kind::kInt) return a.i;

@@ -68,14 +68,6 @@ Operand OperandOf(const GraphIndex& index, const std::string& name) {
   return {name};
 }
 
-Attribute IntsAttribute(const char* name, const std::vector<int64_t>& values) {
-  Attribute a;
-  a.name = name;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = values;
-  return a;
-}
-
 bool Match(const GraphIndex& index, const Node& matmul, Rewrite* rewrite) {
   if (!IsOp(&matmul, "MatMul") || !IsFloatRank4(index, matmul.inputs[0]) ||
       !IsFloatRank4(index, matmul.inputs[1])) {

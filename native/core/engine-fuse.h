@@ -94,6 +94,7 @@ void MatchLinearTail(const GraphIndex& index, const std::string& linear_out, int
 bool IsBiasConstant(const GraphIndex& index, const std::string& name, int64_t n);
 Attribute IntAttribute(const char* name, int64_t value);
 Attribute FloatAttribute(const char* name, float value);
+Attribute IntsAttribute(const char* name, const std::vector<int64_t>& values);
 // The value of an int/float attribute of `node`, or `fallback` when absent or of another kind.
 int64_t IntAttr(const Node& node, const char* name, int64_t fallback);
 float FloatAttr(const Node& node, const char* name, float fallback);
