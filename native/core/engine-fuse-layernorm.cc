@@ -1,7 +1,10 @@
-// LayerNormalization fusion: the decomposition PyTorch exports for nn.LayerNorm,
-//   mean = ReduceMean(x, trailing axes);  d = x - mean;  var = ReduceMean(Pow(d, 2));
-//   n = d / Sqrt(var + eps);  [m = n * gamma];  [y = m + beta]
-// => LayerNormalization(x, gamma (ones if absent), beta, axis, epsilon).
+// LayerNormalization fusions:
+// - the decomposition PyTorch exports for nn.LayerNorm,
+//     mean = ReduceMean(x, trailing axes);  d = x - mean;  var = ReduceMean(Pow(d, 2));
+//     n = d / Sqrt(var + eps);  [m = n * gamma];  [y = m + beta]
+//   => LayerNormalization(x, gamma (ones if absent), beta, axis, epsilon);
+// - a float Add read only by a LayerNormalization that outputs Y only (the residual connection
+//   of a post-norm transformer layer) => AddLayerNormalization(a, b, gamma, beta, axis, epsilon).
 #include <algorithm>
 #include <cstring>
 
@@ -128,7 +131,46 @@ bool Match(const GraphIndex& index, int64_t opset, const Node& div, std::vector<
   return true;
 }
 
+bool IsFloat(const GraphIndex& index, const std::string& name) {
+  const TensorType* t = index.Type(name);
+  return t != nullptr && t->dtype == DType::kFloat;
+}
+
+// Anchored on the LayerNormalization (the standard op or the one FuseLayerNorm made).
+bool MatchAddLayerNorm(const GraphIndex& index, const Node& ln, Rewrite* rewrite) {
+  if (ln.op_type != "LayerNormalization" || (!ln.domain.empty() && ln.domain != kInternalDomain)) {
+    return false;
+  }
+  for (size_t i = 1; i < ln.outputs.size(); ++i) {  // Mean / InvStdDev are not computed
+    if (!ln.outputs[i].empty()) return false;
+  }
+  for (const Attribute& a : ln.attributes) {
+    if (a.name != "axis" && a.name != "epsilon" && !(a.name == "stash_type" && a.i == 1)) return false;
+  }
+  const std::string& sum = ln.inputs[0];
+  const Node* add = index.Producer(sum);
+  if (!IsOp(add, "Add") || !index.SingleUse(sum) || !IsFloat(index, add->inputs[0]) ||
+      !IsFloat(index, add->inputs[1])) {
+    return false;
+  }
+  rewrite->remove = {index.IndexOf(add), index.IndexOf(&ln)};
+  Node& fused = rewrite->node;
+  fused.name = FusedName({add, &ln});
+  fused.op_type = "AddLayerNormalization";
+  fused.domain = kInternalDomain;
+  fused.inputs = {add->inputs[0], add->inputs[1], ln.inputs[1]};
+  if (!InputOr(ln, 2).empty()) fused.inputs.push_back(ln.inputs[2]);
+  fused.outputs = {ln.outputs[0]};
+  fused.attributes = {IntAttribute("axis", IntAttr(ln, "axis", -1)),
+                      FloatAttribute("epsilon", FloatAttr(ln, "epsilon", 1e-5f))};
+  return true;
+}
+
 }  // namespace
+
+int FuseAddLayerNorm(Graph* graph, const ValueTypes& types) {
+  return RewriteMatches(graph, types, MatchAddLayerNorm);
+}
 
 int FuseLayerNorm(Graph* graph, const ValueTypes& types) {
   std::vector<Rewrite> rewrites;

@@ -168,7 +168,10 @@ void RunFusionPasses(Graph* graph, const ValueTypes& types, const EngineOptions&
   FuseFakeQuantize(graph, types);
   FuseQuantizedMatMul(graph, types);
   FuseLinear(graph, types);
-  FusePermutedMatMul(graph, types);  // after FuseLinear: MatMuls by constant weights are its
+  // After FuseLinear, whose FusedLinears the MatMuls by constant weights have become by then.
+  FusePermutedMatMul(graph, types);
+  // After the linear passes: a bias Add belongs in its layer's epilogue, not in a LayerNorm.
+  FuseAddLayerNorm(graph, types);
   RemoveDeadNodes(graph);
   FuseQuantizedChains(graph, types);  // last: it reads the other passes' fused layers
 }

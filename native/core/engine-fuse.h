@@ -102,6 +102,10 @@ float FloatAttr(const Node& node, const char* name, float fallback);
 // ReduceMean(x) -> Sub -> Pow 2 -> ReduceMean -> Add eps -> Sqrt -> Div [-> Mul gamma] [-> Add
 // beta]  =>  LayerNormalization.
 int FuseLayerNorm(Graph* graph, const ValueTypes& types);
+// Add(a, b) read only by a LayerNormalization(X, gamma [, beta]) with only Y  =>
+// AddLayerNormalization(a, b, gamma [, beta]): the residual Add of a post-norm transformer,
+// formed row by row where it is normalised.
+int FuseAddLayerNorm(Graph* graph, const ValueTypes& types);
 // x * 0.5 * (1 + Erf(x / sqrt2)) in any association  =>  Gelu.
 int FuseGelu(Graph* graph, const ValueTypes& types);
 // MatMul/Gemm(DQ(Q(x)), DQ(int8 weights)) [+ bias] [+ activation]  =>  QuantizedLinear.

@@ -23,9 +23,10 @@ Status CreateTransposeOp(const Node& node, int64_t opset, std::unique_ptr<Op>* o
 Status CreateConcatOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateGatherOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateConstantOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
-// op-normalize.cc: Softmax, LayerNormalization, ReduceMean.
+// op-normalize.cc: Softmax, LayerNormalization, the fused AddLayerNormalization, ReduceMean.
 Status CreateSoftmaxOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateLayerNormOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
+Status CreateAddLayerNormOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 Status CreateReduceMeanOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);
 // op-argmax.cc: ArgMax.
 Status CreateArgMaxOp(const Node& node, int64_t opset, std::unique_ptr<Op>* out);

@@ -1,12 +1,13 @@
-// Softmax, LayerNormalization and ReduceMean over float tensors. Softmax over the last axis and
-// LayerNormalization without statistics outputs run on the vectorised row kernels
-// (row-kernels.h), the rest on the reference kernels.
+// Softmax, LayerNormalization (and the fused AddLayerNormalization) and ReduceMean over float
+// tensors. Softmax over the last axis and LayerNormalization without statistics outputs run on
+// the vectorised row kernels (row-kernels.h), the rest on the reference kernels.
 #include <algorithm>
 #include <memory>
 #include <string>
 
 #include "op-attrs.h"
 #include "op-factories.h"
+#include "op-fast-paths.h"
 #include "op-util.h"
 #include "sluice/kernels/reference.h"
 #include "sluice/row-kernels.h"
@@ -66,27 +67,34 @@ Shape Squeezed(const Shape& s) {
 }
 
 // Inputs: X, Scale, B (optional). Outputs: Y, Mean (optional), InvStdDev (optional).
+// With `add` (the internal AddLayerNormalization, made by FuseAddLayerNorm from a residual Add in
+// front of a LayerNormalization): inputs A, B, Scale, Bias (optional), X = A + B, and Y only.
 class LayerNorm final : public Op {
  public:
-  LayerNorm(int64_t axis, float epsilon) : axis_(axis), epsilon_(epsilon) {}
+  LayerNorm(int64_t axis, float epsilon, bool add) : axis_(axis), epsilon_(epsilon), add_(add) {}
 
   bool RowWise(const std::vector<TensorRef>& in, const std::vector<bool>&) const override {
+    Shape x;
     int64_t axis = 0;
-    return AxisIn(axis_, *in[0].shape, &axis).ok() && axis != 0;
+    return XShape(in, &x).ok() && AxisIn(axis_, x, &axis).ok() && axis != 0;
   }
 
   Status Infer(const std::vector<TensorRef>& in, std::vector<TensorType>* out) const override {
-    RETURN_IF_ERROR(RequireDType(in[0], "X", {DType::kFloat}));
-    RETURN_IF_ERROR(RequireDType(in[1], "Scale", {DType::kFloat}));
-    const Shape& x = *in[0].shape;
+    const size_t first_param = add_ ? 2 : 1;
+    RETURN_IF_ERROR(RequireDType(in[0], add_ ? "A" : "X", {DType::kFloat}));
+    if (add_) RETURN_IF_ERROR(RequireDType(in[1], "B", {DType::kFloat}));
+    RETURN_IF_ERROR(RequireDType(in[first_param], "Scale", {DType::kFloat}));
+    Shape x;
+    RETURN_IF_ERROR(XShape(in, &x));
     int64_t axis = 0;
     RETURN_IF_ERROR(AxisIn(axis_, x, &axis));
     const Shape normalized = Squeezed(Shape(x.begin() + axis, x.end()));
     // The kernel takes scale/bias with exactly the normalised dims; general broadcasting of
     // scale (allowed by ONNX, never emitted by exporters) is not implemented.
-    for (size_t i = 1; i < in.size(); ++i) {
+    for (size_t i = first_param; i < in.size(); ++i) {
       if (!in[i].present()) continue;
-      RETURN_IF_ERROR(RequireDType(in[i], i == 1 ? "Scale" : "B", {DType::kFloat}));
+      const char* what = i == first_param ? "Scale" : add_ ? "Bias" : "B";
+      RETURN_IF_ERROR(RequireDType(in[i], what, {DType::kFloat}));
       if (Squeezed(*in[i].shape) != normalized) {
         return Unimplemented("scale/bias shape " + ShapeString(*in[i].shape) +
                              " must equal the normalised dims " + ShapeString(normalized));
@@ -101,18 +109,35 @@ class LayerNorm final : public Op {
 
   Status Run(const std::vector<TensorRef>& in, const std::vector<OutRef>& out,
              const RunEnv& env) const override {
-    const Shape& shape = *in[0].shape;
-    const float* x = static_cast<const float*>(in[0].data);
-    const float* scale = static_cast<const float*>(in[1].data);
-    const float* bias =
-        in.size() > 2 && in[2].present() ? static_cast<const float*>(in[2].data) : nullptr;
+    const size_t first_param = add_ ? 2 : 1;
+    const Shape& shape = *out[0].shape;
+    const float* scale = static_cast<const float*>(in[first_param].data);
+    const float* bias = in.size() > first_param + 1 && in[first_param + 1].present()
+                            ? static_cast<const float*>(in[first_param + 1].data)
+                            : nullptr;
     float* y = static_cast<float*>(out[0].data);
     int64_t axis = 0;
     kernels::NormalizeAxis(axis_, static_cast<int64_t>(shape.size()), &axis);  // checked by Infer
     const int64_t n = NumElements(Shape(shape.begin() + axis, shape.end()));
+    const size_t rows = n > 0 ? static_cast<size_t>(NumElements(shape) / n) : 0;
+    const float* x = static_cast<const float*>(in[0].data);
+    if (add_) {
+      const float* b = static_cast<const float*>(in[1].data);
+      if (*in[0].shape == shape && *in[1].shape == shape) {
+        return AddLayerNormRows(x, b, rows, static_cast<size_t>(n), epsilon_, scale, bias, y,
+                                env.pool);
+      }
+      // An operand broadcast along the sum (shapes the fusion could not rule out statically):
+      // the sum in y, then normalised in place.
+      if (!FastBinaryF32(kernels::BinaryOp::kAdd, x, *in[0].shape, b, *in[1].shape, shape, y,
+                         env.pool)) {
+        RETURN_IF_ERROR(kernels::Binary(kernels::BinaryOp::kAdd, DType::kFloat, x, *in[0].shape,
+                                        b, *in[1].shape, y));
+      }
+      x = y;
+    }
     if (out.size() == 1 && n > 0) {  // no statistics asked for: the vectorised row kernel
-      return LayerNormRows(x, static_cast<size_t>(NumElements(shape) / n), static_cast<size_t>(n),
-                           epsilon_, scale, bias, y, env.pool);
+      return LayerNormRows(x, rows, static_cast<size_t>(n), epsilon_, scale, bias, y, env.pool);
     }
     auto optional_out = [&](size_t i) {
       return i < out.size() ? static_cast<float*>(out[i].data) : nullptr;
@@ -126,8 +151,18 @@ class LayerNorm final : public Op {
   }
 
  private:
+  // The normalised tensor's shape: X's, or A and B broadcast.
+  Status XShape(const std::vector<TensorRef>& in, Shape* x) const {
+    if (!add_) {
+      *x = *in[0].shape;
+      return Status::Ok();
+    }
+    return kernels::BroadcastShapes(*in[0].shape, *in[1].shape, x);
+  }
+
   int64_t axis_;
   float epsilon_;
+  bool add_;
 };
 
 // axes come from the attribute (opset < 18) or from a constant input (opset >= 18).
@@ -223,7 +258,18 @@ Status CreateLayerNormOp(const Node& node, int64_t, std::unique_ptr<Op>* out) {
   RETURN_IF_ERROR(attrs.Int("stash_type", 1, &stash_type));
   if (stash_type != 1)
     return Unimplemented("stash_type " + std::to_string(stash_type) + " (only float)");
-  *out = std::make_unique<LayerNorm>(axis, epsilon);
+  *out = std::make_unique<LayerNorm>(axis, epsilon, /*add=*/false);
+  return Status::Ok();
+}
+
+Status CreateAddLayerNormOp(const Node& node, int64_t, std::unique_ptr<Op>* out) {
+  const Attrs attrs(node);
+  RETURN_IF_ERROR(attrs.OnlyKnown({"axis", "epsilon"}));
+  int64_t axis = -1;
+  float epsilon = 1e-5f;
+  RETURN_IF_ERROR(attrs.Int("axis", -1, &axis));
+  RETURN_IF_ERROR(attrs.Float("epsilon", 1e-5f, &epsilon));
+  *out = std::make_unique<LayerNorm>(axis, epsilon, /*add=*/true);
   return Status::Ok();
 }
 

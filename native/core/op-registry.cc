@@ -55,7 +55,8 @@ constexpr OpEntry kOps[] = {
     // unchanged (later versions add types, and `saturate` / `round_mode`, for float8 only).
     {"", "Cast", CreateCastOp, 1, 1, 1, 1, 6},
     // Fused ops, created only by the engine's own passes (inputs documented in op-linear.cc,
-    // op-int8-linear.cc, op-int8-matmul.cc, op-permuted-matmul.cc and op-quantize.cc).
+    // op-int8-linear.cc, op-int8-matmul.cc, op-permuted-matmul.cc, op-quantize.cc and
+    // op-normalize.cc).
     {kInternalDomain, "FusedLinear", CreateFusedLinearOp, 2, 3, 1, 1, 0},
     {kInternalDomain, "QuantizedLinear", CreateQuantizedLinearOp, 5, 9, 1, 1, 0},
     {kInternalDomain, "DynamicQuantizedLinear", CreateDynamicQuantizedLinearOp, 3, 7, 1, 1, 0},
@@ -66,6 +67,7 @@ constexpr OpEntry kOps[] = {
     {kInternalDomain, "PermutedMatMul", CreatePermutedMatMulOp, 2, 2, 1, 1, 0},
     {kInternalDomain, "Gelu", CreateUnaryOp, 1, 1, 1, 1, 0},
     {kInternalDomain, "LayerNormalization", CreateLayerNormOp, 2, 3, 1, 3, 0},
+    {kInternalDomain, "AddLayerNormalization", CreateAddLayerNormOp, 3, 4, 1, 1, 0},
 };
 
 // "1 input", "2 to 3 inputs", "at least 1 input".

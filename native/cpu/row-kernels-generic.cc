@@ -50,6 +50,10 @@ void LayerNormRow(const float* x, size_t n, float eps, const float* gamma, const
   }
 }
 
+void AddRow(const float* a, const float* b, size_t n, float* y) {
+  for (size_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+
 }  // namespace
 
 float UnaryReference(UnaryFn fn, float alpha, float xf) {
@@ -77,7 +81,7 @@ float UnaryReference(UnaryFn fn, float alpha, float xf) {
 }
 
 const RowKernelTable& GenericRowKernels() {
-  static const RowKernelTable table = {UnaryRow, SoftmaxRow, LogSoftmaxRow, LayerNormRow};
+  static const RowKernelTable table = {UnaryRow, SoftmaxRow, LogSoftmaxRow, LayerNormRow, AddRow};
   return table;
 }
 

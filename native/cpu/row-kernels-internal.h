@@ -17,6 +17,8 @@ struct RowKernelTable {
   // gamma/beta nullable.
   void (*layer_norm)(const float* x, size_t n, float eps, const float* gamma, const float* beta,
                      float* y);
+  // y[i] = a[i] + b[i] for n >= 1 floats; y may be a or b.
+  void (*add)(const float* a, const float* b, size_t n, float* y);
 };
 
 const RowKernelTable& GenericRowKernels();

@@ -65,6 +65,13 @@ Status CheckBlock(const char* op, const float* x, size_t rows, size_t n, const f
   return Status::Ok();
 }
 
+Status CheckEpsilon(const char* op, float eps) {
+  if (!std::isfinite(eps) || eps < 0) {
+    return InvalidArgument(std::string(op) + ": epsilon must be finite and >= 0, got " + std::to_string(eps));
+  }
+  return Status::Ok();
+}
+
 // Runs row_fn(r) for every row, split into contiguous chunks across the pool.
 template <typename Fn>
 void ForEachRow(size_t rows, ThreadPool* pool, const Fn& row_fn) {
@@ -171,13 +178,29 @@ Status LogSoftmaxRows(const float* x, size_t rows, size_t n, float* y, ThreadPoo
 Status LayerNormRows(const float* x, size_t rows, size_t n, float eps, const float* gamma,
                      const float* beta, float* y, ThreadPool* pool, KernelIsa isa) {
   RETURN_IF_ERROR(CheckBlock("LayerNormRows", x, rows, n, y));
-  if (!std::isfinite(eps) || eps < 0) {
-    return InvalidArgument("LayerNormRows: epsilon must be finite and >= 0, got " + std::to_string(eps));
-  }
+  RETURN_IF_ERROR(CheckEpsilon("LayerNormRows", eps));
   const internal::RowKernelTable* table = nullptr;
   RETURN_IF_ERROR(TableFor(isa, &table));
   if (n == 0) return Status::Ok();
   ForEachRow(rows, pool, [&](size_t r) { table->layer_norm(x + r * n, n, eps, gamma, beta, y + r * n); });
+  return Status::Ok();
+}
+
+Status AddLayerNormRows(const float* a, const float* b, size_t rows, size_t n, float eps,
+                        const float* gamma, const float* beta, float* y, ThreadPool* pool,
+                        KernelIsa isa) {
+  if (rows != 0 && n != 0 && (a == nullptr || b == nullptr || y == nullptr)) {
+    return InvalidArgument("AddLayerNormRows: null a, b or y for a non-empty block");
+  }
+  RETURN_IF_ERROR(CheckEpsilon("AddLayerNormRows", eps));
+  const internal::RowKernelTable* table = nullptr;
+  RETURN_IF_ERROR(TableFor(isa, &table));
+  if (n == 0) return Status::Ok();
+  ForEachRow(rows, pool, [&](size_t r) {
+    float* yr = y + r * n;
+    table->add(a + r * n, b + r * n, n, yr);
+    table->layer_norm(yr, n, eps, gamma, beta, yr);
+  });
   return Status::Ok();
 }
 

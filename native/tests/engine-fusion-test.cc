@@ -149,6 +149,67 @@ TEST(DecomposedLayerNormBecomesLayerNormalization) {
   }
 }
 
+// A post-norm residual: y = LayerNormalization(a + b). `tap` makes the sum a graph output too;
+// `stats` asks the LayerNormalization for its Mean output. Either keeps the Add apart.
+Graph AddLayerNormGraph(bool tap = false, bool stats = false, bool beta = true) {
+  Rng rng(9);
+  GraphBuilder b;
+  b.Input("a", {-1, 3, 8});
+  b.Input("b", {-1, 3, 8});
+  b.Floats("gamma", {8}, rng.Vector(8));
+  b.Floats("beta", {8}, rng.Vector(8));
+  b.Op("Add", {"a", "b"}, {"sum"});
+  std::vector<std::string> ln_in = {"sum", "gamma"};
+  if (beta) ln_in.push_back("beta");
+  std::vector<std::string> ln_out = {"y"};
+  if (stats) ln_out.push_back("mean");
+  b.Op("LayerNormalization", ln_in, ln_out, {AttrInt("axis", -1), AttrFloat("epsilon", 1e-3f)});
+  b.Output("y");
+  if (tap) b.Output("sum");
+  if (stats) b.Output("mean");
+  return b.graph;
+}
+
+// Fused and plain on (a [a_rows, 3, 8], b [b_rows, 3, 8]): max abs difference of y, or INFINITY.
+float AddLayerNormFusedVsPlain(const Graph& graph, int64_t a_rows, int64_t b_rows, std::string* plan) {
+  Rng rng(10);
+  const std::vector<float> a = rng.Vector(static_cast<size_t>(a_rows) * 24, 3.0f);
+  const std::vector<float> b = rng.Vector(static_cast<size_t>(b_rows) * 24, 3.0f);
+  const std::vector<TensorView> in = {FloatView(a, {a_rows, 3, 8}), FloatView(b, {b_rows, 3, 8})};
+  std::vector<OwnedTensor> plain, fused;
+  std::unique_ptr<Engine> engine;
+  Status sp = LoadAndRun(graph, false, in, &plain);
+  Status sf = LoadAndRun(graph, true, in, &fused, &engine);
+  if (!sp.ok() || !sf.ok()) {
+    std::printf("  %s / %s\n", sp.ToString().c_str(), sf.ToString().c_str());
+    return INFINITY;
+  }
+  *plan = engine->Describe();
+  return MaxAbsDiff(AsFloats(plain[0]), AsFloats(fused[0]));
+}
+
+TEST(ResidualAddJoinsTheLayerNormalization) {
+  std::string plan;
+  // Same shapes: the sum is formed row by row in y; bit for bit an Add then a LayerNorm. 9 rows
+  // on 2 threads also runs the batch in row chunks.
+  for (int64_t rows : {2, 9}) {
+    for (bool beta : {true, false}) {
+      EXPECT_TRUE(AddLayerNormFusedVsPlain(AddLayerNormGraph(false, false, beta), rows, rows, &plan) == 0.0f);
+      EXPECT_TRUE(Contains(plan, "AddLayerNormalization[axis=-1 epsilon=0.001000] 'sum+y' (a, b, gamma"));
+      EXPECT_TRUE(!Contains(plan, ": Add ") && !Contains(plan, ": LayerNormalization"));
+    }
+  }
+  // b's batch dim is 1 at run time (both are -1 when the graph loads): broadcast, then normalised.
+  EXPECT_TRUE(AddLayerNormFusedVsPlain(AddLayerNormGraph(), 4, 1, &plan) == 0.0f);
+  EXPECT_TRUE(Contains(plan, "AddLayerNormalization"));
+  // The sum read outside the pattern, or statistics asked for: nothing fuses.
+  for (bool tap : {true, false}) {
+    EXPECT_TRUE(AddLayerNormFusedVsPlain(AddLayerNormGraph(tap, !tap), 3, 3, &plan) == 0.0f);
+    EXPECT_TRUE(Contains(plan, ": Add 'sum'") && Contains(plan, ": LayerNormalization[axis=-1"));
+    EXPECT_TRUE(!Contains(plan, "AddLayerNormalization"));
+  }
+}
+
 // A QDQ linear layer as quantization tools write it: per-channel int8 weights, uint8 activation,
 // bias, an activation. `symmetric` false gives the weights nonzero zero points (the reference
 // integer path instead of the packed int8 GEMM); `act` Sigmoid is applied outside that GEMM.

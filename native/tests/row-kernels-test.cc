@@ -449,6 +449,45 @@ TEST(RowsSplitAcrossThreadsGiveIdenticalResults) {
   }
 }
 
+// AddLayerNormRows is an Add (one float add per element) then LayerNormRows, bit for bit, on
+// every variant, every tail length of the add, with y being a, b or a buffer of its own, and
+// with the rows split across threads.
+TEST(AddLayerNormIsAddThenLayerNormBitForBit) {
+  for (size_t n : {1, 7, 16, 17, 33, 256, 767}) {
+    const size_t rows = 5;
+    const std::vector<float> a = RandomRows(rows * n, 2.0f, 30.0f, static_cast<uint32_t>(n));
+    const std::vector<float> b = RandomRows(rows * n, 1.0f, -30.0f, static_cast<uint32_t>(n + 1));
+    const std::vector<float> gamma = RandomRows(n, 1.0f, 1.0f, 7), beta = RandomRows(n, 1.0f, 0.0f, 8);
+    std::vector<float> sum(a.size());
+    for (size_t i = 0; i < a.size(); ++i) sum[i] = a[i] + b[i];
+    for (KernelIsa isa : sluice::RowKernelIsas()) {
+      std::vector<float> want(a.size());
+      ASSERT_TRUE(sluice::LayerNormRows(sum.data(), rows, n, 1e-5f, gamma.data(), beta.data(),
+                                        want.data(), nullptr, isa).ok());
+      std::vector<float> got(a.size(), kNaN);
+      ASSERT_TRUE(sluice::AddLayerNormRows(a.data(), b.data(), rows, n, 1e-5f, gamma.data(),
+                                           beta.data(), got.data(), nullptr, isa).ok());
+      if (got != want) std::printf("  %s n=%zu differs\n", sluice::KernelIsaName(isa), n);
+      EXPECT_TRUE(got == want);
+      std::vector<float> into_a = a, into_b = b;  // y == a, y == b
+      ASSERT_TRUE(sluice::AddLayerNormRows(into_a.data(), b.data(), rows, n, 1e-5f, gamma.data(),
+                                           beta.data(), into_a.data(), nullptr, isa).ok());
+      ASSERT_TRUE(sluice::AddLayerNormRows(a.data(), into_b.data(), rows, n, 1e-5f, gamma.data(),
+                                           beta.data(), into_b.data(), nullptr, isa).ok());
+      EXPECT_TRUE(into_a == want);
+      EXPECT_TRUE(into_b == want);
+      sluice::ThreadPool pool(3);
+      std::vector<float> split(a.size());
+      ASSERT_TRUE(sluice::AddLayerNormRows(a.data(), b.data(), rows, n, 1e-5f, nullptr, nullptr,
+                                           split.data(), &pool, isa).ok());
+      std::vector<float> plain(a.size());
+      ASSERT_TRUE(sluice::LayerNormRows(sum.data(), rows, n, 1e-5f, nullptr, nullptr, plain.data(),
+                                        nullptr, isa).ok());
+      EXPECT_TRUE(split == plain);
+    }
+  }
+}
+
 TEST(BadArgumentsAreRejected) {
   float buf[4] = {1, 2, 3, 4};
   const auto invalid = [](const sluice::Status& s) {
@@ -459,6 +498,9 @@ TEST(BadArgumentsAreRejected) {
   EXPECT_TRUE(invalid(sluice::SoftmaxRows(buf, 2, 2, nullptr)));
   EXPECT_TRUE(invalid(sluice::LayerNormRows(buf, 1, 4, -1.0f, nullptr, nullptr, buf)));
   EXPECT_TRUE(invalid(sluice::LayerNormRows(buf, 1, 4, kNaN, nullptr, nullptr, buf)));
+  EXPECT_TRUE(invalid(sluice::AddLayerNormRows(buf, nullptr, 1, 4, 1e-5f, nullptr, nullptr, buf)));
+  EXPECT_TRUE(invalid(sluice::AddLayerNormRows(buf, buf, 1, 4, kInf, nullptr, nullptr, buf)));
+  EXPECT_TRUE(sluice::AddLayerNormRows(nullptr, nullptr, 0, 4, 1e-5f, nullptr, nullptr, nullptr).ok());
   EXPECT_TRUE(invalid(sluice::SoftmaxRows(buf, 1, 4, buf, nullptr, static_cast<KernelIsa>(42))));
   // Empty blocks are fine, null pointers included.
   EXPECT_TRUE(sluice::SoftmaxRows(nullptr, 0, 4, nullptr).ok());

@@ -5,7 +5,8 @@
  * quantization error of ONNX Runtime on the same QDQ model while every row is exactly what it
  * is when run alone (the int8 path is exact integer arithmetic, so chunking and batching change
  * no bit). The FP32 layer's attention products fuse into PermutedMatMul (no head-split
- * Transpose or scale left) and agree with ONNX Runtime to float rounding.
+ * Transpose or scale left) and agree with ONNX Runtime to float rounding. In both, each residual
+ * Add joins the LayerNormalization that reads it (AddLayerNormalization).
  */
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -57,11 +58,18 @@ async function rowAlone(engine: NativeEngine, x: Float32Array, r: number): Promi
   return floats(alone);
 }
 
+/** The layer's two residual Adds are formed inside the LayerNormalizations that read them. */
+function assertResidualsJoinLayerNorms(plan: string): void {
+  assert.equal(plan.match(/AddLayerNormalization\[/g)?.length, 2, plan);
+  assert.doesNotMatch(plan, /: Add '|: LayerNormalization\[/);
+}
+
 test('FP32 encoder: attention on strided layouts, ONNX Runtime agreement, rows alone', async () => {
   await runEncoder('fp32', 3, 6, async ({ engine, x, y, want }) => {
     const plan = engine.describe();
     assert.equal(plan.match(/PermutedMatMul\[/g)?.length, 2, plan);
     assert.doesNotMatch(plan, /Transpose|Div '|MatMul '/);
+    assertResidualsJoinLayerNorms(plan);
     let diff = 0;
     for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs((y[i] ?? NaN) - (want[i] ?? NaN)));
     // LayerNorm-ed outputs are O(1): float rounding in a different summation order only.
@@ -77,6 +85,7 @@ test('QDQ encoder: int8 attention, row chunks, ONNX Runtime agreement, batch inv
     const plan = engine.describe();
     assert.equal(plan.match(/QuantizedMatMul\[/g)?.length, 2, plan);
     assert.doesNotMatch(plan, /FakeQuantize|Div '|MatMul '/);
+    assertResidualsJoinLayerNorms(plan);
     assert.ok(engine.rowChunk > 0 && engine.rowChunk < rows, `row chunk ${engine.rowChunk}`);
     let diff = 0, scale = 0;
     for (let i = 0; i < want.length; i++) {

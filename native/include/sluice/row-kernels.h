@@ -75,4 +75,12 @@ Status LayerNormRows(const float* x, size_t rows, size_t n, float eps, const flo
                      const float* beta, float* y, ThreadPool* pool = nullptr,
                      KernelIsa isa = KernelIsa::kAuto);
 
+// LayerNormRows of a + b (both [rows, n]): each row's sum is formed in y and normalised there by
+// the thread that formed it, so the sum never makes a round trip through memory or between cores
+// (the residual Add in front of a post-norm transformer's LayerNorm). Bitwise the result of an
+// Add (one float add per element) followed by LayerNormRows. y may be a or b.
+Status AddLayerNormRows(const float* a, const float* b, size_t rows, size_t n, float eps,
+                        const float* gamma, const float* beta, float* y,
+                        ThreadPool* pool = nullptr, KernelIsa isa = KernelIsa::kAuto);
+
 }  // namespace sluice

@@ -346,10 +346,18 @@ void LayerNormRow(const float* x, size_t n, float eps, const float* gamma, const
   }
 }
 
+void AddRow(const float* a, const float* b, size_t n, float* y) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  }
+  for (; i < n; ++i) y[i] = a[i] + b[i];
+}
+
 }  // namespace
 
 const RowKernelTable& Avx2RowKernels() {
-  static const RowKernelTable table = {UnaryRow, SoftmaxRow, LogSoftmaxRow, LayerNormRow};
+  static const RowKernelTable table = {UnaryRow, SoftmaxRow, LogSoftmaxRow, LayerNormRow, AddRow};
   return table;
 }
 

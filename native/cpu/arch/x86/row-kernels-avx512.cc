@@ -295,10 +295,22 @@ void LayerNormRow(const float* x, size_t n, float eps, const float* gamma, const
   }
 }
 
+void AddRow(const float* a, const float* b, size_t n, float* y) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+  }
+  if (i < n) {
+    const __mmask16 m = TailMask(n - i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i),
+                                                  _mm512_maskz_loadu_ps(m, b + i)));
+  }
+}
+
 }  // namespace
 
 const RowKernelTable& Avx512RowKernels() {
-  static const RowKernelTable table = {UnaryRow, SoftmaxRow, LogSoftmaxRow, LayerNormRow};
+  static const RowKernelTable table = {UnaryRow, SoftmaxRow, LogSoftmaxRow, LayerNormRow, AddRow};
   return table;
 }
 
