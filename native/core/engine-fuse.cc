@@ -168,7 +168,8 @@ void RunFusionPasses(Graph* graph, const ValueTypes& types, const EngineOptions&
   FuseFakeQuantize(graph, types);
   FuseQuantizedMatMul(graph, types);
   FuseLinear(graph, types);
-  // After FuseLinear, whose FusedLinears the MatMuls by constant weights have become by then.
+  // After FuseLinear: every MatMul by constant weights is a FusedLinear by then, so only the
+  // products of two activations (attention) are left for it.
   FusePermutedMatMul(graph, types);
   // After the linear passes: a bias Add belongs in its layer's epilogue, not in a LayerNorm.
   FuseAddLayerNorm(graph, types);

@@ -46,8 +46,8 @@ enum class UnaryFn {
 const char* UnaryFnName(UnaryFn fn);
 bool IsValidUnaryFn(UnaryFn fn);
 
-// The concrete variants (never kAuto) that UnaryF32/SoftmaxRows/LayerNormRows can run on this
-// CPU, generic first.
+// The concrete variants (never kAuto) that UnaryF32/SoftmaxRows/LayerNormRows/AddLayerNormRows
+// can run on this CPU, generic first.
 std::vector<KernelIsa> RowKernelIsas();
 
 // y[i] = fn(x[i]) for i < n; `alpha` is used by kLeakyRelu only. x == y (in place) is allowed,
