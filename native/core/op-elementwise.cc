@@ -43,11 +43,10 @@ class BinaryElementwise final : public Op {
 
   Status Run(const std::vector<TensorRef>& in, const std::vector<OutRef>& out,
              const RunEnv& env) const override {
-    if (in[0].dtype == DType::kFloat &&
-        FastBinaryF32(op_, static_cast<const float*>(in[0].data), *in[0].shape,
-                      static_cast<const float*>(in[1].data), *in[1].shape, *out[0].shape,
-                      static_cast<float*>(out[0].data), env.pool)) {
-      return Status::Ok();
+    if (in[0].dtype == DType::kFloat) {
+      return BinaryF32(op_, static_cast<const float*>(in[0].data), *in[0].shape,
+                       static_cast<const float*>(in[1].data), *in[1].shape, *out[0].shape,
+                       static_cast<float*>(out[0].data), env.pool);
     }
     return kernels::Binary(op_, in[0].dtype, in[0].data, *in[0].shape, in[1].data, *in[1].shape,
                            out[0].data);

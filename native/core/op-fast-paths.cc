@@ -173,6 +173,12 @@ void BatchedTransposeBytes(const void* x, void* out, size_t batch, size_t rows, 
 
 }  // namespace
 
+Status BinaryF32(kernels::BinaryOp op, const float* a, const Shape& a_shape, const float* b,
+                 const Shape& b_shape, const Shape& out_shape, float* out, ThreadPool* pool) {
+  if (FastBinaryF32(op, a, a_shape, b, b_shape, out_shape, out, pool)) return Status::Ok();
+  return kernels::Binary(op, DType::kFloat, a, a_shape, b, b_shape, out);
+}
+
 bool FastBinaryF32(kernels::BinaryOp op, const float* a, const Shape& a_shape, const float* b,
                    const Shape& b_shape, const Shape& out_shape, float* out, ThreadPool* pool) {
   if (op == kernels::BinaryOp::kPow) return false;

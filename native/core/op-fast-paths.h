@@ -19,6 +19,10 @@ namespace sluice::engine {
 bool FastBinaryF32(kernels::BinaryOp op, const float* a, const Shape& a_shape, const float* b,
                    const Shape& b_shape, const Shape& out_shape, float* out, ThreadPool* pool);
 
+// The same for any float operands: FastBinaryF32 where it applies, else the reference kernel.
+Status BinaryF32(kernels::BinaryOp op, const float* a, const Shape& a_shape, const float* b,
+                 const Shape& b_shape, const Shape& out_shape, float* out, ThreadPool* pool);
+
 // Transpose of x (`shape`, elements of `elem` bytes) by `perm` (a valid permutation; empty =
 // reverse) into out.
 bool FastTranspose(size_t elem, const void* x, const Shape& shape, const std::vector<int64_t>& perm,

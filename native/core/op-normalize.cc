@@ -129,11 +129,8 @@ class LayerNorm final : public Op {
       }
       // An operand broadcast along the sum (shapes the fusion could not rule out statically):
       // the sum in y, then normalised in place.
-      if (!FastBinaryF32(kernels::BinaryOp::kAdd, x, *in[0].shape, b, *in[1].shape, shape, y,
-                         env.pool)) {
-        RETURN_IF_ERROR(kernels::Binary(kernels::BinaryOp::kAdd, DType::kFloat, x, *in[0].shape,
-                                        b, *in[1].shape, y));
-      }
+      RETURN_IF_ERROR(
+          BinaryF32(kernels::BinaryOp::kAdd, x, *in[0].shape, b, *in[1].shape, shape, y, env.pool));
       x = y;
     }
     if (out.size() == 1 && n > 0) {  // no statistics asked for: the vectorised row kernel
