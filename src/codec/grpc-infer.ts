@@ -169,7 +169,15 @@ export function encodeGrpcInferResponseObject(result: InferResult): GrpcInferRes
 }
 
 export function encodeGrpcInferResponse(result: InferResult): Buffer {
-  return encodeResponse(result, false);
+  return Buffer.concat(encodeResponsePieces(result, false));
+}
+
+/**
+ * The same bytes as encodeGrpcInferResponse, as pieces to write in order: what the server sends.
+ * Each output's bytes are a view of its tensor, not a copy (see encodeResponsePieces).
+ */
+export function encodeGrpcInferResponsePieces(result: InferResult): Uint8Array[] {
+  return encodeResponsePieces(result, false);
 }
 
 /** Length-delimited wire tags (field number << 3 | 2). */
@@ -177,31 +185,43 @@ const TAG_RAW_OUTPUT_CONTENTS = (6 << 3) | 2; // ModelInferResponse.raw_output_c
 const TAG_INFER_RESPONSE = (2 << 3) | 2; // ModelStreamInferResponse.infer_response
 
 /**
- * ModelInferResponse bytes, optionally as the infer_response field of a ModelStreamInferResponse.
- * protobufjs encodes the small metadata; raw_output_contents (field 6, the last field) are
- * appended by hand so each output is copied once into an exactly-sized buffer, where protobufjs
- * would grow its buffer and then copy everything again in finish(). The bytes are the same.
+ * ModelInferResponse bytes, optionally as the infer_response field of a ModelStreamInferResponse,
+ * as pieces in order. protobufjs encodes the small metadata; raw_output_contents (field 6, the
+ * last field) are appended by hand: the metadata and every output's tag and length share one
+ * small buffer, and each output's bytes are a view of its tensor. Copying them into the message
+ * would cost a copy per output and, more, a fresh buffer per response that the V8 heap counts
+ * as external memory: at thousands of responses per second that alone keeps the old generation
+ * marking. The bytes are those protobufjs would write.
  */
-function encodeResponse(result: InferResult, asStreamItem: boolean): Buffer {
+function encodeResponsePieces(result: InferResult, asStreamItem: boolean): Uint8Array[] {
   const { raw_output_contents: raw, ...metadata } = encodeGrpcInferResponseObject(result);
   const head = wireTypes().response.encode(metadata).finish();
   let size = head.length;
-  for (const r of raw) size += 1 + varintSize(r.length) + r.length;
-  const out = Buffer.allocUnsafe(size + (asStreamItem ? 1 + varintSize(size) : 0));
+  let tags = 0;
+  for (const r of raw) {
+    const tag = 1 + varintSize(r.length);
+    tags += tag;
+    size += tag + r.length;
+  }
+  const own = Buffer.allocUnsafe((asStreamItem ? 1 + varintSize(size) : 0) + head.length + tags);
   let pos = 0;
   if (asStreamItem) { // error_message = "" is the default and is not written
-    out[pos++] = TAG_INFER_RESPONSE;
-    pos = writeVarint(out, pos, size);
+    own[pos++] = TAG_INFER_RESPONSE;
+    pos = writeVarint(own, pos, size);
   }
-  out.set(head, pos);
+  own.set(head, pos);
   pos += head.length;
+  const pieces: Uint8Array[] = [];
+  let from = 0;
   for (const r of raw) {
-    out[pos++] = TAG_RAW_OUTPUT_CONTENTS;
-    pos = writeVarint(out, pos, r.length);
-    out.set(r, pos);
-    pos += r.length;
+    own[pos++] = TAG_RAW_OUTPUT_CONTENTS;
+    pos = writeVarint(own, pos, r.length);
+    if (r.length === 0) continue;
+    pieces.push(own.subarray(from, pos), r);
+    from = pos;
   }
-  return out;
+  if (pos > from) pieces.push(own.subarray(from, pos));
+  return pieces;
 }
 
 /** Bytes in the base-128 varint encoding of a non-negative integer. */
@@ -228,7 +248,7 @@ export interface GrpcStreamError {
 
 /** One ModelStreamInferResponse: an InferResult, or an in-band error. */
 export function encodeGrpcStreamResponse(response: InferResult | GrpcStreamError): Buffer {
-  if (!('error' in response)) return encodeResponse(response, true);
+  if (!('error' in response)) return Buffer.concat(encodeResponsePieces(response, true));
   const message = { error_message: response.error, infer_response: { id: response.id ?? '' } };
   const bytes = wireTypes().stream.encode(message).finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

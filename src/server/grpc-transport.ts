@@ -29,7 +29,13 @@ export interface CallContext {
   readonly deadline: number;
 }
 
-export type UnaryHandler = (request: Buffer, ctx: CallContext) => Buffer | Promise<Buffer>;
+/**
+ * A response message: one buffer, or its bytes as pieces in order (large pieces are written as
+ * they are, not copied: see ServerStream.sendResponse).
+ */
+export type OutgoingMessage = Buffer | readonly Uint8Array[];
+
+export type UnaryHandler = (request: Buffer, ctx: CallContext) => OutgoingMessage | Promise<OutgoingMessage>;
 
 /** The writing side of a streaming call. Writes after the call ended are dropped. */
 export interface StreamWriter {
@@ -200,10 +206,13 @@ class Call implements StreamWriter, CallContext {
   }
 
   /** A unary answer: headers, one message and OK trailers (in one write when the windows allow). */
-  reply(message: Buffer): void {
+  reply(message: OutgoingMessage): void {
     if (this.ended) return;
     this.finish();
-    this.stream.sendResponse(RESPONSE_BLOCK, messagePrefix(message.length), message, OK_TRAILERS);
+    const pieces = Buffer.isBuffer(message) ? [message] : message;
+    let length = 0;
+    for (const p of pieces) length += p.length;
+    this.stream.sendResponse(RESPONSE_BLOCK, messagePrefix(length), pieces, OK_TRAILERS);
   }
 
   write(message: Buffer): void {
@@ -392,15 +401,15 @@ export class GrpcTransport {
         runSafely(call, () => method.handler(request as Buffer, call, call));
         return;
       }
-      let result: Buffer | Promise<Buffer>;
+      let result: OutgoingMessage | Promise<OutgoingMessage>;
       try {
         result = method.handler(request, call);
       } catch (e) {
         call.fail(e);
         return;
       }
-      if (Buffer.isBuffer(result)) call.reply(result);
-      else result.then((r) => call.reply(r), (e: unknown) => call.fail(e));
+      if (result instanceof Promise) result.then((r) => call.reply(r), (e: unknown) => call.fail(e));
+      else call.reply(result);
     };
   }
 

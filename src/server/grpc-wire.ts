@@ -83,12 +83,13 @@ export class MessageReader {
 
   /**
    * `owned`: `body` views a buffer made for it. Otherwise it views a chunk, itself a view of a
-   * socket read of up to 64 KiB, and is copied: a view would keep the whole read alive for as long
-   * as the request waits in the batcher (often into the old generation), one read per request.
+   * socket read of up to 64 KiB, and is copied (copyEndAligned): a view would keep the whole read
+   * alive for as long as the request waits in the batcher (often into the old generation), one
+   * read per request.
    */
   private message(flag: number, length: number, body: Buffer, owned: boolean): Buffer {
     this.checkLength(length);
-    if (flag === 0) return owned ? body : Buffer.from(body);
+    if (flag === 0) return owned ? body : copyEndAligned(body);
     if (flag !== 1) throw new SluiceError('INTERNAL', `invalid gRPC message flag ${flag}`);
     return decompress(body, this.encoding, this.maxBytes);
   }
@@ -115,6 +116,19 @@ export class MessageReader {
     this.buffered = rest.length;
     return [all.subarray(0, n), !one];
   }
+}
+
+/**
+ * A copy of `bytes` that ends on an 8-byte boundary. A request's tensor bytes usually end its
+ * message (raw_input_contents is ModelInferRequest's last field) and a tensor's byte length is a
+ * multiple of its element size, so the last input's bytes then start aligned as well and decode
+ * as a view (codec/raw.ts), not as a second copy in a buffer of their own.
+ */
+export function copyEndAligned(bytes: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(bytes.length + 7);
+  const pad = (8 - ((out.byteOffset + bytes.length) % 8)) % 8;
+  bytes.copy(out, pad);
+  return out.subarray(pad, pad + bytes.length);
 }
 
 function decompress(body: Buffer, encoding: string | undefined, maxBytes: number): Buffer {

@@ -1,5 +1,5 @@
 import type * as protobuf from 'protobufjs';
-import { decodeGrpcInferRequest, encodeGrpcInferResponse, encodeGrpcStreamResponse } from '../codec/grpc-infer';
+import { decodeGrpcInferRequest, encodeGrpcInferResponsePieces, encodeGrpcStreamResponse } from '../codec/grpc-infer';
 import { protoRoot, protoType } from '../codec/proto';
 import type { Runtime } from '../runtime/runtime';
 import type { CancelSignal } from '../runtime/types';
@@ -72,7 +72,7 @@ async function runInfer(runtime: Runtime, bytes: Buffer, signal: CancelSignal) {
 /** Handlers of inference.GRPCInferenceService over a Runtime; `inferLimit` bounds ModelInfer calls. */
 export function inferenceHandlers(runtime: Runtime, inferLimit?: CallLimit): Handlers {
   const modelInfer: UnaryHandler = (request: Buffer, ctx: CallContext) =>
-    runInfer(runtime, request, ctx.signal).then(encodeGrpcInferResponse);
+    runInfer(runtime, request, ctx.signal).then(encodeGrpcInferResponsePieces);
 
   // One response per request, in request order; errors are in-band and the stream stays open.
   const modelStreamInfer: BidiHandler = (ctx, out) => {

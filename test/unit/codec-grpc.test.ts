@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  decodeGrpcInferRequest, encodeGrpcInferResponse, encodeGrpcInferResponseObject,
+  decodeGrpcInferRequest, encodeGrpcInferResponse, encodeGrpcInferResponseObject, encodeGrpcInferResponsePieces,
   encodeGrpcStreamResponse,
 } from '../../src/codec/grpc-infer';
 import * as protobuf from 'protobufjs';
 import { MAX_REQUEST_ENTRIES } from '../../src/codec/grpc-request-scan';
+import { copyEndAligned } from '../../src/server/grpc-wire';
 import { protoType } from '../../src/codec/proto';
 import { joinBytesElements } from '../../src/codec/raw';
 import { MAX_REQUEST_BYTES_ELEMENTS } from '../../src/codec/shape';
@@ -71,6 +72,18 @@ function typedContents(dt: DataType, a: NumericArray): object | undefined {
 }
 
 describe('decodeGrpcInferRequest: raw contents', () => {
+  test('in a message copied end-aligned by the transport, the last input decodes as a view, not a copy', () => {
+    for (const [name, model] of [['m', 'mlp'], ['longer', 'a-model-with-a-longer-name']]) {
+      const data = Float32Array.from({ length: 512 }, (_, i) => i / 7);
+      const message = copyEndAligned(wire({ model_name: model, id: name,
+        inputs: [{ name: 'a', datatype: 'INT8', shape: [3] }, { name: 'x', datatype: 'FP32', shape: [1, 512] }],
+        raw_input_contents: [Buffer.from([1, 2, 3]), bytesOf(data)] }));
+      const x = decodeGrpcInferRequest(message).inputs.get('x');
+      assert.equal((x?.data as NumericArray).buffer, message.buffer, `${model}: a view of the message`);
+      assert.deepEqual(x?.data, data);
+    }
+  });
+
   test('every datatype in one request, in order, names and ids echoed', () => {
     const req = decode({
       model_name: 'm', model_version: '3', id: 'req-1',
@@ -462,6 +475,19 @@ describe('encodeGrpcInferResponse', () => {
     assert.deepEqual(encodeGrpcInferResponse(result), Buffer.from(Response.encode(encodeGrpcInferResponseObject(result)).finish()));
     const stream = StreamResponse.encode({ error_message: '', infer_response: encodeGrpcInferResponseObject(big) }).finish();
     assert.deepEqual(encodeGrpcStreamResponse(big), Buffer.from(stream));
+  });
+
+  test('as pieces: the same bytes, each non-empty output a view of its tensor', () => {
+    const pieces = encodeGrpcInferResponsePieces(result);
+    assert.deepEqual(Buffer.concat(pieces), encodeGrpcInferResponse(result));
+    for (const [name, t] of outputs) {
+      if (t.datatype === 'BYTES' || t.data.length === 0) continue;
+      const data = t.data as NumericArray;
+      assert.ok(pieces.some((p) => p.buffer === data.buffer && p.byteOffset === data.byteOffset &&
+        p.byteLength === data.byteLength), `${name} is not copied`);
+    }
+    const none: InferResult = { model: 'm', version: '1', id: '', outputs: new Map() };
+    assert.deepEqual(Buffer.concat(encodeGrpcInferResponsePieces(none)), encodeGrpcInferResponse(none));
   });
 
   test('a missing id is sent as ""', () => {

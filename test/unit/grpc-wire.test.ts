@@ -70,6 +70,18 @@ describe('MessageReader', () => {
     assert.deepEqual(first, payload(3));
   });
 
+  test('a copied message ends on an 8-byte boundary (its last tensor then decodes as a view)', () => {
+    for (let size = 0; size < 24; size++) {
+      for (let offset = 0; offset < 8; offset++) {
+        const body = payload(size);
+        const chunk = Buffer.concat([Buffer.alloc(offset), frameMessage(body)]).subarray(offset);
+        const [out] = new MessageReader(1024, undefined).push(chunk);
+        assert.deepEqual(out, body, `size ${size}, offset ${offset}`);
+        assert.equal(((out?.byteOffset ?? 1) + size) % 8, 0, `size ${size}, offset ${offset}`);
+      }
+    }
+  });
+
   test('an empty message in one chunk, and one arriving in pieces', () => {
     const r = new MessageReader(1024, undefined);
     assert.deepEqual(r.push(frameMessage(Buffer.alloc(0))), [Buffer.alloc(0)]);

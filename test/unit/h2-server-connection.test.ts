@@ -25,8 +25,8 @@ const OPTIONS: Omit<ServerConnectionOptions, 'onStream'> = {
 
 /**
  * Echo: the request body back with :status 200 once the client ends, as one sendResponse;
- * "/big/n" answers `n` bytes, "/parts" sends headers, DATA and trailers with a call each, and
- * "/prefixed" puts "> " before the body.
+ * "/big/n" answers `n` bytes, "/parts" sends headers, DATA and trailers with a call each,
+ * "/prefixed" puts "> " before the body, and "/pieces" passes the body as small and large pieces.
  */
 function echo(stream: ServerStream, headers: RequestHeaders): void {
   const chunks: Buffer[] = [];
@@ -41,8 +41,11 @@ function echo(stream: ServerStream, headers: RequestHeaders): void {
       stream.sendHeaders(status, false);
       stream.sendData(body);
       stream.sendTrailers(trailers);
+    } else if (path === '/pieces') {
+      const cuts = [0, 3, 1500, 1510, 1520, body.length].map((n) => Math.min(n, body.length));
+      stream.sendResponse(status, Buffer.from('> '), cuts.slice(1).map((end, i) => body.subarray(cuts[i], end)), trailers);
     } else {
-      stream.sendResponse(status, Buffer.from(path === '/prefixed' ? '> ' : ''), body, trailers);
+      stream.sendResponse(status, Buffer.from(path === '/prefixed' ? '> ' : ''), [body], trailers);
     }
   };
 }
@@ -141,6 +144,21 @@ describe('HTTP/2 server connection', () => {
     const answer = (body: string) => [[FrameType.HEADERS, Flag.END_HEADERS, [[':status', '200']]], [FrameType.DATA, 0, body],
       [FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, [['x-done', 'yes']]]];
     assert.deepEqual(answers, [answer('hello'), answer('hello'), answer('> hello')]);
+  });
+
+  test('an answer in small and large pieces comes out as one DATA frame with the pieces in order', async () => {
+    const c = client();
+    const body = Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 13) & 0xff));
+    c.headers(1, '/pieces');
+    c.send(frame(FrameType.DATA, Flag.END_STREAM, 1, body));
+    c.headers(3, '/prefixed');
+    c.send(frame(FrameType.DATA, Flag.END_STREAM, 3, body));
+    for (const id of [1, 3]) await c.waitFor(endsStream(id), `trailers of stream ${id}`);
+    const answer = (id: number) => c.frames.filter((f) => f.streamId === id).map((f) => [f.type, f.flags, f.headers ?? f.payload]);
+    assert.deepEqual(answer(1), answer(3));
+    const data = c.frames.filter((f) => f.type === FrameType.DATA && f.streamId === 1);
+    assert.equal(data.length, 1);
+    assert.deepEqual(data[0]?.payload, Buffer.concat([Buffer.from('> '), body]));
   });
 
   test('an answer larger than the client\'s stream window waits for WINDOW_UPDATE, in frames of at most 16 KiB', async () => {

@@ -84,6 +84,12 @@ const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
  */
 const SEND_HIGH_WATER_BYTES = 4 << 20;
 const DEFAULT_CLOSE_LINGER_MS = 5_000;
+/**
+ * Response body pieces this large are written as they are (writeResponse); smaller ones are
+ * copied in with the frames. A write costs more than copying a few hundred bytes, and a large
+ * piece (an output tensor) copied would cost a fresh buffer per response.
+ */
+const COPY_BELOW = 1024;
 const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -130,18 +136,19 @@ export class ServerStream {
   }
 
   /**
-   * A whole response: headers, `prefix` and `body` as its DATA, then trailers. When nothing is
-   * queued and the windows and the peer's frame size allow, the three frames go out as one
-   * buffer in one write; otherwise as sendHeaders, sendData and sendTrailers would send them.
+   * A whole response: headers, `prefix` and the `body` pieces as its DATA, then trailers. When
+   * nothing is queued and the windows and the peer's frame size allow, the frames go out in one
+   * writev, with body pieces of COPY_BELOW bytes or more as they are (not copied); otherwise as
+   * sendHeaders, sendData and sendTrailers would send them.
    */
-  sendResponse(headers: Buffer, prefix: Buffer, body: Buffer, trailers: Buffer): void {
+  sendResponse(headers: Buffer, prefix: Buffer, body: readonly Uint8Array[], trailers: Buffer): void {
     if (this.localEnded || this.closed) return;
     if (this.conn.writeResponse(this, headers, prefix, body, trailers)) {
       this.#endLocal();
       return;
     }
     this.sendHeaders(headers, false);
-    this.sendData(prefix.length === 0 ? body : Buffer.concat([prefix, body]));
+    this.sendData(Buffer.concat([prefix, ...body]));
     this.sendTrailers(trailers);
   }
 
@@ -470,7 +477,7 @@ export class ServerConnection {
   // ---- output ----------------------------------------------------------------------------------
 
   /** Frames written in one turn of the event loop leave in one writev. */
-  #write(buf: Buffer): void {
+  #write(buf: Uint8Array): void {
     const socket = this.#socket;
     if (socket.destroyed || socket.writableEnded) return;
     if (socket.writableLength > (this.#o.maxUnreadBytes ?? DEFAULT_MAX_UNREAD_BYTES)) {
@@ -502,21 +509,38 @@ export class ServerConnection {
     }
   }
 
-  /** ServerStream.sendResponse's single write; false (nothing written) when the response does not fit it. */
-  writeResponse(stream: ServerStream, headers: Buffer, prefix: Buffer, body: Buffer, trailers: Buffer): boolean {
-    const n = prefix.length + body.length;
+  /** ServerStream.sendResponse's single writev; false (nothing written) when the response does not fit it. */
+  writeResponse(stream: ServerStream, headers: Buffer, prefix: Buffer, body: readonly Uint8Array[], trailers: Buffer): boolean {
+    let n = prefix.length;
+    let copied = 0;
+    for (const b of body) {
+      n += b.length;
+      if (b.length < COPY_BELOW) copied += b.length;
+    }
     const max = this.#peerMaxFrame;
     if (stream.queue.length > 0 || n > this.#sendWindow || n > stream.sendWindow || n > max ||
       headers.length > max || trailers.length > max || this.#socket.writableLength >= this.#sendHighWater) return false;
-    const out = Buffer.allocUnsafe(3 * FRAME_HEADER_BYTES + headers.length + n + trailers.length);
-    let at = writeFrame(out, 0, FrameType.HEADERS, Flag.END_HEADERS, stream.id, headers);
-    at = writeFrameHeader(out, at, n, FrameType.DATA, 0, stream.id); // its payload in two pieces
-    at += prefix.copy(out, at);
-    at += body.copy(out, at);
-    writeFrame(out, at, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, stream.id, trailers);
+    // The frames, prefix, trailers and small pieces share one buffer, written in the runs between
+    // the large pieces; the cork in #write makes the runs and the pieces one writev.
+    const own = Buffer.allocUnsafe(3 * FRAME_HEADER_BYTES + headers.length + prefix.length + copied + trailers.length);
+    let at = writeFrame(own, 0, FrameType.HEADERS, Flag.END_HEADERS, stream.id, headers);
+    at = writeFrameHeader(own, at, n, FrameType.DATA, 0, stream.id); // its payload in pieces
+    at += prefix.copy(own, at);
+    let from = 0;
+    for (const b of body) {
+      if (b.length < COPY_BELOW) {
+        own.set(b, at);
+        at += b.length;
+        continue;
+      }
+      if (at > from) this.#write(own.subarray(from, at));
+      this.#write(b);
+      from = at;
+    }
+    at = writeFrame(own, at, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, stream.id, trailers);
+    this.#write(own.subarray(from, at));
     this.#sendWindow -= n;
     stream.sendWindow -= n;
-    this.#write(out);
     return true;
   }
 
