@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { SERVE_NODE_FLAGS } from '../src/cli/node-flags';
 
 /** dist/ root; this file runs from dist/bench/. */
 const DIST = path.resolve(__dirname, '..');
@@ -22,9 +23,12 @@ export interface BenchServer {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** `sluice serve` on loopback with ephemeral ports, and `flags` (e.g. --max-infer-requests N). */
+/**
+ * `sluice serve` on loopback with ephemeral ports, and `flags` (e.g. --max-infer-requests N); node
+ * gets the V8 flags the CLI's shebang and `npm start` give it.
+ */
 export function startSluice(repo: string, flags: readonly string[] = []): Promise<BenchServer> {
-  return startServer([SLUICE_CLI, 'serve', '--model-repository', repo, '--host', '127.0.0.1',
+  return startServer([...SERVE_NODE_FLAGS, SLUICE_CLI, 'serve', '--model-repository', repo, '--host', '127.0.0.1',
     '--grpc-port', '0', '--http-port', '0', ...flags]);
 }
 

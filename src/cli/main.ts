@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=128
 import { inspect } from './inspect';
 import { quantize } from './quantize';
 import { UsageError, serve } from './serve';

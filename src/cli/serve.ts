@@ -3,6 +3,7 @@ import { native } from '../native';
 import { defaultLogger } from '../runtime/runtime';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_RECEIVE_TIMEOUT_MS } from '../server/admission';
 import { DEFAULT_MAX_MESSAGE_BYTES, SluiceServer } from '../server/server';
+import { missingServeFlags } from './node-flags';
 
 export const SERVE_USAGE = `usage: sluice serve --model-repository DIR [options]
 
@@ -71,6 +72,11 @@ export async function serve(argv: string[]): Promise<void> {
   const log = (msg: string): void => defaultLogger('info', msg);
   log(`gRPC listening on port ${server.grpcPort}`);
   log(`HTTP listening on port ${server.httpPort}`);
+  const missing = missingServeFlags();
+  if (missing.length > 0) {
+    log(`node was started without ${missing.join(' ')} (as \`sluice serve\` and \`npm start\` start it): ` +
+      'under load V8 then collects its old generation every ~0.1 s, costing throughput and p99');
+  }
   log(`server ${server.runtime.ready ? 'READY' : 'NOT READY (see errors above)'}`);
 
   let signalled = false;

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { SERVE_NODE_FLAGS } from '../../src/cli/node-flags';
 
 export const CLI = path.resolve(__dirname, '..', '..', 'src', 'cli', 'main.js');
 
@@ -13,9 +14,13 @@ export interface ServerProcess {
   readonly exited: Promise<number | string>;
 }
 
-/** Starts `sluice serve` in a child process on ephemeral loopback ports and waits for it to listen. */
-export function startServerProcess(repo: string, extraArgs: string[] = [], timeoutMs = 30_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--model-repository', repo, '--host', '127.0.0.1',
+/**
+ * Starts `sluice serve` in a child process on ephemeral loopback ports and waits for it to listen;
+ * node gets `nodeFlags` (by default those the CLI's shebang gives it).
+ */
+export function startServerProcess(repo: string, extraArgs: string[] = [], timeoutMs = 30_000,
+  nodeFlags: readonly string[] = SERVE_NODE_FLAGS): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...nodeFlags, CLI, 'serve', '--model-repository', repo, '--host', '127.0.0.1',
     '--grpc-port', '0', '--http-port', '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   const exited = new Promise<number | string>((resolve) => {
