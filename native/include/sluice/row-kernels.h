@@ -4,7 +4,7 @@
 // GetCpuFeatures(); the FP32 GEMM epilogue (fp32-gemm.h) applies the same UnaryFn code.
 //
 // Accuracy of the SIMD variants (AVX2 and AVX-512, which share their approximations) against the
-// reference: relative 2e-6 for normal results (about 1-3 ulp); results below FLT_MIN (2^-126) may
+// reference: relative 2e-6 for normal results (a few ulp); results below FLT_MIN (2^-126) may
 // be flushed to zero. One exception: the tanh form of gelu is a float formula whose rounding of u
 // is amplified in its far negative tail (x < -5, |result| < 1e-6), to about 1e-8 |x|^3 relative.
 // Special values:

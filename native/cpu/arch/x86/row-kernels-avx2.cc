@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "../../row-kernels-internal.h"
+#include "phi-table.h"
 
 namespace sluice::internal {
 namespace {
@@ -147,15 +148,35 @@ __m256 Erf(__m256 x) {
   return Select(is_small, small, large);
 }
 
-// 0.5 x (1 + erf(x/sqrt2)); for x/sqrt2 <= -1 as 0.5 x erfc(|z|), with z^2 = x^2/2 exactly.
+// The 16-entry table lookup as two 8-entry permutes, chosen between by bit 3 of the index.
+__m256 Lookup16(const float* table, __m256i i) {
+  const __m256 lo = _mm256_permutevar8x32_ps(_mm256_load_ps(table), i);
+  const __m256 hi = _mm256_permutevar8x32_ps(_mm256_load_ps(table + 8), i);
+  return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)));
+}
+
+__m256 PhiOfMinus(__m256 a) {
+  const __m256i i = _mm256_min_epi32(
+      _mm256_cvttps_epi32(_mm256_mul_ps(a, _mm256_set1_ps(1.0f / kPhiTableStep))), _mm256_set1_epi32(15));
+  const __m256 centre = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_set1_ps(kPhiTableStep),
+                                        _mm256_set1_ps(kPhiTableStep / 2));
+  const __m256 t = _mm256_sub_ps(a, centre);
+  __m256 p = Lookup16(kPhiTable[8], i);
+  for (int k = 7; k >= 0; --k) p = _mm256_fmadd_ps(p, t, Lookup16(kPhiTable[k], i));
+  return p;
+}
+
+// x Phi(x): the table for |x| < kPhiTableEnd, else through erfc, as in the AVX-512 file.
 __m256 GeluErf(__m256 x) {
-  const __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
-  const __m256 a = Abs(z);
+  const __m256 ax = Abs(x);
+  const __m256 xq = _mm256_mul_ps(x, PhiOfMinus(ax));
+  const __m256 is_positive = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
+  const __m256 table = Select(is_positive, _mm256_sub_ps(x, xq), xq);
+  const __m256 in_table = _mm256_cmp_ps(ax, _mm256_set1_ps(kPhiTableEnd), _CMP_LT_OQ);
+  if (_mm256_movemask_ps(in_table) == 0xFF) return table;
+  const __m256 a = Abs(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)));
   const __m256 h = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
-  const __m256 small = _mm256_fmadd_ps(h, _mm256_mul_ps(z, ErfSmallOverX(_mm256_mul_ps(z, z))), h);
-  const __m256 is_small = _mm256_cmp_ps(a, _mm256_set1_ps(1.0f), _CMP_LT_OQ);
-  if (_mm256_movemask_ps(is_small) == 0xFF) return small;  // as the AVX-512 file: same result
-  const __m256 xc = _mm256_min_ps(_mm256_set1_ps(14.15f), Abs(x));  // covers |z| <= 10
+  const __m256 xc = _mm256_min_ps(_mm256_set1_ps(14.15f), ax);  // covers |z| <= 10
   const __m256 x_sq = _mm256_mul_ps(xc, xc);
   const __m256 half = _mm256_set1_ps(0.5f);
   const __m256 ec = ErfcLarge(a, _mm256_mul_ps(x_sq, half),
@@ -165,9 +186,8 @@ __m256 GeluErf(__m256 x) {
   // h * ec forced to 0 where ec is 0, so -inf * 0 is not NaN (NEQ_UQ keeps a NaN ec).
   const __m256 negative =
       _mm256_and_ps(_mm256_cmp_ps(ec, _mm256_setzero_ps(), _CMP_NEQ_UQ), _mm256_mul_ps(h, ec));
-  const __m256 is_positive = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
-  const __m256 large = Select(is_positive, positive, negative);
-  return Select(is_small, small, large);
+  const __m256 beyond = Select(is_positive, positive, negative);
+  return Select(in_table, table, beyond);
 }
 
 // 0.5 x (1 + tanh u) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3).

@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "../../row-kernels-internal.h"
+#include "phi-table.h"
 
 namespace sluice::internal {
 namespace {
@@ -126,19 +127,39 @@ __m512 Erf(__m512 x) {
   return _mm512_mask_mov_ps(large, is_small, small);
 }
 
-// 0.5 x (1 + erf(x/sqrt2)); for x/sqrt2 <= -1 as 0.5 x erfc(|z|), which does not cancel.
+// Phi(-a) from phi-table.h for 0 <= a < kPhiTableEnd. Any other a (NaN included) still gets a
+// valid table index and a meaningless result, which the caller discards.
+__m512 PhiOfMinus(__m512 a) {
+  const __m512i i = _mm512_min_epi32(
+      _mm512_cvttps_epi32(_mm512_mul_ps(a, _mm512_set1_ps(1.0f / kPhiTableStep))), _mm512_set1_epi32(15));
+  const __m512 centre = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_set1_ps(kPhiTableStep),
+                                        _mm512_set1_ps(kPhiTableStep / 2));
+  const __m512 t = _mm512_sub_ps(a, centre);
+  __m512 p = _mm512_permutexvar_ps(i, _mm512_load_ps(kPhiTable[8]));
+  for (int k = 7; k >= 0; --k) {
+    p = _mm512_fmadd_ps(p, t, _mm512_permutexvar_ps(i, _mm512_load_ps(kPhiTable[k])));
+  }
+  return p;
+}
+
+// 0.5 x (1 + erf(x/sqrt2)) = x Phi(x).
 __m512 GeluErf(__m512 x) {
-  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
-  const __m512 a = Abs(z);
+  const __m512 ax = Abs(x);
+  // |x| < kPhiTableEnd: with q = Phi(-|x|) <= 0.5 from the table, x (1 - q) for x > 0 and x q
+  // otherwise; neither cancels. Each lane takes this result whatever its neighbours need, so a
+  // result never depends on the vector it was computed in.
+  const __m512 xq = _mm512_mul_ps(x, PhiOfMinus(ax));
+  const __m512 table = _mm512_mask_sub_ps(xq, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ), x, xq);
+  const __mmask16 in_table = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(kPhiTableEnd), _CMP_LT_OQ);
+  // Almost every vector of pre-activations ends here (NaN is in no range): the erfc path below,
+  // with its exp and division, would be computed only to be discarded.
+  if (in_table == 0xFFFF) return table;
+  // Beyond: with z = x/sqrt2, 0.5 x erfc(|z|) for x < 0 and x (1 - erfc(z)/2) for x > 0. z^2 =
+  // x^2 / 2 exactly: z itself carries the rounding of x / sqrt2, which exp(-z^2) would magnify
+  // ~z^2 times in the far negative tail.
+  const __m512 a = Abs(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
   const __m512 h = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
-  const __m512 small = _mm512_fmadd_ps(h, _mm512_mul_ps(z, ErfSmallOverX(_mm512_mul_ps(z, z))), h);
-  const __mmask16 is_small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.0f), _CMP_LT_OQ);
-  // Every lane in the small range (most vectors of typical pre-activations, |x| < 1.41): the
-  // erfc branch below would be computed only to be discarded. Same result either way.
-  if (is_small == 0xFFFF) return small;
-  // z^2 = x^2 / 2 exactly: z itself carries the rounding of x / sqrt2, which exp(-z^2) would
-  // magnify ~z^2 times in the far negative tail.
-  const __m512 xc = _mm512_min_ps(_mm512_set1_ps(14.15f), Abs(x));  // covers |z| <= 10
+  const __m512 xc = _mm512_min_ps(_mm512_set1_ps(14.15f), ax);  // covers |z| <= 10
   const __m512 x_sq = _mm512_mul_ps(xc, xc);
   const __m512 half = _mm512_set1_ps(0.5f);
   const __m512 ec = ErfcLarge(a, _mm512_mul_ps(x_sq, half),
@@ -149,8 +170,8 @@ __m512 GeluErf(__m512 x) {
   const __m512 negative =
       _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(ec, _mm512_setzero_ps(), _CMP_NEQ_UQ), h, ec);
   const __mmask16 is_positive = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
-  const __m512 large = _mm512_mask_mov_ps(negative, is_positive, positive);
-  return _mm512_mask_mov_ps(large, is_small, small);
+  const __m512 beyond = _mm512_mask_mov_ps(negative, is_positive, positive);
+  return _mm512_mask_mov_ps(beyond, in_table, table);
 }
 
 // 0.5 x (1 + tanh u) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3).
