@@ -6,7 +6,7 @@
  *
  * --initial-old-space-size=128: V8 sizes a process's old-generation limit from its live heap, ~10
  * MB for a server whose weights live outside it, so the limit stays near 32 MB. Buffers count
- * against it as external memory, and a one-row request allocates ~6.5 KB of them (its socket
+ * against it as external memory, and a one-row request allocates ~6 KB of them (its socket
  * read, its message, its share of the batch's outputs): at thousands of requests a second the
  * heap then never stops marking, with a full collection every ~75-100 ms. With the flag, full
  * collections come every ~2 s. Bench MLP, closed loop at 128 in flight: +7.6% requests/s
