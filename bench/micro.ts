@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Bench } from 'tinybench';
-import { decodeGrpcInferRequest, encodeGrpcInferResponse } from '../src/codec/grpc-infer';
+import { decodeGrpcInferRequest, encodeGrpcInferResponsePieces } from '../src/codec/grpc-infer';
 import { native } from '../src/native';
 import type { NativeBatcher, NativeBatcherConfig, NativeCompletion } from '../src/native';
 import type { InferResult } from '../src/runtime/types';
@@ -61,8 +61,8 @@ async function codecBench(timeMs: number): Promise<MicroResult[]> {
     .add(`decode ModelInferRequest digits 1 row (${digits1.length} B)`, () => { decodeGrpcInferRequest(digits1); })
     .add(`decode ModelInferRequest mlp 1 row (${mlp1.length} B)`, () => { decodeGrpcInferRequest(mlp1); })
     .add(`decode ModelInferRequest mlp 64 rows (${mlp64.length} B)`, () => { decodeGrpcInferRequest(mlp64); })
-    .add('encode ModelInferResponse mlp 1 row (2 KiB)', () => { encodeGrpcInferResponse(out1); })
-    .add('encode ModelInferResponse mlp 64 rows (128 KiB)', () => { encodeGrpcInferResponse(out64); });
+    .add('encode ModelInferResponse mlp 1 row (2 KiB)', () => { encodeGrpcInferResponsePieces(out1); })
+    .add('encode ModelInferResponse mlp 64 rows (128 KiB)', () => { encodeGrpcInferResponsePieces(out64); });
   await bench.run();
   return collect(bench, {}, {});
 }

@@ -246,10 +246,13 @@ export interface GrpcStreamError {
   id?: string | undefined;
 }
 
-/** One ModelStreamInferResponse: an InferResult, or an in-band error. */
-export function encodeGrpcStreamResponse(response: InferResult | GrpcStreamError): Buffer {
-  if (!('error' in response)) return Buffer.concat(encodeResponsePieces(response, true));
+/**
+ * One ModelStreamInferResponse, an InferResult or an in-band error, as pieces in order (outputs
+ * are views of their tensors, as in encodeGrpcInferResponsePieces): the stream copies them once,
+ * when it frames the message.
+ */
+export function encodeGrpcStreamResponse(response: InferResult | GrpcStreamError): Uint8Array[] {
+  if (!('error' in response)) return encodeResponsePieces(response, true);
   const message = { error_message: response.error, infer_response: { id: response.id ?? '' } };
-  const bytes = wireTypes().stream.encode(message).finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return [wireTypes().stream.encode(message).finish()];
 }

@@ -39,7 +39,7 @@ export type UnaryHandler = (request: Buffer, ctx: CallContext) => OutgoingMessag
 
 /** The writing side of a streaming call. Writes after the call ended are dropped. */
 export interface StreamWriter {
-  write(message: Buffer): void;
+  write(message: OutgoingMessage): void;
   /** Ends the call with OK, or with `error`'s status. */
   end(error?: unknown): void;
 }
@@ -215,7 +215,7 @@ class Call implements StreamWriter, CallContext {
     this.stream.sendResponse(RESPONSE_BLOCK, messagePrefix(length), pieces, OK_TRAILERS);
   }
 
-  write(message: Buffer): void {
+  write(message: OutgoingMessage): void {
     if (this.ended) return;
     if (!this.responded) {
       this.responded = true;

@@ -13,11 +13,17 @@ export const MESSAGE_PREFIX_BYTES = 5;
 /** Encodings a request may be compressed with (responses are never compressed). */
 export const ACCEPT_ENCODING = 'identity,gzip,deflate';
 
-/** Frames one message (uncompressed). */
-export function frameMessage(message: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(MESSAGE_PREFIX_BYTES + message.length);
-  writeMessagePrefix(out, 0, message.length);
-  message.copy(out, MESSAGE_PREFIX_BYTES);
+/** Frames one message (uncompressed), given whole or as pieces in order: one copy. */
+export function frameMessage(message: Uint8Array | readonly Uint8Array[]): Buffer {
+  const pieces = message instanceof Uint8Array ? [message] : message;
+  let length = 0;
+  for (const p of pieces) length += p.length;
+  const out = Buffer.allocUnsafe(MESSAGE_PREFIX_BYTES + length);
+  let at = writeMessagePrefix(out, 0, length);
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 

@@ -474,7 +474,7 @@ describe('encodeGrpcInferResponse', () => {
     assert.deepEqual(encodeGrpcInferResponse(big), Buffer.from(reference));
     assert.deepEqual(encodeGrpcInferResponse(result), Buffer.from(Response.encode(encodeGrpcInferResponseObject(result)).finish()));
     const stream = StreamResponse.encode({ error_message: '', infer_response: encodeGrpcInferResponseObject(big) }).finish();
-    assert.deepEqual(encodeGrpcStreamResponse(big), Buffer.from(stream));
+    assert.deepEqual(Buffer.concat(encodeGrpcStreamResponse(big)), Buffer.from(stream));
   });
 
   test('as pieces: the same bytes, each non-empty output a view of its tensor', () => {
@@ -496,12 +496,12 @@ describe('encodeGrpcInferResponse', () => {
   });
 
   test('stream responses: result or in-band error', () => {
-    const ok = StreamResponse.decode(encodeGrpcStreamResponse(result)) as unknown as
+    const ok = StreamResponse.decode(Buffer.concat(encodeGrpcStreamResponse(result))) as unknown as
       { error_message: string; infer_response: { model_name: string; raw_output_contents: Buffer[] } };
     assert.equal(ok.error_message, '');
     assert.equal(ok.infer_response.model_name, 'm');
     assert.equal(ok.infer_response.raw_output_contents.length, outputs.size);
-    const bad = StreamResponse.decode(encodeGrpcStreamResponse({ error: 'boom', id: 'r7' })) as unknown as
+    const bad = StreamResponse.decode(Buffer.concat(encodeGrpcStreamResponse({ error: 'boom', id: 'r7' }))) as unknown as
       { error_message: string; infer_response: { id: string } };
     assert.equal(bad.error_message, 'boom');
     assert.equal(bad.infer_response.id, 'r7');

@@ -40,6 +40,8 @@ describe('frameMessage', () => {
   test('writes flag 0, the big-endian length and the bytes', () => {
     assert.deepEqual(frameMessage(Buffer.from('abc')), Buffer.from([0, 0, 0, 0, 3, 0x61, 0x62, 0x63]));
     assert.deepEqual(frameMessage(Buffer.alloc(0)), Buffer.from([0, 0, 0, 0, 0]));
+    assert.deepEqual(frameMessage([Buffer.from('a'), new Uint8Array(0), Buffer.from('bc')]), frameMessage(Buffer.from('abc')));
+    assert.deepEqual(frameMessage([]), Buffer.from([0, 0, 0, 0, 0]));
     const big = frameMessage(Buffer.alloc(0x10203));
     assert.deepEqual(big.subarray(0, 5), Buffer.from([0, 0, 1, 2, 3]));
     assert.equal(big.length, 0x10203 + 5);

@@ -85,9 +85,10 @@ const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 const SEND_HIGH_WATER_BYTES = 4 << 20;
 const DEFAULT_CLOSE_LINGER_MS = 5_000;
 /**
- * Response body pieces this large are written as they are (writeResponse); smaller ones are
- * copied in with the frames. A write costs more than copying a few hundred bytes, and a large
- * piece (an output tensor) copied would cost a fresh buffer per response.
+ * Response body pieces this large are written as they are (writeResponse); smaller ones (the
+ * message's metadata, tags and lengths) are copied in with the frames, so a one-output response
+ * is three writes, not five. A large piece (an output tensor) copied would cost a fresh buffer
+ * per response.
  */
 const COPY_BELOW = 1024;
 const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
