@@ -2,8 +2,8 @@
 export { Runtime } from './runtime/runtime';
 export type { Logger, LogLevel, RuntimeOptions } from './runtime/runtime';
 export type {
-  BatchEvent, InferObserver, InferOptions, InferResult, ModelIndexEntry, ModelMetadata, ModelState, ModelStats,
-  RequestEvent, VersionLabels,
+  BatchEvent, InferObserver, InferOptions, InferResult, InferSink, ModelIndexEntry, ModelMetadata, ModelState,
+  ModelStats, RequestEvent, VersionLabels,
 } from './runtime/types';
 export type { Tensor, TensorSpec } from './runtime/tensor';
 export type { DataType, NumericArray } from './runtime/datatypes';

@@ -89,7 +89,9 @@ void BatcherState::CallJs(napi_env env, napi_value callback, void* context, void
   if (completions != nullptr && callback != nullptr) {
     napi_value undefined;
     napi_get_undefined(env, &undefined);
-    // A throw from onComplete stays pending and Node reports it as an uncaught exception.
+    // onComplete does not throw (VersionScheduler rethrows its sinks' errors from a microtask):
+    // an exception left pending here is dropped by Node 20's default policy with a DEP0168
+    // warning, not reported as uncaught.
     napi_call_function(env, undefined, callback, 1, &completions, nullptr);
   } else if (error != nullptr) {
     napi_throw(env, error);

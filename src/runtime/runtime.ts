@@ -4,13 +4,15 @@ import type { ModelConfig } from '../repository/model-config';
 import { scanRepository } from '../repository/scan';
 import { modelStats, RequestStats } from './model-stats';
 import { validateInferInputs, validateRequestedOutputs } from './request-validation';
-import { type ErrorCode, invalidArgument, notFound, printableName, toSluiceError, unavailable } from './status';
+import {
+  type ErrorCode, invalidArgument, notFound, printableName, type SluiceError, toSluiceError, unavailable,
+} from './status';
 import type { Tensor } from './tensor';
 import type {
-  InferObserver, InferOptions, InferResult, ModelIndexEntry, ModelMetadata, ModelState, ModelStats,
+  InferObserver, InferOptions, InferResult, InferSink, ModelIndexEntry, ModelMetadata, ModelState, ModelStats, VersionLabels,
 } from './types';
 import { parseVersion } from './version';
-import { VersionScheduler } from './version-scheduler';
+import { type ScheduledResult, type ScheduleSink, VersionScheduler } from './version-scheduler';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string) => void;
@@ -220,12 +222,23 @@ export class Runtime {
    * INTERNAL (backend failure). Input data is read in place until the promise settles: do not
    * modify it before then.
    */
-  async infer(name: string, inputs: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>,
+  infer(name: string, inputs: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>,
     options: InferOptions = {}): Promise<InferResult> {
+    return new Promise((onResult, onError) => this.submit(name, inputs, options, { onResult, onError }));
+  }
+
+  /**
+   * infer() with the outcome delivered to `sink` (InferSink) instead of a promise: the servers'
+   * form, which keeps no promise or async frame per request while it waits in the queue (see
+   * VersionScheduler.submit). Same errors, same rule on input data (until the sink is called).
+   */
+  submit(name: string, inputs: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>,
+    options: InferOptions, sink: InferSink): void {
     const start = process.hrtime.bigint();
     // Failures are counted once a version is chosen: a request for an unknown model or version
     // never mints statistics (or metric labels) from a client-supplied name.
     let entry: VersionEntry | undefined;
+    let request: InferRequest | undefined;
     try {
       if (this.closing) throw unavailable('server is stopping; request refused');
       const m = this.model(name);
@@ -242,18 +255,16 @@ export class Runtime {
       const rows = validateInferInputs(name, config, map);
       const names = validateRequestedOutputs(name, config, options.outputs);
       session.checkInputs(map);
-      const result = await scheduler.infer(map, rows, scheduler.outputIndices(names), {
-        priority: options.priority ?? 0, timeoutUs: options.timeoutMicroseconds ?? 0, signal: options.signal });
-      const durationNs = Number(process.hrtime.bigint() - start);
-      entry.requests.recordSuccess(durationNs);
-      this.observer?.onRequest({ labels: scheduler.labels, durationNs, queueNs: result.queueNs });
-      const outputs = new Map<string, Tensor>();
-      names.forEach((n, i) => outputs.set(n, result.outputs[i] as Tensor));
-      return { model: name, version: entry.version, id: options.id, outputs };
+      const outputs = scheduler.outputIndices(names);
+      request = new InferRequest(name, entry, scheduler.labels, names, options.id, start, this.observer, sink);
+      // Answers through `request`, never by throwing: an exception from here on is the sink's own.
+      scheduler.submit(map, rows, outputs, { priority: options.priority ?? 0,
+        timeoutUs: options.timeoutMicroseconds ?? 0, signal: options.signal }, request);
     } catch (e) {
+      if (request !== undefined) throw e;
       const err = toSluiceError(e);
       entry?.requests.recordFailure(err.code, Number(process.hrtime.bigint() - start));
-      throw err;
+      sink.onError(err);
     }
   }
 
@@ -314,6 +325,35 @@ export class Runtime {
     const config = m.config;
     if (config === undefined) throw unavailable(`model '${m.name}' is unavailable: ${m.error ?? 'no configuration'}`);
     return config;
+  }
+}
+
+/** One request between Runtime.submit and its answer: counts it, tells the observer, answers the sink. */
+class InferRequest implements ScheduleSink {
+  constructor(
+    private readonly model: string,
+    private readonly entry: VersionEntry,
+    private readonly labels: VersionLabels,
+    /** The outputs asked for (or every output), in answer order. */
+    private readonly names: readonly string[],
+    private readonly id: string | undefined,
+    private readonly start: bigint,
+    private readonly observer: InferObserver | undefined,
+    private readonly sink: InferSink,
+  ) {}
+
+  scheduled(result: ScheduledResult): void {
+    const durationNs = Number(process.hrtime.bigint() - this.start);
+    this.entry.requests.recordSuccess(durationNs);
+    this.observer?.onRequest({ labels: this.labels, durationNs, queueNs: result.queueNs });
+    const outputs = new Map<string, Tensor>();
+    this.names.forEach((n, i) => outputs.set(n, result.outputs[i] as Tensor));
+    this.sink.onResult({ model: this.model, version: this.entry.version, id: this.id, outputs });
+  }
+
+  failed(error: SluiceError): void {
+    this.entry.requests.recordFailure(error.code, Number(process.hrtime.bigint() - this.start));
+    this.sink.onError(error);
   }
 }
 

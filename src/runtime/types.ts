@@ -1,5 +1,6 @@
 import type { DataType } from './datatypes';
 import type { Tensor, TensorSpec } from './tensor';
+import type { SluiceError } from './status';
 
 export type ModelState = 'UNKNOWN' | 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
 
@@ -67,6 +68,15 @@ export interface InferResult {
   readonly id: string | undefined;
   /** Outputs in the requested order (or model order). */
   readonly outputs: ReadonlyMap<string, Tensor>;
+}
+
+/**
+ * Receives one request's outcome from Runtime.submit: exactly one call. `onError` runs inside
+ * submit() for a request refused before it was queued; otherwise either runs later.
+ */
+export interface InferSink {
+  onResult(result: InferResult): void;
+  onError(error: SluiceError): void;
 }
 
 export interface StatDuration { count: number; ns: number }

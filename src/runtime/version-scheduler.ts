@@ -1,7 +1,7 @@
 /**
  * The JS side of one model version's native batcher. Glue only: the queue, priorities, timeouts
  * and batch policy are native. This class converts validated requests to NativeTensors, enqueues
- * them, keeps one pending entry per request, and settles each caller's promise when the batcher's
+ * them, keeps one pending entry per request, and answers each request's sink when the batcher's
  * completion for it arrives (one call per finished batch, on this thread).
  *
  * Invariants: every enqueued request gets exactly one native completion, and its pending entry
@@ -41,6 +41,16 @@ interface ModelTensor {
 }
 
 /**
+ * Receives one request's outcome from VersionScheduler.submit: exactly one call. `failed` runs
+ * inside submit() for a request refused before it was queued (queue full, bad priority, ...);
+ * otherwise either runs later, on this thread.
+ */
+export interface ScheduleSink {
+  scheduled(result: ScheduledResult): void;
+  failed(error: SluiceError): void;
+}
+
+/**
  * One request the batcher holds. It is also the abort listener (handleEvent), so a request with a
  * signal costs no closure.
  */
@@ -53,8 +63,7 @@ class PendingRequest {
     /** Indices into the config's outputs, in the order the caller asked for them. */
     readonly outputs: readonly number[],
     readonly signal: CancelSignal | undefined,
-    readonly resolve: (r: ScheduledResult) => void,
-    readonly reject: (e: SluiceError) => void,
+    readonly sink: ScheduleSink,
   ) {}
 
   /** The signal aborted: cancel in the queue (a no-op once executing) and answer now. */
@@ -62,7 +71,7 @@ class PendingRequest {
     if (this.answered) return;
     this.answered = true;
     this.batcher.cancel(this.id);
-    this.reject(abortError(this.signal));
+    this.sink.failed(abortError(this.signal));
   }
 }
 
@@ -121,13 +130,17 @@ export class VersionScheduler {
 
   /**
    * Queues one request whose inputs were validated against the config (`rows` = their batch
-   * dim, 1 without one). The input buffers must not change until the promise settles: the
-   * batcher reads them in place. Rejects with the batcher's codes: UNAVAILABLE (queue full,
-   * timeout expired, closed), CANCELLED, INVALID_ARGUMENT (priority out of range), or the
-   * executor's (INVALID_ARGUMENT, INTERNAL).
+   * dim, 1 without one) and answers `sink` once (see ScheduleSink). The input buffers must not
+   * change until then: the batcher reads them in place. Failures carry the batcher's codes:
+   * UNAVAILABLE (queue full, timeout expired, closed), CANCELLED, INVALID_ARGUMENT (priority out
+   * of range), or the executor's (INVALID_ARGUMENT, INTERNAL).
+   *
+   * The serving path's form: no promise, closure or async frame per request. Those objects live
+   * as long as the request is queued, and under load the young-generation collections that copy
+   * them pause the thread every request waits on.
    */
-  infer(inputs: ReadonlyMap<string, Tensor>, rows: number, outputs: readonly number[],
-    options: ScheduleOptions): Promise<ScheduledResult> {
+  submit(inputs: ReadonlyMap<string, Tensor>, rows: number, outputs: readonly number[],
+    options: ScheduleOptions, sink: ScheduleSink): void {
     const { priority, timeoutUs, signal } = options;
     let id: number;
     try {
@@ -141,15 +154,20 @@ export class VersionScheduler {
         throw fromNativeError(e);
       }
     } catch (e) {
-      return Promise.reject(toSluiceError(e));
+      sink.failed(toSluiceError(e));
+      return;
     }
     // Completions arrive through a thread-safe call, never inside enqueue(), so registering the
     // request after enqueue() cannot miss its completion.
-    return new Promise<ScheduledResult>((resolve, reject) => {
-      const p = new PendingRequest(this.#batcher, id, outputs, signal, resolve, reject);
-      this.#pending.set(id, p);
-      signal?.addEventListener('abort', p, { once: true });
-    });
+    const p = new PendingRequest(this.#batcher, id, outputs, signal, sink);
+    this.#pending.set(id, p);
+    signal?.addEventListener('abort', p, { once: true });
+  }
+
+  /** submit() as a promise. */
+  infer(inputs: ReadonlyMap<string, Tensor>, rows: number, outputs: readonly number[],
+    options: ScheduleOptions): Promise<ScheduledResult> {
+    return new Promise((scheduled, failed) => this.submit(inputs, rows, outputs, options, { scheduled, failed }));
   }
 
   /** Resolves once the batcher holds no request of this scheduler's. */
@@ -168,12 +186,21 @@ export class VersionScheduler {
     this.#batcher.close();
   }
 
-  /** The batcher's onComplete: the requests of one finished batch (or of one rejection). */
+  /**
+   * The batcher's onComplete: the requests of one finished batch (or of one rejection). A sink
+   * that throws does not keep the batch's other requests from their answers: the first error is
+   * rethrown, uncaught, once all are settled.
+   */
   readonly #onComplete = (completions: NativeCompletion[]): void => {
     let executed: NativeCompletion | undefined;
+    let thrown: { error: unknown } | undefined;
     for (const c of completions) {
       if (c.batchSize > 0 && c.error === undefined) executed ??= c;
-      this.#settle(c);
+      try {
+        this.#settle(c);
+      } catch (error) {
+        thrown ??= { error };
+      }
     }
     if (this.#pending.size === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;
@@ -183,6 +210,13 @@ export class VersionScheduler {
     if (executed !== undefined) {
       this.#observer?.onBatch({ labels: this.labels, rows: executed.batchSize, computeInputNs: executed.computeInputNs,
         computeInferNs: executed.computeInferNs, computeOutputNs: executed.computeOutputNs });
+    }
+    if (thrown !== undefined) {
+      // Thrown from a microtask, not from here: Node 20 drops an exception that leaves a native
+      // callback (a DEP0168 warning only), where this one reaches 'uncaughtException' as any
+      // other event handler's would.
+      const { error } = thrown;
+      queueMicrotask(() => { throw error; });
     }
   };
 
@@ -194,9 +228,10 @@ export class VersionScheduler {
     if (p.answered) return;
     p.answered = true;
     if (c.error !== undefined) {
-      p.reject(new SluiceError(isErrorCode(c.error.code) ? c.error.code : 'INTERNAL', c.error.message));
+      p.sink.failed(new SluiceError(isErrorCode(c.error.code) ? c.error.code : 'INTERNAL', c.error.message));
       return;
     }
+    let result: ScheduledResult;
     try {
       const outs = c.outputs;
       if (outs === undefined || outs.length !== this.#outputs.length) {
@@ -206,9 +241,11 @@ export class VersionScheduler {
         const spec = this.#outputs[i] as ModelTensor;
         return fromNativeTensor(spec.name, outs[i] as NonNullable<typeof outs[number]>, spec.info);
       });
-      p.resolve({ outputs, queueNs: c.queueNs });
+      result = { outputs, queueNs: c.queueNs };
     } catch (e) {
-      p.reject(toSluiceError(e));
+      p.sink.failed(toSluiceError(e));
+      return;
     }
+    p.sink.scheduled(result);
   }
 }

@@ -37,6 +37,19 @@ export type OutgoingMessage = Buffer | readonly Uint8Array[];
 
 export type UnaryHandler = (request: Buffer, ctx: CallContext) => OutgoingMessage | Promise<OutgoingMessage>;
 
+/** The answering side of a unary call. The first answer counts; later ones are dropped. */
+export interface UnaryCall extends CallContext {
+  reply(message: OutgoingMessage): void;
+  /** Ends the call with `error`'s status. */
+  fail(error: unknown): void;
+}
+
+/**
+ * A unary handler that answers through `call` when it is ready (a throw fails the call): no
+ * promise chain per call, for the method that serves every inference request.
+ */
+export type ReplyingUnaryHandler = (request: Buffer, call: UnaryCall) => void;
+
 /** The writing side of a streaming call. Writes after the call ended are dropped. */
 export interface StreamWriter {
   write(message: OutgoingMessage): void;
@@ -57,6 +70,7 @@ export type BidiHandler = (ctx: CallContext, out: StreamWriter) => BidiHandlers;
 export type Method =
   /** `limit`: calls of the method beyond it are refused as soon as their headers arrive. */
   | { readonly kind: 'unary'; readonly handler: UnaryHandler; readonly limit?: CallLimit }
+  | { readonly kind: 'unaryReply'; readonly handler: ReplyingUnaryHandler; readonly limit?: CallLimit }
   | { readonly kind: 'serverStream'; readonly handler: ServerStreamHandler }
   | { readonly kind: 'bidi'; readonly handler: BidiHandler };
 
@@ -163,7 +177,7 @@ class CallSignal implements CancelSignal {
 }
 
 /** One gRPC call on one HTTP/2 stream. */
-class Call implements StreamWriter, CallContext {
+class Call implements StreamWriter, UnaryCall {
   readonly signal = new CallSignal();
   private timer: NodeJS.Timeout | undefined;
   /** Runs while part of a request message is held (receiving()). */
@@ -343,7 +357,7 @@ export class GrpcTransport {
     const path = headerValue(headers, ':path') as string;
     const m = this.methods.get(path);
     let release: (() => void) | undefined;
-    if (m?.kind === 'unary' && m.limit !== undefined) {
+    if ((m?.kind === 'unary' || m?.kind === 'unaryReply') && m.limit !== undefined) {
       const limit = m.limit;
       const busy = limit.acquire();
       if (busy !== undefined) { refuse(stream, busy); return; }
@@ -399,6 +413,14 @@ export class GrpcTransport {
       }
       if (method.kind === 'serverStream') {
         runSafely(call, () => method.handler(request as Buffer, call, call));
+        return;
+      }
+      if (method.kind === 'unaryReply') {
+        try {
+          method.handler(request, call);
+        } catch (e) {
+          call.fail(e);
+        }
         return;
       }
       let result: OutgoingMessage | Promise<OutgoingMessage>;

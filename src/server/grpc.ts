@@ -1,13 +1,15 @@
 import type * as protobuf from 'protobufjs';
+import type { DecodedInferRequest } from '../codec/decoded-request';
 import { decodeGrpcInferRequest, encodeGrpcInferResponsePieces, encodeGrpcStreamResponse } from '../codec/grpc-infer';
 import { protoRoot, protoType } from '../codec/proto';
 import type { Runtime } from '../runtime/runtime';
-import type { CancelSignal } from '../runtime/types';
+import type { CancelSignal, InferOptions, InferResult, InferSink } from '../runtime/types';
 import { SluiceError, invalidArgument, toSluiceError, unimplemented } from '../runtime/status';
 import type { ConnectionLimit, RequestBuffers } from './admission';
 import type { CallLimit } from './call-limit';
 import {
-  GrpcTransport, type BidiHandler, type CallContext, type Method, type ServerStreamHandler, type UnaryHandler,
+  GrpcTransport, type BidiHandler, type Method, type ReplyingUnaryHandler, type ServerStreamHandler, type UnaryCall,
+  type UnaryHandler,
 } from './grpc-transport';
 import {
   modelConfigObject, modelMetadataObject, modelStatisticsObject, repositoryIndexObjects,
@@ -56,23 +58,52 @@ const notSupported = (what: string): Method => unaryMethod(() => {
   throw unimplemented(`${what} is not supported by this server`);
 });
 
-/** Runs one ModelInfer request, cancelled when `signal` aborts (client gone or deadline passed). */
-async function runInfer(runtime: Runtime, bytes: Buffer, signal: CancelSignal) {
-  const req = decodeGrpcInferRequest(bytes);
-  return runtime.infer(req.modelName, req.inputs, {
+/** The runtime's options for one decoded ModelInfer request, cancelled when `signal` aborts. */
+function inferOptions(req: DecodedInferRequest, signal: CancelSignal): InferOptions {
+  return {
     version: req.modelVersion,
     outputs: req.outputs.map((o) => o.name),
     id: req.id,
     priority: req.options.priority,
     timeoutMicroseconds: req.options.timeoutMicroseconds,
     signal,
-  });
+  };
+}
+
+/** Runs one ModelInfer request, cancelled when `signal` aborts (client gone or deadline passed). */
+function runInfer(runtime: Runtime, bytes: Buffer, signal: CancelSignal): Promise<InferResult> {
+  try {
+    const req = decodeGrpcInferRequest(bytes);
+    return runtime.infer(req.modelName, req.inputs, inferOptions(req, signal));
+  } catch (e) {
+    return Promise.reject(toSluiceError(e));
+  }
+}
+
+/** Answers a unary ModelInfer call with the runtime's outcome (no promise per request). */
+class ModelInferReply implements InferSink {
+  constructor(private readonly call: UnaryCall) {}
+
+  onResult(result: InferResult): void {
+    let pieces: Uint8Array[];
+    try {
+      pieces = encodeGrpcInferResponsePieces(result);
+    } catch (e) {
+      this.call.fail(e);
+      return;
+    }
+    this.call.reply(pieces);
+  }
+
+  onError(error: SluiceError): void { this.call.fail(error); }
 }
 
 /** Handlers of inference.GRPCInferenceService over a Runtime; `inferLimit` bounds ModelInfer calls. */
 export function inferenceHandlers(runtime: Runtime, inferLimit?: CallLimit): Handlers {
-  const modelInfer: UnaryHandler = (request: Buffer, ctx: CallContext) =>
-    runInfer(runtime, request, ctx.signal).then(encodeGrpcInferResponsePieces);
+  const modelInfer: ReplyingUnaryHandler = (request, call) => {
+    const req = decodeGrpcInferRequest(request);
+    runtime.submit(req.modelName, req.inputs, inferOptions(req, call.signal), new ModelInferReply(call));
+  };
 
   // One response per request, in request order; errors are in-band and the stream stays open.
   const modelStreamInfer: BidiHandler = (ctx, out) => {
@@ -103,7 +134,8 @@ export function inferenceHandlers(runtime: Runtime, inferLimit?: CallLimit): Han
       ({ model_stats: runtime.statistics(String(r['name']), String(r['version'])).map(modelStatisticsObject) })),
     RepositoryIndex: unary('RepositoryIndex', (r) =>
       ({ models: repositoryIndexObjects(runtime.index(), r['ready'] === true) })),
-    ModelInfer: unaryMethod(modelInfer, inferLimit),
+    ModelInfer: inferLimit === undefined ? { kind: 'unaryReply', handler: modelInfer }
+      : { kind: 'unaryReply', handler: modelInfer, limit: inferLimit },
     ModelStreamInfer: { kind: 'bidi', handler: modelStreamInfer },
     RepositoryModelLoad: notSupported('RepositoryModelLoad (model control through the admin API comes later)'),
     RepositoryModelUnload: notSupported('RepositoryModelUnload (model control through the admin API comes later)'),

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Runtime } from '../../src/runtime/runtime';
 import { SluiceError } from '../../src/runtime/status';
 import type { ErrorCode } from '../../src/runtime/status';
+import type { InferResult, InferSink } from '../../src/runtime/types';
 import { addModel, identityModel, slowModel, writeModelRepository } from '../helpers/model-factory';
 
 let repo: string;
@@ -20,6 +21,9 @@ before(async () => {
       config: { file: 'config.json', text: JSON.stringify({ version_policy: { all: {} } }) } },
     { name: 'slow', versions: { '1': slowModel({ size: 1024, repeats: 40 }) } },
     { name: 'empty_version', versions: { '1': null } },
+    // Requests sent together wait out the window and run as one batch.
+    { name: 'batched', versions: { '1': identityModel('INT32', ['batch', 2]) },
+      config: { file: 'config.pbtxt', text: 'max_batch_size: 8\ndynamic_batching { max_queue_delay_microseconds: 100000 }\n' } },
   ]);
   runtime = await Runtime.open(repo, { logger: (level, msg) => logs.push(`${level} ${msg}`) });
 });
@@ -104,6 +108,47 @@ describe('Runtime (the in-process API)', () => {
       { signal: ac.signal });
     ac.abort();
     await rejectsWith(p, 'CANCELLED', /cancelled/);
+  });
+
+  it('submit() answers its sink once: onError inside submit() when refused up front, onResult later', async () => {
+    const calls: string[] = [];
+    const refused: InferSink = { onResult: () => calls.push('result'), onError: (e) => calls.push(`error ${e.code}`) };
+    runtime.submit('nope', {}, {}, refused);
+    runtime.submit('batched', {}, {}, refused);
+    assert.deepEqual(calls, ['error NOT_FOUND', 'error INVALID_ARGUMENT']);
+    const result = await new Promise<InferResult>((resolve, reject) => {
+      runtime.submit('batched', { INPUT0: ints(7, 8) }, { id: 'r1' }, { onResult: resolve, onError: reject });
+      calls.push('returned');
+    });
+    assert.deepEqual(calls, ['error NOT_FOUND', 'error INVALID_ARGUMENT', 'returned']);
+    assert.equal(result.id, 'r1');
+    assert.deepEqual(result.outputs.get('OUTPUT0')?.data, Int32Array.from([7, 8]));
+  });
+
+  it('a sink that throws costs no other request of its batch its answer; the throw surfaces uncaught',
+    { timeout: 10_000 }, async () => {
+    // node:test's own listener would fail the test on the expected throw: set aside meanwhile.
+    const saved = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const uncaught: unknown[] = [];
+    const listener = (e: unknown): void => { uncaught.push(e); };
+    process.on('uncaughtException', listener);
+    const boom = new Error('sink bug');
+    try {
+      // The throwing sink's request is answered first: the three after it in the batch still are.
+      runtime.submit('batched', { INPUT0: ints(9, 9) }, {}, { onResult: () => { throw boom; }, onError: () => undefined });
+      const answers = Promise.all([1, 2, 3].map((v) => new Promise<InferResult>((resolve, reject) =>
+        runtime.submit('batched', { INPUT0: ints(v, v) }, {}, { onResult: resolve, onError: reject }))));
+      const results = await answers;
+      assert.deepEqual(results.map((r) => [...(r.outputs.get('OUTPUT0')?.data as Int32Array)]), [[1, 1], [2, 2], [3, 3]]);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('uncaughtException', listener);
+      for (const l of saved) process.on('uncaughtException', l);
+    }
+    assert.deepEqual(uncaught, [boom]);
+    const [s] = runtime.statistics('batched', '1');
+    assert.equal(s?.batchStats.find((b) => b.batchSize === 4)?.computeInfer.count, 1, 'the four ran as one batch');
   });
 
   it('statistics count successes, failures and rows', () => {
