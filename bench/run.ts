@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { missingServeFlags } from '../src/cli/node-flags';
 import { benchModel, CONFIGS, type ConfigName, type Plan, REQUEST_ROWS } from './bench-model';
 import { ENGINE_MODEL_KEYS } from './engine/engine-models';
 import { formatEngineTable } from './engine/engine-report';
@@ -171,6 +172,11 @@ async function main(): Promise<void> {
 
   const t0 = performance.now();
   const progress = (m: string): void => { process.stderr.write(`[${((performance.now() - t0) / 1e3).toFixed(1).padStart(6)}s] ${m}\n`); };
+  const missing = missingServeFlags();
+  if (missing.length > 0) {
+    progress(`note: this process (the load generator) runs without ${missing.join(' ')}, which \`npm run bench\` ` +
+      'passes; its garbage collections then take more of the cores the servers share with it');
+  }
   const cpus = os.cpus();
   const machine = `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}`;
   progress(`${values.quick ? 'quick' : 'full'} run on ${machine}: sections ${sections.join(', ')}` +

@@ -2,7 +2,10 @@
  * The V8 flags `sluice serve` runs with. V8 reads them only when node starts (and NODE_OPTIONS
  * refuses them), so each way of starting the server passes them itself: this CLI's shebang,
  * `npm start` in package.json and the bench's server process; test/unit/node-flags.test.ts checks
- * that the three agree with this list.
+ * that the three agree with this list. `npm run bench` gives them to the bench's own process
+ * too: its load generator allocates a buffer or more per request just as a server does, and its
+ * collections took cores from the servers it measures (MLP, 128 in flight, scratch load client
+ * with and without the flag, 3 alternating runs each: 11,121-11,200 vs 10,500-10,873 req/s).
  *
  * --initial-old-space-size=128: V8 sizes a process's old-generation limit from its live heap, ~10
  * MB for a server whose weights live outside it, so the limit stays near 32 MB. Buffers count

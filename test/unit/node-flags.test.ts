@@ -16,6 +16,11 @@ describe('the V8 flags sluice serve runs with', () => {
     assert.match(pkg.scripts['start'] ?? '', new RegExp(`^node ${FLAGS} dist/src/cli/main\\.js serve `));
   });
 
+  it('npm run bench gives them to the bench\'s load generator', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.match(pkg.scripts['bench'] ?? '', new RegExp(`&& node ${FLAGS} dist/bench/run\\.js$`));
+  });
+
   it('the CLI\'s shebang passes them, and node accepts them', () => {
     const shebang = readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '';
     assert.equal(shebang, `#!/usr/bin/env -S node ${FLAGS}`);
