@@ -7,7 +7,8 @@
 // machine hit them all alike; the producer and the source are pinned to different CPUs.
 //
 //   cmake --build build-ctest --target sluice_batcher_bench && build-ctest/sluice_batcher_bench
-//   options: --samples N per strategy and gap (default 5000), --rounds R (default 5)
+//   options: --samples N per strategy and gap (default 5000), --rounds R (default 5),
+//            --gaps US,US,... arrival gaps in microseconds (default 20,100,1000)
 //
 // Percentiles use perf_analyzer's nearest-rank rule: index = round(p/100 * (n-1)).
 #include <algorithm>
@@ -139,12 +140,30 @@ void Run(int64_t spin_ns, int64_t gap_ns, int samples, std::vector<int64_t>* out
 int main(int argc, char** argv) {
   int samples = 5000;
   int rounds = 5;
+  std::vector<int64_t> gaps = {20'000, 100'000, 1'000'000};
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--samples") == 0) samples = std::max(10, std::atoi(argv[i + 1]));
     if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::max(1, std::atoi(argv[i + 1]));
+    if (std::strcmp(argv[i], "--gaps") == 0) {
+      gaps.clear();
+      for (const char* p = argv[i + 1]; *p != '\0';) {
+        char* end = nullptr;
+        const long long us = std::strtoll(p, &end, 10);
+        if (end == p || us <= 0) {
+          std::fprintf(stderr, "--gaps: expected positive microseconds separated by commas, got '%s'\n",
+                       argv[i + 1]);
+          return 2;
+        }
+        gaps.push_back(static_cast<int64_t>(us) * 1000);
+        p = *end == ',' ? end + 1 : end;
+        if (*end != ',' && *end != '\0') {
+          std::fprintf(stderr, "--gaps: unexpected '%c' in '%s'\n", *end, argv[i + 1]);
+          return 2;
+        }
+      }
+    }
   }
   const int64_t spins[] = {0, 50'000, 200'000};
-  const int64_t gaps[] = {20'000, 100'000, 1'000'000};
   std::printf(
       "enqueue -> Next() returns, empty queue, one waiting source; %d samples each, %d rounds\n",
       samples, rounds);
