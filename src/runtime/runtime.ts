@@ -231,9 +231,13 @@ export class Runtime {
    * infer() with the outcome delivered to `sink` (InferSink) instead of a promise: the servers'
    * form, which keeps no promise or async frame per request while it waits in the queue (see
    * VersionScheduler.submit). Same errors, same rule on input data (until the sink is called).
+   * Throws only a TypeError, for a `sink` without onResult and onError methods.
    */
   submit(name: string, inputs: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>,
     options: InferOptions, sink: InferSink): void {
+    if (typeof sink?.onResult !== 'function' || typeof sink.onError !== 'function') {
+      throw new TypeError('submit: sink must be an object with onResult(result) and onError(error) methods');
+    }
     const start = process.hrtime.bigint();
     // Failures are counted once a version is chosen: a request for an unknown model or version
     // never mints statistics (or metric labels) from a client-supplied name.

@@ -121,6 +121,9 @@ describe('Runtime (the in-process API)', () => {
       calls.push('returned');
     });
     assert.deepEqual(calls, ['error NOT_FOUND', 'error INVALID_ARGUMENT', 'returned']);
+    for (const bad of [undefined, {}, { onResult: () => undefined }]) {
+      assert.throws(() => runtime.submit('batched', {}, {}, bad as never), /sink must be an object with onResult/);
+    }
     assert.equal(result.id, 'r1');
     assert.deepEqual(result.outputs.get('OUTPUT0')?.data, Int32Array.from([7, 8]));
   });
