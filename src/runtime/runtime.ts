@@ -9,7 +9,8 @@ import {
 } from './status';
 import type { Tensor } from './tensor';
 import type {
-  InferObserver, InferOptions, InferResult, InferSink, ModelIndexEntry, ModelMetadata, ModelState, ModelStats, VersionLabels,
+  InferObserver, InferOptions, InferResult, InferSink, ModelIndexEntry, ModelMetadata, ModelState, ModelStats,
+  VersionLabels,
 } from './types';
 import { parseVersion } from './version';
 import { type ScheduledResult, type ScheduleSink, VersionScheduler } from './version-scheduler';
