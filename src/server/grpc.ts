@@ -8,8 +8,8 @@ import { SluiceError, invalidArgument, toSluiceError, unimplemented } from '../r
 import type { ConnectionLimit, RequestBuffers } from './admission';
 import type { CallLimit } from './call-limit';
 import {
-  GrpcTransport, type BidiHandler, type Method, type ReplyingUnaryHandler, type ServerStreamHandler, type UnaryCall,
-  type UnaryHandler,
+  GrpcTransport, type BidiHandler, type Method, type ReplyingUnaryHandler, type ServerStreamHandler, type StreamWriter,
+  type UnaryCall, type UnaryHandler,
 } from './grpc-transport';
 import {
   modelConfigObject, modelMetadataObject, modelStatisticsObject, repositoryIndexObjects,
@@ -70,16 +70,6 @@ function inferOptions(req: DecodedInferRequest, signal: CancelSignal): InferOpti
   };
 }
 
-/** Runs one ModelInfer request, cancelled when `signal` aborts (client gone or deadline passed). */
-function runInfer(runtime: Runtime, bytes: Buffer, signal: CancelSignal): Promise<InferResult> {
-  try {
-    const req = decodeGrpcInferRequest(bytes);
-    return runtime.infer(req.modelName, req.inputs, inferOptions(req, signal));
-  } catch (e) {
-    return Promise.reject(toSluiceError(e));
-  }
-}
-
 /** Answers a unary ModelInfer call with the runtime's outcome (no promise per request). */
 class ModelInferReply implements InferSink {
   constructor(private readonly call: UnaryCall) {}
@@ -98,6 +88,70 @@ class ModelInferReply implements InferSink {
   onError(error: SluiceError): void { this.call.fail(error); }
 }
 
+/**
+ * The answers of one ModelStreamInfer call, written in request order: a request answered early
+ * waits for those before it. One reply object per request and no promise chain.
+ */
+class OrderedStreamReplies {
+  /** Requests not yet written, oldest first from `#head`. */
+  #replies: StreamReply[] = [];
+  #head = 0;
+  #ended = false;
+
+  constructor(private readonly out: StreamWriter) {}
+
+  /** The reply of the next request. */
+  next(): StreamReply {
+    const reply = new StreamReply(this);
+    this.#replies.push(reply);
+    return reply;
+  }
+
+  /** The client half-closed: the call ends once every reply is written. */
+  end(): void {
+    this.#ended = true;
+    this.flush();
+  }
+
+  /** Writes the answered replies at the head of the line. */
+  flush(): void {
+    while (this.#head < this.#replies.length) {
+      const reply = this.#replies[this.#head] as StreamReply;
+      if (reply.pieces === undefined) return;
+      this.out.write(reply.pieces);
+      reply.pieces = undefined;
+      this.#head += 1;
+    }
+    this.#replies = [];
+    this.#head = 0;
+    if (this.#ended) this.out.end();
+  }
+}
+
+/** One streamed request's answer: the encoded response, or its error in-band. */
+class StreamReply implements InferSink {
+  /** Set once the request decoded: echoed in an error answer. */
+  id: string | undefined;
+  pieces: Uint8Array[] | undefined;
+
+  constructor(private readonly stream: OrderedStreamReplies) {}
+
+  onResult(result: InferResult): void {
+    try {
+      this.pieces = encodeGrpcStreamResponse(result);
+    } catch (e) {
+      this.onError(toSluiceError(e));
+      return;
+    }
+    this.stream.flush();
+  }
+
+  onError(error: SluiceError): void {
+    this.pieces = encodeGrpcStreamResponse({ error: error.message, id: this.id });
+    this.stream.flush();
+  }
+}
+
 /** Handlers of inference.GRPCInferenceService over a Runtime; `inferLimit` bounds ModelInfer calls. */
 export function inferenceHandlers(runtime: Runtime, inferLimit?: CallLimit): Handlers {
   const modelInfer: ReplyingUnaryHandler = (request, call) => {
@@ -107,16 +161,21 @@ export function inferenceHandlers(runtime: Runtime, inferLimit?: CallLimit): Han
 
   // One response per request, in request order; errors are in-band and the stream stays open.
   const modelStreamInfer: BidiHandler = (ctx, out) => {
-    let tail: Promise<void> = Promise.resolve();
+    const stream = new OrderedStreamReplies(out);
     return {
       onMessage(bytes) {
-        const response = runInfer(runtime, bytes, ctx.signal).then(
-          (result) => encodeGrpcStreamResponse(result),
-          (e) => encodeGrpcStreamResponse({ error: toSluiceError(e).message }),
-        );
-        tail = tail.then(async () => { out.write(await response); });
+        const reply = stream.next();
+        let req: DecodedInferRequest;
+        try {
+          req = decodeGrpcInferRequest(bytes);
+        } catch (e) {
+          reply.onError(toSluiceError(e));
+          return;
+        }
+        reply.id = req.id;
+        runtime.submit(req.modelName, req.inputs, inferOptions(req, ctx.signal), reply);
       },
-      onEnd() { void tail.then(() => out.end()); },
+      onEnd() { stream.end(); },
     };
   };
 

@@ -181,19 +181,25 @@ describe('gRPC ModelInfer', () => {
       Status.INVALID_ARGUMENT, /IN_BYTES.*element 1 is not valid UTF-8/);
   });
 
-  it('ModelStreamInfer answers in order, errors in-band, and the stream stays open', async () => {
+  it('ModelStreamInfer answers in request order, errors in-band, and the stream stays open', { timeout: 30_000 }, async () => {
     const s = client.stream();
-    s.write(identityRequest({ id: 'a' }));
+    // The first request takes the slow model: the later, faster answers wait for it.
+    s.write({ model_name: 'slow', id: 'a', inputs: [{ name: 'x', datatype: 'FP32', shape: [64, 1024] }],
+      raw_input_contents: [Buffer.alloc(64 * 1024 * 4)] });
     s.write({ ...identityRequest({ id: 'b' }), model_name: 'no_such_model' });
     s.writeRaw(Buffer.from([0xff, 0xff, 0xff]));
     s.write(identityRequest({ id: 'c' }));
     s.end();
     const responses = await s.responses;
+    const id = (r: Record<string, unknown> | undefined): unknown => (r?.['infer_response'] as Record<string, unknown>)['id'];
     assert.equal(responses.length, 4);
-    assert.equal((responses[0]?.['infer_response'] as Record<string, unknown>)['id'], 'a');
+    assert.equal(id(responses[0]), 'a');
+    assert.equal(responses[0]?.['error_message'], '');
     assert.match(String(responses[1]?.['error_message']), /unknown model 'no_such_model'/);
+    assert.equal(id(responses[1]), 'b', 'an error answer echoes the id of a request that decoded');
     assert.match(String(responses[2]?.['error_message']), /malformed/);
-    assert.equal((responses[3]?.['infer_response'] as Record<string, unknown>)['id'], 'c');
+    assert.equal(id(responses[2]), '');
+    assert.equal(id(responses[3]), 'c');
   });
 
   it('ModelStatistics counts what ran', async () => {
