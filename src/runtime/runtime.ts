@@ -232,7 +232,8 @@ export class Runtime {
    * infer() with the outcome delivered to `sink` (InferSink) instead of a promise: the servers'
    * form, which keeps no promise or async frame per request while it waits in the queue (see
    * VersionScheduler.submit). Same errors, same rule on input data (until the sink is called).
-   * Throws only a TypeError, for a `sink` without onResult and onError methods.
+   * Throws a TypeError for a `sink` without onResult and onError methods, and otherwise only what
+   * the sink itself throws from an onError that runs inside submit().
    */
   submit(name: string, inputs: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>,
     options: InferOptions, sink: InferSink): void {

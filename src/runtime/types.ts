@@ -1,6 +1,6 @@
 import type { DataType } from './datatypes';
-import type { Tensor, TensorSpec } from './tensor';
 import type { SluiceError } from './status';
+import type { Tensor, TensorSpec } from './tensor';
 
 export type ModelState = 'UNKNOWN' | 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
 

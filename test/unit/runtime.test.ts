@@ -124,6 +124,10 @@ describe('Runtime (the in-process API)', () => {
     for (const bad of [undefined, {}, { onResult: () => undefined }]) {
       assert.throws(() => runtime.submit('batched', {}, {}, bad as never), /sink must be an object with onResult/);
     }
+    // An onError that runs inside submit() and throws: the throw is the caller's, not swallowed.
+    const own = new Error('sink failed');
+    assert.throws(() => runtime.submit('nope', {}, {}, { onResult: () => undefined, onError: () => { throw own; } }),
+      (e: unknown) => e === own);
     assert.equal(result.id, 'r1');
     assert.deepEqual(result.outputs.get('OUTPUT0')?.data, Int32Array.from([7, 8]));
   });
