@@ -32,6 +32,8 @@ export interface Plan {
    */
   readonly skipAbove: number;
   readonly overloadMs: number;
+  /** How long into an overload level RSS may still rise before "memory stays flat" is judged. */
+  readonly overloadSettleMs: number;
   /** Overload rate as a multiple of the best throughput measured for the model (any configuration, any level). */
   readonly overloadFactor: number;
   /** How many times the overload rate may double while the first configuration still sustains it. */
@@ -147,7 +149,7 @@ export async function benchModel(o: { model: BenchModel; configs: readonly Confi
         // really overloads it; the others then face that same rate.
         for (let raises = 0; ; raises++) {
           const schedule = poissonSchedule(rate, plan.overloadMs, plan.maxRequests, seededRng(7));
-          const r = await run(t, { kind: 'overload', ratePerS: rate, schedule }, 0, `overload ${fmtInt(rate)}/s`);
+          const r = await run(t, { kind: 'overload', ratePerS: rate, schedule, rssSettleMs: plan.overloadSettleMs }, 0, `overload ${fmtInt(rate)}/s`);
           if (i > 0 || raises === plan.overloadRaises || !isSustained(r.level, r.throughput, r.errors)) break;
           rate = roundRate(2 * rate);
         }

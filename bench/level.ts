@@ -14,7 +14,11 @@ export type LevelKind = 'closed' | 'open' | 'overload';
 /** How one level is driven: N outstanding, or a pre-drawn arrival schedule (ms offsets). */
 export type LevelLoad =
   | { readonly kind: 'closed'; readonly concurrency: number; readonly durationMs: number; readonly maxRequests: number }
-  | { readonly kind: 'open' | 'overload'; readonly ratePerS: number; readonly schedule: Float64Array };
+  | {
+    readonly kind: 'open' | 'overload'; readonly ratePerS: number; readonly schedule: Float64Array;
+    /** Where the RSS halves start, ms into the level (default 0): see LevelResult.rssMiB. */
+    readonly rssSettleMs?: number;
+  };
 
 export interface LevelResult {
   readonly model: string;
@@ -44,13 +48,14 @@ export interface LevelResult {
   readonly metrics: { readonly success: number; readonly inferences: number; readonly executions: number } | undefined;
   /**
    * Server RSS, MiB: before the level, highest sample during it, after it; and the highest
-   * samples of the load's first and second halves (by wall time). A server whose memory is
-   * bounded levels off: its second half peaks where its first did. One that keeps growing under
-   * the same load peaks higher in the second half.
+   * samples of the first and second halves (by wall time) of what follows the level's first
+   * `settleMs` (0 unless the load set rssSettleMs). A server whose memory is bounded levels off:
+   * its second half peaks where its first did. One that keeps growing under the same load peaks
+   * higher in the second half.
    */
   readonly rssMiB: {
     readonly before: number; readonly peak: number; readonly after: number;
-    readonly firstHalfPeak: number; readonly secondHalfPeak: number;
+    readonly settleMs: number; readonly firstHalfPeak: number; readonly secondHalfPeak: number;
   };
   /** CPU spent while the load ran (NaN for the server where /proc is unavailable). */
   readonly cpu: LevelCpu;
@@ -120,6 +125,8 @@ export async function runLevel(o: {
     const inside = rssSamples.filter(([t]) => t >= from && t < to).map(([, bytes]) => bytes);
     return inside.length === 0 ? Number.NaN : Math.max(...inside) / MiB;
   };
+  const settleMs = o.load.kind === 'closed' ? 0 : Math.min(o.load.rssSettleMs ?? 0, wallMs);
+  const midMs = (settleMs + wallMs) / 2;
   const after = await o.client.counters(o.model);
   const metricsAfter = await scrape();
   const unavailable = Float64Array.from(samples.errors['UNAVAILABLE'] ?? []).sort();
@@ -148,8 +155,9 @@ export async function runLevel(o: {
       before: rssBefore / MiB,
       peak: Math.max(rssBefore, rssAfter, ...rssSamples.map(([, bytes]) => bytes)) / MiB,
       after: rssAfter / MiB,
-      firstHalfPeak: rssPeakOf(0, wallMs / 2),
-      secondHalfPeak: Math.max(rssPeakOf(wallMs / 2, Number.POSITIVE_INFINITY), rssAfter / MiB),
+      settleMs,
+      firstHalfPeak: rssPeakOf(settleMs, midMs),
+      secondHalfPeak: Math.max(rssPeakOf(midMs, Number.POSITIVE_INFINITY), rssAfter / MiB),
     },
     cpu: { clientCores: clientS / wallS, clientUsPerRequest: perRequestUs(clientS),
       serverCores: serverS / wallS, serverUsPerRequest: perRequestUs(serverS) },

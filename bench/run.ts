@@ -38,18 +38,23 @@ import { countsTarget, overloadTargets, p99Target, saturationTarget, type Target
  * sustain even on a busy machine, where p99s are compared) and 1.5× and 3× (only a server that
  * out-scales it can serve those). Overload starts at 2× the best throughput measured and
  * doubles while batching still keeps up (an open loop can outrun the closed-loop estimate). It
- * lasts 8 s: RSS takes 2-3 s to rise to the overload's level, and "memory stays flat" compares
- * the level's second half with its first. On 2 shared cores the client and the server's gRPC
- * thread may saturate too; the client's send lag says when they do.
+ * lasts 13 s: "memory stays flat" compares the RSS peaks of the two 4 s halves after the first
+ * 5 s, in which RSS still rises to the overload's working set. In a 30 s scratch overload of the
+ * bench MLP at 21,000 req/s (the server logging process.memoryUsage() every 250 ms), V8's young
+ * generation doubled (16 -> 32 MiB) ~1 s in, and old space and the request buffers saw-toothed
+ * with a full collection every ~3 s; the first cycle peaked at 255 MiB RSS, every later one at
+ * 265-268 MiB, through 30 s. Halves of an 8 s level split that rise 3 times in 6 runs. On 2
+ * shared cores the client and the server's gRPC thread may saturate too; the client's send lag
+ * says when they do.
  */
 const FULL: Plan = {
   repeats: 3, levelMs: 1_500, warmupMs: 1_500, concurrency: [1, 8, 32, 128], rateFractions: [0.3, 0.6, 1.5, 3],
-  skipAbove: 1.2, overloadMs: 8_000, overloadFactor: 2, overloadRaises: 2, deadlineMs: 5_000, maxRequests: 400_000,
+  skipAbove: 1.2, overloadMs: 13_000, overloadSettleMs: 5_000, overloadFactor: 2, overloadRaises: 2, deadlineMs: 5_000, maxRequests: 400_000,
 };
 /** CI-sized: every code path once, in well under a minute. */
 const QUICK: Plan = {
   repeats: 1, levelMs: 400, warmupMs: 300, concurrency: [1, 16], rateFractions: [0.5, 2],
-  skipAbove: 1.2, overloadMs: 600, overloadFactor: 2, overloadRaises: 1, deadlineMs: 3_000, maxRequests: 50_000,
+  skipAbove: 1.2, overloadMs: 600, overloadSettleMs: 200, overloadFactor: 2, overloadRaises: 1, deadlineMs: 3_000, maxRequests: 50_000,
 };
 /** Overload is measured on the compute-heavy model, where a queue actually builds. */
 const OVERLOAD_MODELS: readonly ModelKey[] = ['mlp'];

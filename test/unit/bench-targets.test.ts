@@ -60,11 +60,12 @@ const NAMES = { batching: 'sluice-batching', noBatching: 'sluice-no-batching', b
 const SATURATION = { model: 'mlp', config: 'sluice-batching', kind: 'closed', level: 128,
   throughput: { median: 10_000, min: 10_000, max: 10_000 } } as unknown as LevelSummary;
 
-function overload(rss: { before: number; firstHalfPeak: number; secondHalfPeak: number }, refusalP99Ms = 5): LevelResult {
+function overload(rss: { before: number; firstHalfPeak: number; secondHalfPeak: number }, refusalP99Ms = 5,
+  settleMs = 5_000): LevelResult {
   return {
     model: 'mlp', config: 'sluice-batching', kind: 'overload', level: 20_000, repeat: 0, sent: 160_000, ok: 80_000,
     errors: { UNAVAILABLE: 80_000 }, latency: { p99: 60 }, refusalP99Ms, sendLagP99Ms: 1,
-    rssMiB: { ...rss, peak: Math.max(rss.firstHalfPeak, rss.secondHalfPeak), after: rss.secondHalfPeak },
+    rssMiB: { ...rss, settleMs, peak: Math.max(rss.firstHalfPeak, rss.secondHalfPeak), after: rss.secondHalfPeak },
   } as unknown as LevelResult;
 }
 
@@ -77,8 +78,10 @@ const judge = (r: LevelResult) => {
 test('overload: RSS that rises once and then levels off is flat; the rise is reported', () => {
   const t = judge(overload({ before: 170, firstHalfPeak: 200, secondHalfPeak: 203 }));
   assert.equal(t.verdict, 'met', t.detail);
-  assert.match(t.headline, /RSS \+30 MiB in the first half, \+1\.5% in the second/);
-  assert.match(t.detail, /RSS 170 MiB before, peaks 200 and 203 MiB in the level's halves \(\+1\.5%\)/);
+  assert.match(t.headline, /RSS \+30 MiB to the first half's peak, \+1\.5% in the second/);
+  assert.match(t.detail, /RSS 170 MiB before, peaks 200 and 203 MiB in the halves after its first 5 s \(\+1\.5%\)/);
+  const unsettled = judge(overload({ before: 170, firstHalfPeak: 200, secondHalfPeak: 203 }, 5, 0));
+  assert.match(unsettled.detail, /peaks 200 and 203 MiB in the halves of the level \(\+1\.5%\)/);
 });
 
 test('overload: RSS still growing in the second half is a miss, as are slow refusals and a missing half', () => {
