@@ -114,6 +114,8 @@ interface Session {
   dead: boolean;
   /** Why it died, for the calls still on it: a GOAWAY code or a socket/protocol error. */
   goawayCode: number | undefined;
+  /** The GOAWAY's debug data (the server's reason), '' when it gave none. */
+  goawayReason: string;
   error: (Error & { code?: string }) | undefined;
   /** Flow control for what this side sends: the connection window and the peer's settings. */
   sendWindow: number;
@@ -150,6 +152,10 @@ interface Call {
   chunks: Buffer[];
   recvUnacked: number;
 }
+
+/** "GOAWAY with code 11 (more than … streams reset …)": the code and the server's debug data. */
+const goawayText = (s: Session): string =>
+  `GOAWAY with code ${s.goawayCode}${s.goawayReason === '' ? '' : ` (${s.goawayReason})`}`;
 
 export class H2Client {
   readonly #host: string;
@@ -227,7 +233,7 @@ export class H2Client {
     socket.unref();
     const s: Session = {
       socket, reader: new FrameReader(), hpack: new HpackDecoder(), streams: new Map(), nextStreamId: 1,
-      maxStreams: 0, ready: false, dead: false, goawayCode: undefined, error: undefined,
+      maxStreams: 0, ready: false, dead: false, goawayCode: undefined, goawayReason: '', error: undefined,
       sendWindow: DEFAULT_WINDOW, peerInitialWindow: DEFAULT_WINDOW, peerMaxFrame: DEFAULT_MAX_FRAME,
       recvUnacked: 0, blocked: [], blocks: new HeaderBlockReader(MAX_HEADER_BLOCK), headers: new RequestHeaderEncoder(this.#authority),
       corked: false,
@@ -430,12 +436,13 @@ export class H2Client {
     if (f.streamId !== 0 || f.payload.length < 8) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'malformed GOAWAY');
     const last = f.payload.readUInt32BE(0) & 0x7fffffff;
     s.goawayCode = f.payload.readUInt32BE(4);
+    s.goawayReason = f.payload.subarray(8).toString('utf8');
     s.dead = true;
     // Streams above the last one the server processed never reached it: retryable.
     for (const call of [...s.streams.values()]) {
       if (call.streamId <= last) continue;
       this.#closeStream(s, call);
-      this.#finish(call, status.UNAVAILABLE, `stream not processed: GOAWAY with code ${s.goawayCode}`, undefined);
+      this.#finish(call, status.UNAVAILABLE, `stream not processed: ${goawayText(s)}`, undefined);
     }
     if (s.streams.size === 0) this.#end(s);
     this.#drain();
@@ -523,7 +530,7 @@ export class H2Client {
       // streams keep being reset with INTERNAL_ERROR) is a failure, as grpc-js reports it.
       const shutdown = s.goawayCode === ErrorCode.NO_ERROR || s.goawayCode === ErrorCode.CANCEL;
       return [shutdown ? status.UNAVAILABLE : status.INTERNAL,
-        `connection closed by GOAWAY with code ${s.goawayCode}${e === undefined ? '' : `: ${e.message}`}`];
+        `connection closed by ${goawayText(s)}${e === undefined ? '' : `: ${e.message}`}`];
     }
     if (e instanceof ConnectionError) return [status.INTERNAL, `HTTP/2 protocol error from the server: ${e.message}`];
     if (e === undefined || (e.code !== undefined && SOCKET_GONE.has(e.code))) {

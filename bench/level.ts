@@ -127,7 +127,10 @@ export async function runLevel(o: {
   };
   const settleMs = o.load.kind === 'closed' ? 0 : Math.min(o.load.rssSettleMs ?? 0, wallMs);
   const midMs = (settleMs + wallMs) / 2;
-  const after = await o.client.counters(o.model);
+  // An overload can cost the connection (an unbounded server's HTTP/2 stack drops one whose
+  // streams keep being reset as their deadlines pass: the baseline's GOAWAY INTERNAL_ERROR once
+  // its overload level lasted 13 s); the statistics are then asked again on a new one.
+  const after = await o.client.counters(o.model).catch(() => o.client.counters(o.model));
   const metricsAfter = await scrape();
   const unavailable = Float64Array.from(samples.errors['UNAVAILABLE'] ?? []).sort();
   return {
