@@ -94,6 +94,29 @@ function processCpuSeconds(pid: number): number {
 const RSS_SAMPLE_MS = 100;
 const MiB = 1024 * 1024;
 
+/**
+ * LevelResult.rssMiB from the bytes before and after a level of `wallMs` and the samples taken
+ * during it ([ms into the level, bytes]); the halves split what follows `settleMs` (clamped to
+ * the level). A half without samples (a level shorter than two sampling periods) peaks at NaN.
+ */
+export function rssSummary(before: number, samples: readonly (readonly [number, number])[], after: number,
+  wallMs: number, settleMs: number): LevelResult['rssMiB'] {
+  const settle = Math.min(Math.max(settleMs, 0), wallMs);
+  const mid = (settle + wallMs) / 2;
+  const peakOf = (from: number, to: number): number => {
+    const inside = samples.filter(([t]) => t >= from && t < to).map(([, bytes]) => bytes);
+    return inside.length === 0 ? Number.NaN : Math.max(...inside) / MiB;
+  };
+  return {
+    before: before / MiB,
+    peak: Math.max(before, after, ...samples.map(([, bytes]) => bytes)) / MiB,
+    after: after / MiB,
+    settleMs: settle,
+    firstHalfPeak: peakOf(settle, mid),
+    secondHalfPeak: Math.max(peakOf(mid, Number.POSITIVE_INFINITY), after / MiB),
+  };
+}
+
 export async function runLevel(o: {
   model: string; config: string; repeat: number; server: BenchServer; client: BenchClient; send: Send; load: LevelLoad;
 }): Promise<LevelResult> {
@@ -120,13 +143,6 @@ export async function runLevel(o: {
   const serverS = processCpuSeconds(o.server.pid) - serverCpu0;
   const perRequestUs = (cpuS: number): number => (samples.sent > 0 ? (cpuS / samples.sent) * 1e6 : Number.NaN);
   const rssAfter = o.server.rssBytes();
-  // NaN for a half without samples (a level shorter than two sampling periods).
-  const rssPeakOf = (from: number, to: number): number => {
-    const inside = rssSamples.filter(([t]) => t >= from && t < to).map(([, bytes]) => bytes);
-    return inside.length === 0 ? Number.NaN : Math.max(...inside) / MiB;
-  };
-  const settleMs = o.load.kind === 'closed' ? 0 : Math.min(o.load.rssSettleMs ?? 0, wallMs);
-  const midMs = (settleMs + wallMs) / 2;
   // An overload can cost the connection (an unbounded server's HTTP/2 stack drops one whose
   // streams keep being reset as their deadlines pass: the baseline's GOAWAY INTERNAL_ERROR once
   // its overload level lasted 13 s); the statistics are then asked again on a new one.
@@ -154,14 +170,7 @@ export async function runLevel(o: {
       inferences: metricsAfter.inferenceCount - metricsBefore.inferenceCount,
       executions: metricsAfter.executionCount - metricsBefore.executionCount,
     } : undefined,
-    rssMiB: {
-      before: rssBefore / MiB,
-      peak: Math.max(rssBefore, rssAfter, ...rssSamples.map(([, bytes]) => bytes)) / MiB,
-      after: rssAfter / MiB,
-      settleMs,
-      firstHalfPeak: rssPeakOf(settleMs, midMs),
-      secondHalfPeak: Math.max(rssPeakOf(midMs, Number.POSITIVE_INFINITY), rssAfter / MiB),
-    },
+    rssMiB: rssSummary(rssBefore, rssSamples, rssAfter, wallMs, o.load.kind === 'closed' ? 0 : o.load.rssSettleMs ?? 0),
     cpu: { clientCores: clientS / wallS, clientUsPerRequest: perRequestUs(clientS),
       serverCores: serverS / wallS, serverUsPerRequest: perRequestUs(serverS) },
   };

@@ -43,9 +43,10 @@ import { countsTarget, overloadTargets, p99Target, saturationTarget, type Target
  * bench MLP at 21,000 req/s (the server logging process.memoryUsage() every 250 ms), V8's young
  * generation doubled (16 -> 32 MiB) ~1 s in, and old space and the request buffers saw-toothed
  * with a full collection every ~3 s; the first cycle peaked at 255 MiB RSS, every later one at
- * 265-268 MiB, through 30 s. Halves of an 8 s level split that rise 3 times in 6 runs. On 2
- * shared cores the client and the server's gRPC thread may saturate too; the client's send lag
- * says when they do.
+ * 265-268 MiB, through 30 s. Judged over whole 8 s levels, the check missed in 3 of 6 runs
+ * (+12.8% to +14.9%), as a rise that ends on either side of the middle would. On 2 shared cores
+ * the client and the server's gRPC thread may saturate too; the client's send lag says when they
+ * do.
  */
 const FULL: Plan = {
   repeats: 3, levelMs: 1_500, warmupMs: 1_500, concurrency: [1, 8, 32, 128], rateFractions: [0.3, 0.6, 1.5, 3],

@@ -115,10 +115,9 @@ function overloadFacts(r: LevelResult): string {
 
 /**
  * Target 3: under overload the queue bound holds. Met when requests are refused, refusals come
- * back within 10 ms, RSS levels off (after the level's settling time, its second half peaks within
- * 5 % of its first), and
- * the accepted requests' p99 stays within twice the time the measured saturation throughput
- * takes to drain a full queue.
+ * back within 10 ms, RSS levels off (after the level's settling time, its second half peaks
+ * within 5 % of its first), and the accepted requests' p99 stays within twice the time the
+ * measured saturation throughput takes to drain a full queue.
  */
 export function overloadTargets(overload: readonly LevelResult[], summaries: readonly LevelSummary[],
   model: string, maxQueueSize: number, c: ConfigNames): TargetLine[] {

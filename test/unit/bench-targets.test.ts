@@ -1,11 +1,12 @@
 /**
  * The bench's counts check: it passes only when the client's OK answers, ModelStatistics and
  * /metrics tell the same story, and names the level and the figures when they do not. The
- * overload check: memory must level off, not merely start and end close together.
+ * overload check: memory must level off, not merely start and end close together, judged after
+ * the level's settling time.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { LevelResult } from '../../bench/level';
+import { rssSummary, type LevelResult } from '../../bench/level';
 import type { LevelSummary } from '../../bench/summary';
 import { summarize } from '../../bench/stats';
 import { batcherStartTarget, countsTarget, overloadTargets } from '../../bench/targets';
@@ -92,6 +93,24 @@ test('overload: RSS still growing in the second half is a miss, as are slow refu
   assert.match(slow.detail, /not met: refusals ≤ 10 ms$/);
   const unsampled = judge(overload({ before: 170, firstHalfPeak: Number.NaN, secondHalfPeak: 200 }));
   assert.equal(unsampled.verdict, 'missed');
+});
+
+test('overload RSS halves: the settling time is left out, and the halves split what follows it', () => {
+  const MiB = 2 ** 20;
+  // 13 s sampled every 100 ms, flat at 250 MiB but for a 270 at 4.5 s and a 265 at 8.9 s.
+  const spikes = new Map([[4_500, 270], [8_900, 265]]);
+  const samples: [number, number][] = [];
+  for (let t = 0; t < 13_000; t += 100) samples.push([t, (spikes.get(t) ?? 250) * MiB]);
+  const settled = rssSummary(190 * MiB, samples, 248 * MiB, 13_000, 5_000);
+  assert.deepEqual(settled, { before: 190, peak: 270, after: 248, settleMs: 5_000, firstHalfPeak: 265, secondHalfPeak: 250 });
+  // From the start the halves are [0, 6.5) and [6.5, 13) s.
+  const whole = rssSummary(190 * MiB, samples, 248 * MiB, 13_000, 0);
+  assert.deepEqual([whole.firstHalfPeak, whole.secondHalfPeak], [270, 265]);
+  // A settling time past the level is clamped to it: no sample is left for either half, whose
+  // peaks are then NaN (which the overload check counts as a miss).
+  const clamped = rssSummary(190 * MiB, samples, 248 * MiB, 13_000, 20_000);
+  assert.equal(clamped.settleMs, 13_000);
+  assert.ok(Number.isNaN(clamped.firstHalfPeak) && Number.isNaN(clamped.secondHalfPeak));
 });
 
 test('batcher overhead: met when both arrival patterns are within p50 10 µs and p99 50 µs, else missed', () => {
