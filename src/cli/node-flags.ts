@@ -19,7 +19,7 @@
  * instead of growing from 16 MiB once an overload keeps objects alive). RSS under the bench's
  * 13 s overload then rose +2% between the halves in 2 of 2 runs, with no full collection, where
  * without it one run in five stepped up +15%; but under that overload the accepted requests ran
- * at 7,300-7,600 req/s (p99 116-123 ms) against 9,000-10,000 (p99 91-98 ms) without it, and idle
+ * at 7,300-7,600 req/s in both runs with it, below all five without it (7,800-10,000), and idle
  * RSS was ~19 MiB higher.
  */
 export const SERVE_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=128'];
