@@ -41,12 +41,13 @@
 // of their spread) and spinning through a window around it after a timed sleep. Pinned
 // (batcher-bench --gaps 5000, 400 samples x 2 rounds) it worked: p50 5.9 us, p99 16 us, against
 // 73 / 143 us for condvar only. Unpinned, in the JS micro-benchmark (requests ~5.5 ms apart), it
-// did not: p50 12-19 us in every variant run, as without it (~16 us). The push and the spinner's
-// return ran on the same CPU (sched_getcpu()) for 211 of 224 pushes: the JS thread ran where the
-// source was spinning, and the source saw the push only once the JS thread blocked again, 12-17
-// us after it. Moving the spinner off the pusher's last CPU for the window (sched_setaffinity)
-// did not help: the JS thread followed it in 66 of 145. A source that never stops spinning
-// (idle_spin_us past the gaps) keeps its CPU and sees the push at once (p50 2.7 us).
+// did not: p50 12-19 us in 9 runs of its variants, as without it (~16 us). The push and the
+// spinner's return ran on the same CPU (sched_getcpu()) for 211 of 224 pushes: the JS thread ran
+// where the source was spinning, and the source saw the push only once the JS thread blocked
+// again, 12-17 us after it. Moving the spinner off the pusher's last CPU for the window
+// (sched_setaffinity) did not help: p50 19-24 us in 2 runs, and the JS thread followed it in 66
+// of 145 pushes. A source that never stops spinning (idle_spin_us past the gaps) keeps its CPU
+// and sees the push at once (p50 2.7 us).
 //
 // Lock rules: the caller owns one std::mutex (the batcher's), passed in as a unique_lock.
 // Changed() must be called with it held; Wait() is entered and left with it held and releases
