@@ -48,9 +48,8 @@ import { countsTarget, overloadTargets, p99Target, saturationTarget, type Target
  * settling time it held in 5 of 7 runs (-0.5% to +2.8%); in the other two RSS peaked within
  * 8 MiB of its level before in the first half (5-9 s) and 36-37 MiB higher in the second
  * (+15.1%, +16.0%): presumably the same rise, starting later (the peak of the first 5 s is not
- * reported). On 2
- * shared cores the client and the server's gRPC thread may saturate too; the client's send lag
- * says when they do.
+ * reported). On 2 shared cores the client and the server's gRPC thread may saturate too; the
+ * client's send lag says when they do.
  */
 const FULL: Plan = {
   repeats: 3, levelMs: 1_500, warmupMs: 1_500, concurrency: [1, 8, 32, 128], rateFractions: [0.3, 0.6, 1.5, 3],
