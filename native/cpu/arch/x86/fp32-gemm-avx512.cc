@@ -4,9 +4,10 @@
 // (batch-1 inference), which would otherwise have too few independent accumulators to cover the
 // FMA latency (4 chains of latency 4 leave no slack for a late B line). Every tile sums k in the
 // same order, so a row's result does not depend on the tile that computed it. Each k step: 2 (or 4) aligned B loads from the packed
-// panels and one broadcast of each row's A value. B is also prefetched kPrefetchK steps ahead:
-// for short strips the kernel is bound by streaming B from L3/DRAM, and the software prefetch
-// measured ~1.5x on M = 1 and +5-15% on large M (noisy shared machine, CPU-time figures).
+// panels and one broadcast of each row's A value. B is also prefetched ahead (kPrefetchK; the
+// batch-1 strips, bound by streaming B from L3/DRAM, further and into L2 first: see
+// kStreamPrefetchK): the software prefetch measured ~1.5x on M = 1 and +5-15% on large M (noisy
+// shared machine, CPU-time figures).
 // Tails: the last strip may have fewer rows (a kernel is instantiated for each height) and the
 // last vector of a tile is masked past column n.
 // GCC 12's intrinsic headers trip -W(maybe-)uninitialized through their _mm512_undefined_*()
@@ -28,6 +29,15 @@ constexpr size_t kMr = 14;
 constexpr size_t kWideMaxRows = 6;  // strips this short use 64-column tiles
 constexpr size_t kWiderMaxRows = 2;  // and strips this short 128-column tiles
 constexpr size_t kPrefetchK = 32;  // k steps ahead (2 KiB per panel stream): covers L3 latency
+// Strips of at most kWiderMaxRows rows (batch 1) use each B line once and are bound by streaming
+// the weights, 8 panel streams side by side. For them B is prefetched into L2 kStreamPrefetchK
+// steps ahead and into L1 kStreamNearK steps ahead. With kPrefetchK into L1 instead, the bench's
+// 25 MB mlp-2048 at batch 1 ran at 0.56-0.71 of a plain streaming read of the same bytes and
+// this at 0.89-1.04 (fp32 gemm bench, weight stream section, 2 runs each). Engine, 1 thread:
+// median 635-784 us per run against 953-1,324 us (4-5 alternating runs, 2 rounds); 2 threads
+// and the L2-resident mlp-784 were unchanged within the noise.
+constexpr size_t kStreamPrefetchK = 128;  // 8 KiB per panel stream, 64 KiB in all, into L2
+constexpr size_t kStreamNearK = 8;
 
 // alpha * v + beta * bias for the 16 columns [col, col+16) of row `row` (absolute in C).
 __m512 Epilogue(const GemmEpilogue& ep, __m512 v, size_t row, size_t col, __mmask16 mask) {
@@ -70,7 +80,13 @@ void Tile(const BlockJob& job, const float* a, const float* b, float* c, size_t 
 #pragma GCC unroll 8
     for (size_t j = 0; j < NV; ++j) {
       bv[j] = _mm512_load_ps(bp[j] + k * kPanelWidth);
-      _mm_prefetch(reinterpret_cast<const char*>(bp[j] + (k + kPrefetchK) * kPanelWidth), _MM_HINT_T0);
+      const char* line = reinterpret_cast<const char*>(bp[j] + k * kPanelWidth);
+      if constexpr (ROWS <= kWiderMaxRows) {
+        _mm_prefetch(line + kStreamPrefetchK * kPanelWidth * sizeof(float), _MM_HINT_T1);
+        _mm_prefetch(line + kStreamNearK * kPanelWidth * sizeof(float), _MM_HINT_T0);
+      } else {
+        _mm_prefetch(line + kPrefetchK * kPanelWidth * sizeof(float), _MM_HINT_T0);
+      }
     }
 #pragma GCC unroll 16
     for (size_t r = 0; r < ROWS; ++r) {
