@@ -51,11 +51,13 @@ export interface LevelResult {
    * samples of the first and second halves (by wall time) of what follows the level's first
    * `settleMs` (0 unless the load set rssSettleMs). A server whose memory is bounded levels off:
    * its second half peaks where its first did. One that keeps growing under the same load peaks
-   * higher in the second half.
+   * higher in the second half. `perSecond`: the highest sample of each whole second of the
+   * level (NaN for a second without one), to see when a rise came.
    */
   readonly rssMiB: {
     readonly before: number; readonly peak: number; readonly after: number;
     readonly settleMs: number; readonly firstHalfPeak: number; readonly secondHalfPeak: number;
+    readonly perSecond: readonly number[];
   };
   /** CPU spent while the load ran (NaN for the server where /proc is unavailable). */
   readonly cpu: LevelCpu;
@@ -107,6 +109,7 @@ export function rssSummary(before: number, samples: readonly (readonly [number, 
     const inside = samples.filter(([t]) => t >= from && t < to).map(([, bytes]) => bytes);
     return inside.length === 0 ? Number.NaN : Math.max(...inside) / MiB;
   };
+  const perSecond = Array.from({ length: Math.floor(wallMs / 1000) }, (_, i) => Math.round(peakOf(i * 1000, (i + 1) * 1000) * 10) / 10);
   return {
     before: before / MiB,
     peak: Math.max(before, after, ...samples.map(([, bytes]) => bytes)) / MiB,
@@ -114,6 +117,7 @@ export function rssSummary(before: number, samples: readonly (readonly [number, 
     settleMs: settle,
     firstHalfPeak: peakOf(settle, mid),
     secondHalfPeak: Math.max(peakOf(mid, Number.POSITIVE_INFINITY), after / MiB),
+    perSecond,
   };
 }
 

@@ -66,7 +66,7 @@ function overload(rss: { before: number; firstHalfPeak: number; secondHalfPeak: 
   return {
     model: 'mlp', config: 'sluice-batching', kind: 'overload', level: 20_000, repeat: 0, sent: 160_000, ok: 80_000,
     errors: { UNAVAILABLE: 80_000 }, latency: { p99: 60 }, refusalP99Ms, sendLagP99Ms: 1,
-    rssMiB: { ...rss, settleMs, peak: Math.max(rss.firstHalfPeak, rss.secondHalfPeak), after: rss.secondHalfPeak },
+    rssMiB: { ...rss, settleMs, perSecond: [], peak: Math.max(rss.firstHalfPeak, rss.secondHalfPeak), after: rss.secondHalfPeak },
   } as unknown as LevelResult;
 }
 
@@ -102,7 +102,8 @@ test('overload RSS halves: the settling time is left out, and the halves split w
   const samples: [number, number][] = [];
   for (let t = 0; t < 13_000; t += 100) samples.push([t, (spikes.get(t) ?? 250) * MiB]);
   const settled = rssSummary(190 * MiB, samples, 248 * MiB, 13_000, 5_000);
-  assert.deepEqual(settled, { before: 190, peak: 270, after: 248, settleMs: 5_000, firstHalfPeak: 265, secondHalfPeak: 250 });
+  const perSecond = [250, 250, 250, 250, 270, 250, 250, 250, 265, 250, 250, 250, 250];
+  assert.deepEqual(settled, { before: 190, peak: 270, after: 248, settleMs: 5_000, firstHalfPeak: 265, secondHalfPeak: 250, perSecond });
   // From the start the halves are [0, 6.5) and [6.5, 13) s.
   const whole = rssSummary(190 * MiB, samples, 248 * MiB, 13_000, 0);
   assert.deepEqual([whole.firstHalfPeak, whole.secondHalfPeak], [270, 265]);
