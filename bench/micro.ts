@@ -111,8 +111,10 @@ async function echoBatcher(config: NativeBatcherConfig): Promise<EchoBatcher> {
   }
   const row = { data: new Uint8Array(16), shape: [1, 4] };
   return {
-    one: () => new Promise((resolve) => {
-      pending.set(batcher.enqueue({ inputs: [row], rows: 1, priority: 0, timeoutUs: 0 }), resolve);
+    one: () => new Promise((resolve, reject) => {
+      const id = batcher.enqueue({ inputs: [row], rows: 1, priority: 0, timeoutUs: 0 });
+      if (typeof id === 'number') pending.set(id, resolve);
+      else reject(new Error(`the batcher refused a request: ${id.code} ${id.message}`));
     }),
     takeQueueUs: () => {
       const us = queueNs.map((ns) => ns / 1e3);

@@ -187,8 +187,10 @@ Napi::Value BatcherState::Enqueue(const Napi::CallbackInfo& info) {
   uint64_t id = 0;
   const Status s = batcher_->Enqueue(args, &id);
   if (!s.ok()) {
+    // Returned, not thrown: under overload thousands of requests a second are refused here
+    // (queue full), and a thrown Error cost ~17 us more per refusal than an accepted enqueue.
     Unpin(env, owner);
-    throw StatusError(env, s);
+    return StatusObject(env, s);
   }
   if (outstanding_++ == 0) sink_->Ref(env, true);  // a pending request keeps the loop alive
   return Num(env, id);

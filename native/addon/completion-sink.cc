@@ -94,10 +94,7 @@ napi_value CompletionsToJs(napi_env raw_env, const CompletionBatch& batch) {
       }
       o.Set(keys.outputs, outputs);
     } else {
-      Napi::Object e = Napi::Object::New(env);
-      e.Set("code", Napi::String::New(env, StatusCodeName(c.status.code())));
-      e.Set("message", Napi::String::New(env, c.status.message()));
-      o.Set(keys.error, e);
+      o.Set(keys.error, StatusObject(env, c.status));
       o.Set(keys.outputs, undefined);
     }
     o.Set(keys.batch_size, Num(env, c.batch_rows));

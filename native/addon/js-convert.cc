@@ -19,6 +19,13 @@ Napi::Error StatusError(Napi::Env env, StatusCode code, const std::string& messa
   return error;
 }
 
+Napi::Object StatusObject(Napi::Env env, const Status& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("code", Napi::String::New(env, StatusCodeName(s.code())));
+  o.Set("message", Napi::String::New(env, s.message()));
+  return o;
+}
+
 void ThrowIfError(Napi::Env env, const Status& s) {
   if (!s.ok()) throw StatusError(env, s);
 }

@@ -31,6 +31,10 @@ Napi::Error StatusError(Napi::Env env, StatusCode code, const std::string& messa
 inline Napi::Error StatusError(Napi::Env env, const Status& s) {
   return StatusError(env, s.code(), s.message());
 }
+// A plain {code, message} object (the NativeError of src/native/binding.ts): what the addon
+// returns, rather than throws, for outcomes that are answers to a request (a refusal, a failed
+// request): no exception and no stack trace to build.
+Napi::Object StatusObject(Napi::Env env, const Status& s);
 // Throws StatusError for a non-OK status (C++ exception; node-addon-api turns it into JS).
 void ThrowIfError(Napi::Env env, const Status& s);
 [[noreturn]] void ThrowInvalid(Napi::Env env, const std::string& message);

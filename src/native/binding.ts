@@ -150,8 +150,12 @@ export interface NativeBatcher {
    * Queues one request; returns its id (a positive integer, unique per batcher). The input
    * buffers are referenced, not copied, until the request completes: do not modify, transfer or
    * detach them.
-   * Throws NativeError-shaped errors: INVALID_ARGUMENT (wrong input count, rows out of range,
-   * bad priority), UNAVAILABLE ("Exceeds maximum queue size", batcher closed).
+   * A request the batcher refuses is answered with a NativeError object, returned rather than
+   * thrown (a refusal is an answer: under overload thousands come a second): UNAVAILABLE
+   * ("Exceeds maximum queue size", batcher closed), INVALID_ARGUMENT (rows out of range, input
+   * sizes that do not match the shapes, bad priority), RESOURCE_EXHAUSTED. A call the addon
+   * cannot read (not an object, the wrong number of inputs, a shape or a buffer of the wrong
+   * type) throws a NativeError-shaped INVALID_ARGUMENT error.
    */
   enqueue(request: {
     readonly inputs: readonly NativeTensor[];
@@ -161,7 +165,7 @@ export interface NativeBatcher {
     readonly priority: number;
     /** Protocol timeout, microseconds in the queue; 0 = none. */
     readonly timeoutUs: number;
-  }): number;
+  }): number | NativeError;
   /**
    * Cancels a queued request: it completes with CANCELLED (through onComplete) and is never
    * executed. Returns false when it is no longer queued (executing or done).

@@ -10,12 +10,12 @@
  * once with CANCELLED when its signal aborts (then the late completion is dropped).
  */
 import { native } from '../native';
-import type { NativeBatcher, NativeBatcherCounters, NativeBinding, NativeCompletion } from '../native/binding';
+import type { NativeBatcher, NativeBatcherCounters, NativeBinding, NativeCompletion, NativeError } from '../native/binding';
 import type { ModelConfig, ModelTensorConfig } from '../repository/model-config';
 import { batcherConfig } from './batcher-config';
 import { dataTypeInfo, type DataTypeInfo } from './datatypes';
 import { fromNativeTensor, toNativeTensor } from './native-tensor';
-import { fromNativeError, invalidArgument, isErrorCode, printableName, SluiceError, toSluiceError } from './status';
+import { fromNativeAnswer, fromNativeError, invalidArgument, printableName, SluiceError, toSluiceError } from './status';
 import type { Tensor } from './tensor';
 import type { CancelSignal, InferObserver, VersionLabels } from './types';
 
@@ -148,11 +148,17 @@ export class VersionScheduler {
       if (!isCount(timeoutUs)) throw invalidArgument(`timeout must be a non-negative integer (µs), got ${timeoutUs}`);
       if (signal?.aborted === true) throw abortError(signal);
       const tensors = this.#inputs.map((t) => toNativeTensor(t.name, inputs.get(t.name) as Tensor, t.info));
+      let queued: number | NativeError;
       try {
-        id = this.#batcher.enqueue({ inputs: tensors, rows, priority, timeoutUs });
+        queued = this.#batcher.enqueue({ inputs: tensors, rows, priority, timeoutUs });
       } catch (e) {
         throw fromNativeError(e);
       }
+      if (typeof queued !== 'number') {
+        sink.failed(fromNativeAnswer(queued));  // refused: queue full, closed, ...
+        return;
+      }
+      id = queued;
     } catch (e) {
       sink.failed(toSluiceError(e));
       return;
@@ -228,7 +234,7 @@ export class VersionScheduler {
     if (p.answered) return;
     p.answered = true;
     if (c.error !== undefined) {
-      p.sink.failed(new SluiceError(isErrorCode(c.error.code) ? c.error.code : 'INTERNAL', c.error.message));
+      p.sink.failed(fromNativeAnswer(c.error));
       return;
     }
     let result: ScheduledResult;

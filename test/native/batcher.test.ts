@@ -44,8 +44,10 @@ class Harness {
     });
   }
 
+  /** Throws what the batcher refused (a returned NativeError), so that codeOf() reads it. */
   enqueue(request: Parameters<NativeBatcher['enqueue']>[0]): { id: number; done: Promise<NativeCompletion> } {
     const id = this.batcher.enqueue(request);
+    if (typeof id !== 'number') throw Object.assign(new Error(id.message), { code: id.code });
     const done = new Promise<NativeCompletion>((resolve) => this.pending.set(id, resolve));
     return { id, done };
   }
@@ -226,12 +228,11 @@ describe('native batcher', () => {
     const a = h.submit(rowsOf(1, 1, 1), 1);
     const b = h.submit(rowsOf(2, 1, 1), 1);
     const start = process.hrtime.bigint();
-    assert.throws(() => h.submit(rowsOf(3, 1, 1), 1), (e: unknown) => {
-      assert.equal((e as { code?: string }).code, 'UNAVAILABLE');
-      assert.equal((e as Error).message, 'Exceeds maximum queue size');
-      return true;
-    });
+    const values = rowsOf(3, 1, 1);
+    const refused = h.batcher.enqueue({ inputs: [{ data: new Uint8Array(values.buffer), shape: [1, 1] }], rows: 1, priority: 0, timeoutUs: 0 });
     assert.ok(Number(process.hrtime.bigint() - start) < 50e6, 'refused without waiting');
+    // Returned, not thrown, and with no more than its code and message.
+    assert.deepEqual(refused, { code: 'UNAVAILABLE', message: 'Exceeds maximum queue size' });
     h.batcher.close();
     const failed = await Promise.all([a.done, b.done]);
     assert.deepEqual(failed.map((c) => c.error?.code), ['UNAVAILABLE', 'UNAVAILABLE']);
@@ -374,9 +375,14 @@ describe('native batcher', () => {
     assert.equal(codeOf(() => h.batcher.enqueue({ inputs: [], rows: 1, priority: 0, timeoutUs: 0 })), 'INVALID_ARGUMENT');
     assert.equal(codeOf(() => h.submit(rowsOf(1, 5, 1), 5)), 'INVALID_ARGUMENT');  // rows > max batch
     assert.equal(codeOf(() => h.submit(rowsOf(1, 1, 1), 1.5)), 'INVALID_ARGUMENT');
-    assert.equal(codeOf(() => h.batcher.enqueue({
+    // A call the addon cannot read throws (above); a request the batcher refuses is answered with
+    // a returned {code, message}, not an exception.
+    const refused = h.batcher.enqueue({
       inputs: [{ data: new Uint8Array(3), shape: [1, 1] }], rows: 1, priority: 0, timeoutUs: 0,
-    })), 'INVALID_ARGUMENT');  // 3 bytes for one FP32
+    });  // 3 bytes for one FP32
+    assert.ok(typeof refused === 'object' && !(refused instanceof Error), 'a refusal is returned as a plain object');
+    assert.equal(refused.code, 'INVALID_ARGUMENT');
+    assert.match(refused.message, /bytes/);
     const source = native().attachBatchSource(h.batcher.id);
     assert.equal(codeOf(() => source.complete(12345, [], { computeInputNs: 0, computeInferNs: 0, computeOutputNs: 0 })), 'NOT_FOUND');
     assert.equal(source.next(0), null);
