@@ -97,8 +97,13 @@ const DEADLINE_SLACK_MS = 20;
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const cancelledError = (): SluiceError => new SluiceError('CANCELLED', 'request cancelled by the client');
-const deadlineError = (): SluiceError => new SluiceError('DEADLINE_EXCEEDED', 'the request deadline passed before it completed');
+/**
+ * One error each, shared by every call that ends so (as CallLimit's refusal): their text never
+ * changes, and under overload thousands of deadlines can pass in a second, each of which would
+ * otherwise build an Error and its stack trace on the event loop.
+ */
+const CANCELLED_ERROR = new SluiceError('CANCELLED', 'request cancelled by the client');
+const DEADLINE_ERROR = new SluiceError('DEADLINE_EXCEEDED', 'the request deadline passed before it completed');
 
 /** HPACK blocks: response headers, OK trailers, and a status as trailers. */
 const RESPONSE_BLOCK = Buffer.from([
@@ -193,11 +198,11 @@ class Call implements StreamWriter, UnaryCall {
     // setTimeout cannot wait past 2^31-1 ms (~24.8 days; it would fire at once): a deadline that
     // far away is no deadline in practice.
     const wait = deadline - Date.now();
-    if (wait <= MAX_TIMER_MS) this.timer = setTimeout(() => this.fail(deadlineError()), Math.max(0, wait));
+    if (wait <= MAX_TIMER_MS) this.timer = setTimeout(() => this.fail(DEADLINE_ERROR), Math.max(0, wait));
     stream.onClose = () => {
       const open = !this.ended;
       this.finish();
-      if (open) this.signal.abort(Date.now() >= this.deadline - DEADLINE_SLACK_MS ? deadlineError() : cancelledError());
+      if (open) this.signal.abort(Date.now() >= this.deadline - DEADLINE_SLACK_MS ? DEADLINE_ERROR : CANCELLED_ERROR);
     };
   }
 
