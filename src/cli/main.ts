@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --initial-old-space-size=128
+#!/usr/bin/env -S node --initial-old-space-size=128 --min-semi-space-size=16
 import { inspect } from './inspect';
 import { quantize } from './quantize';
 import { UsageError, serve } from './serve';

@@ -5,7 +5,8 @@
  * that the three agree with this list. `npm run bench` gives them to the bench's own process
  * too: its load generator allocates a buffer or more per request just as a server does, and its
  * collections took cores from the servers it measures (MLP, 128 in flight, scratch load client
- * with and without the flag, 3 alternating runs each: 11,121-11,200 vs 10,500-10,873 req/s).
+ * with and without --initial-old-space-size=128, 3 alternating runs each: 11,121-11,200 vs
+ * 10,500-10,873 req/s; the second flag was measured on the server only).
  *
  * --initial-old-space-size=128: V8 sizes a process's old-generation limit from its live heap, ~10
  * MB for a server whose weights live outside it, so the limit stays near 32 MB. Buffers count
@@ -15,14 +16,21 @@
  * collections come every ~2 s. Bench MLP, closed loop at 128 in flight: +7.6% requests/s
  * (median of 5 alternating runs) and a lower p99; RSS under that load ~30 MB higher.
  *
- * Tried and left out: --min-semi-space-size=16 (new space at its 32 MiB limit from the start,
- * instead of growing from 16 MiB once an overload keeps objects alive). RSS under the bench's
- * 13 s overload then rose +2% between the halves in 2 of 2 runs, with no full collection, where
- * without it one run in five stepped up +15%; but under that overload the accepted requests ran
- * at 7,300-7,600 req/s in both runs with it, below all five without it (7,800-10,000), and idle
- * RSS was ~19 MiB higher.
+ * --min-semi-space-size=16: the young generation at its 16 MiB semi-space limit from the start,
+ * rather than grown to it once a load keeps many objects alive. Grown in the middle of an
+ * overload, it stepped RSS up by ~30 MiB, seconds into the load and at no fixed time (in 1 of
+ * the 3 bench serve runs of 2026-11-23 and 2 of 7 before, after 9 s of a 13 s overload level,
+ * which then read as memory that did not level off). With the flag RSS stayed within +2% over
+ * the level in 2 of 2 bench runs. Refusals came back faster under the same overload: p99 8.0-10.7
+ * ms against 9.0-12.2 (4 alternating 10 s pairs at 21,000 req/s on the bench MLP, call limit
+ * 512 + 128; earlier 3 pairs: 6.9-8.7 against 10.6-12.6). Throughput was the same within the
+ * noise: accepted under that overload 8,363-9,264 req/s against 8,512-8,810; closed loop (4
+ * alternating pairs) c=8 5,248-6,101 against 4,843-5,757, c=32 8,302-10,370 against
+ * 9,396-9,800, c=128 9,344-11,273 against 10,738-11,401 (the earlier 3 overload pairs had it
+ * lower, 7,652-8,185 against 7,891-8,925). Cost: the space's pages are kept once touched, ~3 MiB
+ * more RSS at start-up and ~19 MiB more after a load.
  */
-export const SERVE_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=128'];
+export const SERVE_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=128', '--min-semi-space-size=16'];
 
 /** The serve flags missing from this process's node command line. */
 export function missingServeFlags(execArgv: readonly string[] = process.execArgv): string[] {
