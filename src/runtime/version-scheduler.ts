@@ -142,27 +142,26 @@ export class VersionScheduler {
   submit(inputs: ReadonlyMap<string, Tensor>, rows: number, outputs: readonly number[],
     options: ScheduleOptions, sink: ScheduleSink): void {
     const { priority, timeoutUs, signal } = options;
-    let id: number;
+    let queued: number | NativeError;
     try {
       if (!isCount(priority)) throw invalidArgument(`priority must be a non-negative integer, got ${priority}`);
       if (!isCount(timeoutUs)) throw invalidArgument(`timeout must be a non-negative integer (µs), got ${timeoutUs}`);
       if (signal?.aborted === true) throw abortError(signal);
       const tensors = this.#inputs.map((t) => toNativeTensor(t.name, inputs.get(t.name) as Tensor, t.info));
-      let queued: number | NativeError;
       try {
         queued = this.#batcher.enqueue({ inputs: tensors, rows, priority, timeoutUs });
       } catch (e) {
         throw fromNativeError(e);
       }
-      if (typeof queued !== 'number') {
-        sink.failed(fromNativeAnswer(queued));  // refused: queue full, closed, ...
-        return;
-      }
-      id = queued;
     } catch (e) {
       sink.failed(toSluiceError(e));
       return;
     }
+    if (typeof queued !== 'number') {
+      sink.failed(fromNativeAnswer(queued));  // refused: queue full, closed, ...
+      return;
+    }
+    const id = queued;
     // Completions arrive through a thread-safe call, never inside enqueue(), so registering the
     // request after enqueue() cannot miss its completion.
     const p = new PendingRequest(this.#batcher, id, outputs, signal, sink);

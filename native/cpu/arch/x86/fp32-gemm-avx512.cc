@@ -32,8 +32,9 @@ constexpr size_t kPrefetchK = 32;  // k steps ahead (2 KiB per panel stream): co
 // Strips of at most kWiderMaxRows rows (batch 1) use each B line once and are bound by streaming
 // the weights, 8 panel streams side by side. For them B is prefetched into L2 kStreamPrefetchK
 // steps ahead and into L1 kStreamNearK steps ahead. With kPrefetchK into L1 instead, the bench's
-// 25 MB mlp-2048 at batch 1 ran at 0.56-0.71 of a plain streaming read of the same bytes and
-// this at 0.89-1.04 (fp32 gemm bench, weight stream section, 2 runs each). Engine, 1 thread:
+// 25 MB mlp-2048 at batch 1 on 1 thread ran at 0.64-0.66 of a plain streaming read of the same
+// bytes (3 runs), and with this at 0.91-1.04 (4 runs; fp32 gemm bench, weight stream section;
+// the AVX2 kernel's 2 streams did worse with it: 0.54 against 0.74). Engine, 1 thread:
 // median 635-784 us per run against 953-1,324 us (4-5 alternating runs, 2 rounds); 2 threads
 // and the L2-resident mlp-784 were unchanged within the noise.
 constexpr size_t kStreamPrefetchK = 128;  // 8 KiB per panel stream, 64 KiB in all, into L2
