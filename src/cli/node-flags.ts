@@ -17,13 +17,14 @@
  * (median of 5 alternating runs) and a lower p99; RSS under that load ~30 MB higher.
  *
  * --min-semi-space-size=16: the young generation at its 16 MiB semi-space limit from the start,
- * rather than grown to it once a load keeps many objects alive. Grown in the middle of an
- * overload, it stepped RSS up by ~30 MiB, seconds into the load and at no fixed time (in 1 of
- * the 3 bench serve runs of 2026-11-23 and 2 of 7 before, after 9 s of a 13 s overload level,
- * which then read as memory that did not level off). With the flag RSS stayed within +2% over
- * the level in 2 of 2 bench runs. Refusals came back faster under the same overload: p99 8.0-10.7
- * ms against 9.0-12.2 (4 alternating 10 s pairs at 21,000 req/s on the bench MLP, call limit
- * 512 + 128; earlier 3 pairs: 6.9-8.7 against 10.6-12.6). Throughput was the same within the
+ * rather than grown to it once a load keeps many objects alive. Without it, RSS stepped up by
+ * ~30 MiB at no fixed time in the bench's 13 s overload level, in its last 4 s in 1 of 3 bench
+ * serve runs on 2026-11-23 and 2 of 7 before (which then read as memory that did not level
+ * off); with it, the level's two settled halves peaked within +1.8% to +2.3% of each other in 4
+ * of 4 runs that day (+2% in 2 of 2 before). The bench's refusal p99 was 5.0-6.7 ms in those 4
+ * runs, against 8.2-11.1 ms in the 3 without it. In alternating scratch pairs (10 s at 21,000
+ * req/s on the bench MLP, call limit 512 + 128) refusals' p99 was 8.0-10.7 ms against 9.0-12.2
+ * (4 pairs; earlier 3 pairs: 6.9-8.7 against 10.6-12.6). Throughput was the same within the
  * noise: accepted under that overload 8,363-9,264 req/s against 8,512-8,810; closed loop (4
  * alternating pairs) c=8 5,248-6,101 against 4,843-5,757, c=32 8,302-10,370 against
  * 9,396-9,800, c=128 9,344-11,273 against 10,738-11,401 (the earlier 3 overload pairs had it
