@@ -33,23 +33,24 @@ import { summarizeLevels } from './summary';
 import { countsTarget, overloadTargets, p99Target, saturationTarget, type TargetLine } from './targets';
 
 /**
- * Sized for a few minutes on 2 cores: 3 repeats of 1.5 s per level, 8 levels per model and
- * configuration. Open-loop rates: 0.3× and 0.6× the baseline's saturation (rates it should
- * sustain even on a busy machine, where p99s are compared) and 1.5× and 3× (only a server that
- * out-scales it can serve those). Overload starts at 2× the best throughput measured and
- * doubles while batching still keeps up (an open loop can outrun the closed-loop estimate). It
- * lasts 13 s: "memory stays flat" compares the RSS peaks of the two 4 s halves after the first
- * 5 s, in which RSS still rises to the overload's working set. In a 30 s scratch overload of the
- * bench MLP at 21,000 req/s (the server logging process.memoryUsage() every 250 ms), V8's young
- * generation doubled (16 -> 32 MiB) ~1 s in, and old space and the request buffers saw-toothed
- * with a full collection every ~3 s; the first cycle peaked at 255 MiB RSS, every later one at
- * 265-268 MiB, through 30 s. Judged over whole 8 s levels, the check missed in 3 of 6 runs
- * (+12.8% to +14.9%), as a rise that ends on either side of the middle would. With the 5 s
- * settling time it held in 5 of 7 runs (-0.5% to +2.8%); in the other two RSS peaked within
- * 8 MiB of its level before in the first half (5-9 s) and 36-37 MiB higher in the second
- * (+15.1%, +16.0%): presumably the same rise, starting later (the peak of the first 5 s is not
- * reported). On 2 shared cores the client and the server's gRPC thread may saturate too; the
- * client's send lag says when they do.
+ * Sized for ~8 minutes on 2 cores with every section (473 s on 2026-11-23): 3 repeats of 1.5 s per
+ * level, 8 levels per model and configuration. Open-loop rates: 0.3× and 0.6× the baseline's
+ * saturation (rates it should sustain even on a busy machine, where p99s are compared) and 1.5× and
+ * 3× (only a server that out-scales it can serve those). Overload starts at 2× the best throughput
+ * measured and doubles while batching still keeps up (an open loop can outrun the closed-loop
+ * estimate). It lasts 13 s: "memory stays flat" compares the RSS peaks of the two 4 s halves after
+ * the first 5 s, in which RSS still rises to the overload's working set. In a 30 s scratch overload
+ * of the bench MLP at 21,000 req/s (the server logging process.memoryUsage() every 250 ms), V8's
+ * young generation doubled (16 -> 32 MiB) ~1 s in, and old space and the request buffers
+ * saw-toothed with a full collection every ~3 s; the first cycle peaked at 255 MiB RSS, every later
+ * one at 265-268 MiB, through 30 s. Judged over whole 8 s levels, the check missed in 3 of 6 runs
+ * (+12.8% to +14.9%), as a rise that ends on either side of the middle would. With the 5 s settling
+ * time it held in 5 of 7 runs (-0.5% to +2.8%); in the other two RSS peaked within 8 MiB of its
+ * level before in the first half (5-9 s) and 36-37 MiB higher in the second (+15.1%, +16.0%), and a
+ * third such step came in 1 of 3 runs on 2026-11-23. Since the server runs with
+ * --min-semi-space-size=16 (src/cli/node-flags.ts), its young generation is at full size from the
+ * start, and the halves were within +1.8% to +2.3% in 4 of 4 runs. On 2 shared cores the client and
+ * the server's gRPC thread may saturate too; the client's send lag says when they do.
  */
 const FULL: Plan = {
   repeats: 3, levelMs: 1_500, warmupMs: 1_500, concurrency: [1, 8, 32, 128], rateFractions: [0.3, 0.6, 1.5, 3],

@@ -82,8 +82,9 @@ const REFUSAL_FAST_MS = 10;
 /**
  * "Memory stays flat": after the level's settling time, the RSS peak of the second half within
  * this fraction of the first half's. RSS first rises from where the lighter load before left it
- * to the overload's working set (a larger young generation, allocator arenas, a full queue) and
- * then, while the queue bound holds, levels off; the settling time (run.ts) leaves that rise out.
+ * to the overload's working set (old space between full collections, allocator arenas, a full
+ * queue) and then, while the queue bound holds, levels off; the settling time (run.ts) leaves
+ * that rise out.
  * A backlog that grows by thousands of requests a second adds tens of MiB between the halves:
  * the baseline, which runs every request it took, +45% in a 13 s level (+31% to +76% over 8 s
  * levels before the settling time). Sluice without batching holds no request past its deadline,
