@@ -180,15 +180,28 @@ struct Plan {
   Dispatch dispatch;
   const float* b_packed;  // item 0's panels
   size_t b_item_stride;   // floats between items' panels (0: shared weights)
-  size_t mc, nc, kc, tiles_m, tiles_n, tasks;
+  size_t nc, kc, tiles_m, tiles_n, tasks;
 };
+
+// Row block tm of an M split into `tiles` blocks: [RowBound(tm), RowBound(tm + 1)). Bounds fall
+// on whole strips of mr rows, each at the strip boundary nearest to tm * M / tiles, and the last
+// block takes the remainder, so blocks differ by at most about one strip: M = 256 in 14-row
+// strips splits 126 + 130 (equal-height blocks of whole strips gave 140 + 116, and two threads
+// waited on the longer one).
+size_t RowBound(size_t m, size_t tiles, size_t mr, size_t tm) {
+  if (tm >= tiles) return m;
+  const size_t nearest = (2 * tm * m + tiles * mr) / (2 * tiles * mr) * mr;
+  return std::min(nearest, m);
+}
 
 void RunTask(const Plan& plan, size_t task, float* a_buf) {
   const Fp32GemmArgs& args = *plan.args;
   const size_t mr = plan.dispatch.kernel->mr;
   const size_t item = task / (plan.tiles_m * plan.tiles_n);
   const size_t tm = task / plan.tiles_n % plan.tiles_m, tn = task % plan.tiles_n;
-  const size_t i0 = tm * plan.mc, rows = std::min(plan.mc, args.m - i0);
+  const size_t i0 = RowBound(args.m, plan.tiles_m, mr, tm);
+  const size_t rows = RowBound(args.m, plan.tiles_m, mr, tm + 1) - i0;
+  if (rows == 0) return;
   const size_t j0 = tn * plan.nc, cols = std::min(plan.nc, args.n - j0);
 
   const Fp32Epilogue& e = args.epilogue;
@@ -219,7 +232,7 @@ Status Run(const Fp32GemmArgs& args, const Dispatch& dispatch, const float* b_pa
            size_t b_item_stride, ThreadPool* pool, const Fp32Batch& batch) {
   const size_t mr = dispatch.kernel->mr;
   const size_t threads = pool == nullptr ? 1 : pool->size();
-  Plan plan = {&args, &batch, dispatch, b_packed, b_item_stride, 0, 0, 0, 0, 0, 0};
+  Plan plan = {&args, &batch, dispatch, b_packed, b_item_stride, 0, 0, 0, 0, 0};
   // Passes of equal depth: K = 784 takes 3 passes of ~262 rather than 3 of 256 and one of 16,
   // whose C round trip would cost as much as its FMAs. At most kKc + kKc / 8 deep (A's strip
   // stays in L1).
@@ -243,14 +256,16 @@ Status Run(const Fp32GemmArgs& args, const Dispatch& dispatch, const float* b_pa
   const size_t wanted = threads == 1 ? 1 : 2 * threads;
   while (tasks() < wanted && plan.tiles_m < most_tiles_m) ++plan.tiles_m;
   while (plan.nc > kMinNc && tasks() < wanted) plan.nc /= 2;
-  // Equal-height row blocks, each a whole number of strips.
-  plan.mc = CeilDiv(CeilDiv(args.m, plan.tiles_m), mr) * mr;
-  plan.tiles_m = CeilDiv(args.m, plan.mc);
+  // Row blocks of nearly equal height, each a whole number of strips but the last (RowBound).
+  size_t mc = 0;
+  for (size_t tm = 0; tm < plan.tiles_m; ++tm) {
+    mc = std::max(mc, RowBound(args.m, plan.tiles_m, mr, tm + 1) - RowBound(args.m, plan.tiles_m, mr, tm));
+  }
   plan.tiles_n = CeilDiv(args.n, plan.nc);
   plan.tasks = batch.count * plan.tiles_m * plan.tiles_n;
 
   const size_t workers = std::min(threads, plan.tasks);
-  const size_t a_buf_floats = plan.mc * std::min(plan.kc, std::max<size_t>(args.k, 1));
+  const size_t a_buf_floats = CeilDiv(mc, mr) * mr * std::min(plan.kc, std::max<size_t>(args.k, 1));
   float* a_bufs = internal::AllocateAlignedFloats(workers * a_buf_floats);
   if (a_bufs == nullptr) return Status(StatusCode::RESOURCE_EXHAUSTED, "fp32 gemm: out of memory");
   std::atomic<size_t> next{0};
