@@ -123,16 +123,20 @@ Int8GemmInput GemmInput(const QuantizedRows& a, int64_t k) {
 
 }  // namespace
 
-// The kernel's float epilogue is act(v * a_scale * w_scale[n] + bias) with act none/Relu.
+// The kernel's float epilogue is act(v * a_scale * w_scale[n] + bias) with act none/Relu in its
+// store; any other act runs on each finished block (Int8GemmOutput::unary).
 bool PreparedWeightsS8::FusesEpilogue(const Epilogue& e) const {
-  return fast() && e.alpha == 1.0f && e.beta == 1.0f &&
-         (e.act == UnaryFn::kIdentity || e.act == UnaryFn::kRelu);
+  return fast() && e.alpha == 1.0f && e.beta == 1.0f;
+}
+
+bool PreparedWeightsS8::FusesQuantizedEpilogue(const Epilogue& e) const {
+  return FusesEpilogue(e) && (e.act == UnaryFn::kIdentity || e.act == UnaryFn::kRelu);
 }
 
 Status PreparedWeightsS8::RunQuantized(const QuantizedRows& a, const Epilogue& e, float y_scale,
                                        DType y_type, int32_t y_zp, void* out,
                                        ThreadPool* pool) const {
-  if (!FusesEpilogue(e)) return Internal("quantized output needs the kernel's own epilogue");
+  if (!FusesQuantizedEpilogue(e)) return Internal("quantized output needs the kernel's own epilogue");
   if (a.m == 0) return Status::Ok();
   Int8GemmOutput c;
   c.type = y_type == DType::kInt8 ? Int8GemmOutputType::kInt8 : Int8GemmOutputType::kUint8;
@@ -162,8 +166,10 @@ Status PreparedWeightsS8::Run(const QuantizedRows& a, const Epilogue& e, void* s
       c.type = Int8GemmOutputType::kFloat;
       c.data = out;
       c.bias = e.bias;
-      c.activation =
-          e.act == UnaryFn::kRelu ? Int8GemmActivation::kRelu : Int8GemmActivation::kNone;
+      const bool relu = e.act == UnaryFn::kRelu;
+      c.activation = relu ? Int8GemmActivation::kRelu : Int8GemmActivation::kNone;
+      c.unary = relu ? UnaryFn::kIdentity : e.act;
+      c.unary_alpha = e.act_alpha;
       return Int8Gemm(in, packed_, c, pool);
     }
     c.type = Int8GemmOutputType::kInt32;

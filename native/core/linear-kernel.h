@@ -68,11 +68,15 @@ class PreparedWeightsS8 {
   size_t ScratchBytes(int64_t m) const;
   Status Run(const QuantizedRows& a, const Epilogue& epilogue, void* scratch, float* out,
              ThreadPool* pool) const;
-  // Whether the fast kernel applies `epilogue` in its own store (alpha = beta = 1, activation
-  // none or Relu): then RunQuantized can write quantized output directly.
+  // Whether the fast kernel applies `epilogue` to its float output itself (alpha = beta = 1;
+  // any activation: none and Relu in its store, others on each finished block), so Run needs
+  // no int32 pass over the output.
   bool FusesEpilogue(const Epilogue& epilogue) const;
+  // Whether it also can for a quantized output (the activation none or Relu, applied before the
+  // requantization in its store): then RunQuantized can write quantized output directly.
+  bool FusesQuantizedEpilogue(const Epilogue& epilogue) const;
   // Run's float result f quantized in the kernel's store as QuantizeLinear(f, y_scale, y_zp)
-  // into `y_type` (uint8 / int8) bytes. Requires FusesEpilogue(epilogue).
+  // into `y_type` (uint8 / int8) bytes. Requires FusesQuantizedEpilogue(epilogue).
   Status RunQuantized(const QuantizedRows& a, const Epilogue& epilogue, float y_scale,
                       DType y_type, int32_t y_zp, void* out, ThreadPool* pool) const;
 

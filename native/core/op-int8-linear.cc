@@ -299,7 +299,7 @@ class QuantizedLinear final : public Op {
     if (!quantized_y_) {
       return weights_.Run(a, e, gemm_scratch, static_cast<float*>(out[0].data), env.pool);
     }
-    if (weights_.FusesEpilogue(e)) {
+    if (weights_.FusesQuantizedEpilogue(e)) {
       return weights_.RunQuantized(a, e, y_scale_, y_type_, y_zp_, out[0].data, env.pool);
     }
     float* y = reinterpret_cast<float*>(gemm_scratch + weights_.ScratchBytes(m));
@@ -324,7 +324,7 @@ class QuantizedLinear final : public Op {
  private:
   size_t QuantizedBytes(int64_t m) const { return AlignUp(static_cast<size_t>(m * weights_.k())); }
   size_t FloatBytes(int64_t m) const {
-    return quantized_y_ && !weights_.FusesEpilogue(epilogue_)
+    return quantized_y_ && !weights_.FusesQuantizedEpilogue(epilogue_)
                ? AlignUp(static_cast<size_t>(m * weights_.n()) * sizeof(float))
                : 0;
   }

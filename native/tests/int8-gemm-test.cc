@@ -387,6 +387,50 @@ TEST(ThreadCountDoesNotChangeResults) {
   }
 }
 
+// A unary on float output (Gelu, Tanh, LeakyRelu: activations the kernels' store lacks) equals
+// the same GEMM without it followed by the row kernel of the matching variant (generic for the
+// generic kernel, else the CPU's best), bit for bit, on one thread and on three; shapes with
+// several row blocks and several panel blocks (N = 1000 at K = 600), ldc padding left untouched.
+TEST(UnaryOnFloatOutputEqualsRowKernelAfterwards) {
+  std::mt19937 rng(41);
+  ThreadPool pool3(3);
+  const int64_t shapes[][3] = {{1, 40, 33}, {70, 600, 1000}, {131, 64, 257}};
+  for (const auto& s : shapes) {
+    Problem p(rng, s[0], s[1], s[2], false, true, Int8WeightLayout::kKxN, 0, 5);
+    p.bias = true;
+    for (sluice::UnaryFn fn : {sluice::UnaryFn::kGelu, sluice::UnaryFn::kTanh, sluice::UnaryFn::kLeakyRelu}) {
+      for (Int8GemmKernel kernel : {Int8GemmKernel::kGeneric, Int8GemmKernel::kAuto}) {
+        sluice::Status status;
+        std::vector<uint8_t> want = p.Run(Int8GemmOutputType::kFloat, kernel, nullptr, &status);
+        ASSERT_TRUE(status.ok());
+        const sluice::KernelIsa isa =
+            kernel == Int8GemmKernel::kGeneric ? sluice::KernelIsa::kGeneric : sluice::KernelIsa::kAuto;
+        for (int64_t i = 0; i < p.m; ++i) {
+          float* row = reinterpret_cast<float*>(want.data()) + i * p.ldc;
+          ASSERT_TRUE(sluice::UnaryF32(fn, 0.1f, row, static_cast<size_t>(p.n), row, isa).ok());
+        }
+        for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &pool3}) {
+          std::vector<uint8_t> got(want.size(), 0xA5);
+          Int8GemmOutput c;
+          c.type = Int8GemmOutputType::kFloat;
+          c.data = got.data();
+          c.n = p.n;
+          c.ldc = p.ldc;
+          c.bias = p.bias_values.data();
+          c.unary = fn;
+          c.unary_alpha = 0.1f;
+          ASSERT_TRUE(Int8Gemm(p.Input(), p.packed, c, pool, kernel).ok());
+          if (got != want) {
+            sluice::test::Fail(__FILE__, __LINE__, std::string(sluice::Int8GemmKernelName(kernel)) +
+                               " with unary " + std::to_string(static_cast<int>(fn)) + " differs, " +
+                               p.Describe());
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(RowQuantizerMatchesFormulaOnEveryVariant) {
   std::mt19937 rng(4);
   std::uniform_real_distribution<float> dist(-3.0f, 5.0f);
@@ -493,6 +537,12 @@ TEST(BadArgumentsAreInvalidArgument) {
   out = good_out, out.type = Int8GemmOutputType::kInt8, out.zero_point = 128;
   EXPECT_EQ(code(p.Input(), out), StatusCode::INVALID_ARGUMENT);
   out = good_out, out.type = static_cast<Int8GemmOutputType>(9);
+  EXPECT_EQ(code(p.Input(), out), StatusCode::INVALID_ARGUMENT);
+  out = good_out, out.unary = static_cast<sluice::UnaryFn>(99);
+  EXPECT_EQ(code(p.Input(), out), StatusCode::INVALID_ARGUMENT);
+  std::vector<int32_t> c32(64);
+  out = Int8GemmOutput{Int8GemmOutputType::kInt32, c32.data(), 8, 8};
+  out.unary = sluice::UnaryFn::kGelu;  // a unary needs float output
   EXPECT_EQ(code(p.Input(), out), StatusCode::INVALID_ARGUMENT);
 
   // M = 0 needs no buffers.

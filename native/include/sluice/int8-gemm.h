@@ -33,6 +33,7 @@
 #include <memory>
 #include <vector>
 
+#include "sluice/row-kernels.h"
 #include "sluice/status.h"
 #include "sluice/thread-pool.h"
 
@@ -134,6 +135,12 @@ struct Int8GemmOutput {
   // Float and quantized outputs only: optional bias (N floats) and activation.
   const float* bias = nullptr;
   Int8GemmActivation activation = Int8GemmActivation::kNone;
+  // Float outputs only: an activation the kernels' own store lacks (Gelu, Tanh, Sigmoid, ...),
+  // from the row kernels (row-kernels.h), applied after `activation` to each finished block of
+  // C while the block is still in cache. The generic kernel uses the generic row kernel, the
+  // others the CPU's best. kIdentity = none.
+  UnaryFn unary = UnaryFn::kIdentity;
+  float unary_alpha = 0.0f;
   // Quantized outputs only: scale (finite, > 0) and zero point (in the output type's range).
   float scale = 1.0f;
   int32_t zero_point = 0;
