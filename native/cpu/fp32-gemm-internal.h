@@ -69,10 +69,15 @@ struct BlockJob {
 using PackAFn = void (*)(const float* a, size_t lda, size_t i0, size_t rows, size_t k0, size_t kc,
                          float* out);
 
+// PackBPanels' contract; a kernel may bring a vectorised one (null = PackBPanels).
+using PackBFn = void (*)(const float* b, size_t ldb, bool trans_b, size_t k, size_t n,
+                         size_t panel_begin, size_t panel_end, float* packed);
+
 struct Fp32GemmKernel {
   size_t mr;  // strip height the kernel expects in BlockJob::a
   void (*block)(const BlockJob& job);
   PackAFn pack_a = nullptr;  // for A not transposed
+  PackBFn pack_b = nullptr;  // for B packed per call (Fp32Gemm), not PackedFp32Weights
 };
 
 const Fp32GemmKernel& GenericFp32GemmKernel();

@@ -349,8 +349,11 @@ Status Fp32Gemm(const Fp32GemmArgs& args, const float* b, size_t ldb, bool trans
     const size_t jobs = items * panels;
     auto pack = [&](size_t j) {
       const size_t item = j / panels, p = j % panels;
-      internal::PackBPanels(b + item * batch.stride_b, ldb, trans_b, args.k, args.n, p, p + 1,
-                            packed + item * item_floats);
+      const internal::PackBFn pack_b = dispatch.kernel->pack_b != nullptr
+                                           ? dispatch.kernel->pack_b
+                                           : internal::PackBPanels;
+      pack_b(b + item * batch.stride_b, ldb, trans_b, args.k, args.n, p, p + 1,
+             packed + item * item_floats);
     };
     if (pool == nullptr) {
       for (size_t j = 0; j < jobs; ++j) pack(j);
