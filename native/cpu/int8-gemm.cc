@@ -399,8 +399,9 @@ Status Int8Gemm(const Int8GemmInput& a, const PackedInt8Weights& b, const Int8Ge
   const int64_t row_blocks = CeilDiv(a.m, block_rows);
   const int64_t panel_blocks = CeilDiv(panels, block_panels);
   // A block of C is at most kBlockRows x (kBlockWeightBytes / K) floats (<= 64 x 512 KiB / K,
-  // L2-resident), so the unary reads it back from cache instead of in a pass of its own over C:
-  // Gelu after a transformer's FFN-up layer was ~12% of an INT8 encoder layer that way.
+  // L2-resident), so the unary reads it back from cache, with no int32 pass over C: an INT8
+  // encoder's FFN-up layer with Gelu (M = 128, K = 256, N = 1024) took 246-259 us this way
+  // against 254-268 us with an int32 pass and the Gelu after it (3 alternating runs).
   void (*unary)(UnaryFn, float, const float*, size_t, float*) = nullptr;
   if (c.unary != UnaryFn::kIdentity) {
     KernelIsa isa = KernelIsa::kGeneric;

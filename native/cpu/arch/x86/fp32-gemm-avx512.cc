@@ -208,8 +208,9 @@ void PackA14(const float* a, size_t lda, size_t i0, size_t rows, size_t k0, size
 }
 
 // PackBPanels with vector moves: a row of a panel is one (masked) load and one aligned store,
-// and B^T (attention's K of Q.K^T, packed on every call) goes by 16 x 16 transposes: the scalar
-// copy was ~25% of a 32-token attention product (4 heads, 64 wide).
+// and B^T (attention's K of Q.K^T, packed on every call) goes by 16 x 16 transposes. With it
+// (and Transpose16 inlined), 4 heads of 64 at 32 tokens: Q.K^T 8.44 -> 7.13 us, P.V 7.50 ->
+// 6.61 us against the scalar PackBPanels (medians of 5 alternating runs).
 void PackB16(const float* b, size_t ldb, bool trans_b, size_t k, size_t n, size_t panel_begin,
              size_t panel_end, float* packed) {
   for (size_t p = panel_begin; p < panel_end; ++p) {
