@@ -101,7 +101,8 @@ Status PreparedWeightsS8::Prepare(DType w_type, const void* w, int64_t k, int64_
   return Status::Ok();
 }
 
-size_t PreparedWeightsS8::ScratchBytes(int64_t m) const {
+size_t PreparedWeightsS8::ScratchBytes(int64_t m, const Epilogue& e) const {
+  if (FusesEpilogue(e)) return 0;  // the kernel writes the floats itself
   return AlignUp64(static_cast<size_t>(m * n_) * sizeof(int32_t) +
                    static_cast<size_t>(n_) * sizeof(float) + static_cast<size_t>(m));
 }
@@ -154,27 +155,26 @@ Status PreparedWeightsS8::Run(const QuantizedRows& a, const Epilogue& e, void* s
                               float* out, ThreadPool* pool) const {
   const int64_t m = a.m;
   if (m == 0) return Status::Ok();
+  Int8GemmOutput c;
+  c.n = n_;
+  c.ldc = n_;
+  if (FusesEpilogue(e)) {  // the kernel writes the floats: no scratch (ScratchBytes is 0)
+    c.type = Int8GemmOutputType::kFloat;
+    c.data = out;
+    c.bias = e.bias;
+    const bool relu = e.act == UnaryFn::kRelu;
+    c.activation = relu ? Int8GemmActivation::kRelu : Int8GemmActivation::kNone;
+    c.unary = relu ? UnaryFn::kIdentity : e.act;
+    c.unary_alpha = e.act_alpha;
+    return Int8Gemm(GemmInput(a, k_), packed_, c, pool);
+  }
   // Scratch: int32 accumulators [m,N], per-column scales [N], reference zero points [m] bytes.
   int32_t* acc = static_cast<int32_t*>(scratch);
   float* col_scale = reinterpret_cast<float*>(acc + m * n_);
   if (fast()) {
-    const Int8GemmInput in = GemmInput(a, k_);
-    Int8GemmOutput c;
-    c.n = n_;
-    c.ldc = n_;
-    if (FusesEpilogue(e)) {
-      c.type = Int8GemmOutputType::kFloat;
-      c.data = out;
-      c.bias = e.bias;
-      const bool relu = e.act == UnaryFn::kRelu;
-      c.activation = relu ? Int8GemmActivation::kRelu : Int8GemmActivation::kNone;
-      c.unary = relu ? UnaryFn::kIdentity : e.act;
-      c.unary_alpha = e.act_alpha;
-      return Int8Gemm(in, packed_, c, pool);
-    }
     c.type = Int8GemmOutputType::kInt32;
     c.data = acc;
-    RETURN_IF_ERROR(Int8Gemm(in, packed_, c, pool));
+    RETURN_IF_ERROR(Int8Gemm(GemmInput(a, k_), packed_, c, pool));
   } else {
     // The reference takes zero points as elements of A's type (int8 as its two's complement).
     uint8_t* a_zp = reinterpret_cast<uint8_t*>(col_scale + n_);
@@ -188,7 +188,7 @@ Status PreparedWeightsS8::Run(const QuantizedRows& a, const Epilogue& e, void* s
   // Per tensor: one pass over all rows; per row: each row with its own activation scale.
   const int64_t groups = a.per_row ? m : 1, rows = a.per_row ? 1 : m;
   for (int64_t g = 0; g < groups; ++g) {
-    for (int64_t c = 0; c < n_; ++c) col_scale[c] = a.scale[g] * w_scale_[c];
+    for (int64_t j = 0; j < n_; ++j) col_scale[j] = a.scale[g] * w_scale_[j];
     RETURN_IF_ERROR(ApplyEpilogueS32(e, acc + g * n_, col_scale, rows, n_, out + g * n_, pool));
   }
   return Status::Ok();

@@ -63,9 +63,10 @@ class PreparedWeightsS8 {
                         const void* w_zp, const float* w_scale, size_t params,
                         PreparedWeightsS8* out);
 
-  // Bytes of scratch Run needs for m rows (the int32 accumulators when the epilogue cannot be
-  // fused into the kernel, per-column scales, the reference path's zero points as bytes).
-  size_t ScratchBytes(int64_t m) const;
+  // Bytes of scratch Run needs for m rows with `epilogue`: none when the kernel applies it
+  // (FusesEpilogue), else the int32 accumulators, per-column scales and the reference path's
+  // zero points as bytes.
+  size_t ScratchBytes(int64_t m, const Epilogue& epilogue) const;
   Status Run(const QuantizedRows& a, const Epilogue& epilogue, void* scratch, float* out,
              ThreadPool* pool) const;
   // Whether the fast kernel applies `epilogue` to its float output itself (alpha = beta = 1;

@@ -254,7 +254,7 @@ class QuantizedLinear final : public Op {
   // A quantized output the kernel cannot write itself is computed as floats first (FloatBytes).
   size_t ScratchBytes(const std::vector<TensorRef>& in) const override {
     const int64_t m = NumElements(*in[0].shape) / weights_.k();
-    return QuantizedBytes(m) + RowParamBytes(m) + weights_.ScratchBytes(m) + FloatBytes(m);
+    return QuantizedBytes(m) + RowParamBytes(m) + weights_.ScratchBytes(m, epilogue_) + FloatBytes(m);
   }
 
   Status Run(const std::vector<TensorRef>& in, const std::vector<OutRef>& out,
@@ -302,7 +302,7 @@ class QuantizedLinear final : public Op {
     if (weights_.FusesQuantizedEpilogue(e)) {
       return weights_.RunQuantized(a, e, y_scale_, y_type_, y_zp_, out[0].data, env.pool);
     }
-    float* y = reinterpret_cast<float*>(gemm_scratch + weights_.ScratchBytes(m));
+    float* y = reinterpret_cast<float*>(gemm_scratch + weights_.ScratchBytes(m, epilogue_));
     RETURN_IF_ERROR(weights_.Run(a, e, gemm_scratch, y, env.pool));
     return QuantizeLinearFixed(y, m * weights_.n(), y_scale_, y_zp_, y_type_ == DType::kInt8,
                                out[0].data, env.pool);

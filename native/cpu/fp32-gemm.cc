@@ -347,11 +347,10 @@ Status Fp32Gemm(const Fp32GemmArgs& args, const float* b, size_t ldb, bool trans
   if (packed == nullptr) return Status(StatusCode::RESOURCE_EXHAUSTED, "fp32 gemm: out of memory");
   if (args.k > 0) {
     const size_t jobs = items * panels;
+    const internal::PackBFn pack_b =
+        dispatch.kernel->pack_b != nullptr ? dispatch.kernel->pack_b : internal::PackBPanels;
     auto pack = [&](size_t j) {
       const size_t item = j / panels, p = j % panels;
-      const internal::PackBFn pack_b = dispatch.kernel->pack_b != nullptr
-                                           ? dispatch.kernel->pack_b
-                                           : internal::PackBPanels;
       pack_b(b + item * batch.stride_b, ldb, trans_b, args.k, args.n, p, p + 1,
              packed + item * item_floats);
     };
